@@ -1,0 +1,84 @@
+#include "nanomlp/kernels.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "nanomlp/gemm.h"
+
+namespace nanomlp {
+
+void dense_forward(float* out, const float* in, const float* W, const float* b, int64_t B,
+                   int64_t K, int64_t N) {
+  gemm_nn(B, N, K, in, K, W, N, out, N);
+  // The bias is added after the product, as NumPy's X @ W + b rounds it.
+  for (int64_t i = 0; i < B; ++i) {
+    float* row = out + i * N;
+    for (int64_t j = 0; j < N; ++j) row[j] += b[j];
+  }
+}
+
+void dense_backward(float* din, float* dW, float* db, const float* dout, const float* in,
+                    const float* W, int64_t B, int64_t K, int64_t N) {
+  if (din) gemm_nt(B, K, N, dout, N, W, N, din, K);
+  gemm_tn(K, N, B, in, K, dout, N, dW, N);
+  std::fill(db, db + N, 0.0f);
+  for (int64_t i = 0; i < B; ++i) {
+    const float* row = dout + i * N;
+    for (int64_t j = 0; j < N; ++j) db[j] += row[j];
+  }
+}
+
+void relu_forward(float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void relu_backward(float* dx, const float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dx[i] = out[i] > 0.0f ? dx[i] : 0.0f;
+}
+
+double softmax_xent_forward(float* probs, const float* logits, const int32_t* labels,
+                            int64_t* correct, int64_t B, int64_t C) {
+  // −log of the smallest probability the loss sees: the cap on one row's loss.
+  const double max_row_loss = -std::log(static_cast<double>(kMinProbability));
+  double loss = 0.0;
+  int64_t hits = 0;
+  for (int64_t i = 0; i < B; ++i) {
+    const float* z = logits + i * C;
+    float* p = probs + i * C;
+    int64_t arg = 0;
+    for (int64_t j = 1; j < C; ++j)
+      if (z[j] > z[arg]) arg = j;
+    const float zmax = z[arg];
+    float sum = 0.0f;
+    for (int64_t j = 0; j < C; ++j) {
+      p[j] = std::exp(z[j] - zmax);
+      sum += p[j];
+    }
+    for (int64_t j = 0; j < C; ++j) p[j] /= sum;
+    if (labels) {
+      const int32_t y = labels[i];
+      // log-sum-exp form: stable where log(p) would underflow to −inf.
+      const double row = std::log(static_cast<double>(sum)) - (static_cast<double>(z[y]) - zmax);
+      loss += std::min(row, max_row_loss);
+      hits += (arg == y);
+    }
+  }
+  if (correct) *correct += hits;
+  return loss;
+}
+
+void softmax_xent_backward(float* dlogits, const float* probs, const int32_t* labels, int64_t B,
+                           int64_t C, int64_t scale) {
+  const float s = static_cast<float>(scale);
+  for (int64_t i = 0; i < B; ++i) {
+    const float* p = probs + i * C;
+    float* d = dlogits + i * C;
+    for (int64_t j = 0; j < C; ++j) d[j] = (p[j] - (j == labels[i] ? 1.0f : 0.0f)) / s;
+  }
+}
+
+void sgd_update(float* params, const float* grads, float lr, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) params[i] -= lr * grads[i];
+}
+
+}  // namespace nanomlp

@@ -1,0 +1,7 @@
+"""nanomlp: train small multilayer perceptrons on the CPU, fast and bit-for-bit reproducible."""
+from ._core import __version__
+from .callbacks import Callback, History
+from .model import MLP
+from .trainer import Trainer
+
+__all__ = ["MLP", "Trainer", "Callback", "History", "__version__"]

@@ -1,0 +1,173 @@
+"""Training and inference: ``Trainer`` runs an ``MLP`` on the native engine or the NumPy reference."""
+from __future__ import annotations
+
+import time
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import _core, reference
+from ._checks import check_features, check_int, check_labels, check_positive_float
+from .callbacks import Callback, EpochLogger, History
+from .model import MLP
+
+BACKENDS = ("native", "numpy")
+
+
+class NativeBackend:
+    """The C++ engine, on the model's float32 parameters in place."""
+
+    def __init__(self, model: MLP) -> None:
+        if model.dtype != np.float32:
+            raise ValueError(
+                f"backend='native' trains float32 parameters, but the model is {model.dtype}; "
+                "use MLP(dtype='float32') or backend='numpy'"
+            )
+        self.model = model
+        self._networks: dict[int, Any] = {}
+
+    def _network(self, batch_size: int) -> Any:
+        # Workspaces are sized once per batch size and reused for every epoch.
+        if batch_size not in self._networks:
+            self._networks[batch_size] = _core.Network(list(self.model.layer_sizes), batch_size)
+        return self._networks[batch_size]
+
+    def train_epoch(
+        self, x: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int, lr: float
+    ) -> int:
+        net = self._network(min(batch_size, len(order)))
+        return net.train_epoch(self.model.params, x, labels, order, lr)
+
+    def evaluate(
+        self, x: np.ndarray, labels: np.ndarray | None, return_proba: bool = False
+    ) -> tuple[float, int, np.ndarray | None]:
+        return self._network(1).evaluate(self.model.params, x, labels, return_proba)
+
+
+class NumpyBackend:
+    """The NumPy reference, in the model's dtype (float64 reproduces the notebook)."""
+
+    def __init__(self, model: MLP) -> None:
+        self.model = model
+
+    def train_epoch(
+        self, x: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int, lr: float
+    ) -> int:
+        m = self.model
+        return reference.train_epoch(m.weights, m.biases, x, labels, order, batch_size, lr)
+
+    def evaluate(
+        self, x: np.ndarray, labels: np.ndarray | None, return_proba: bool = False
+    ) -> tuple[float, int, np.ndarray | None]:
+        return reference.evaluate(self.model.weights, self.model.biases, x, labels, return_proba)
+
+
+class Trainer:
+    """Minibatch SGD on an ``MLP``, the classic notebook's algorithm.
+
+    Each epoch shuffles the training rows with the model's ``random_state`` (as the notebook's
+    ``np.random.shuffle`` did), steps through them in batches of ``batch_size`` (the last one
+    short) with ``W -= lr * dW``, then measures loss and accuracy with a full pass over the
+    training set and the validation set.
+
+    ``backend="native"`` runs the C++ engine on a float32 model; ``backend="numpy"`` runs the
+    NumPy reference in the model's dtype.
+    """
+
+    def __init__(
+        self,
+        model: MLP,
+        lr: float = 0.01,
+        batch_size: int = 32,
+        epochs: int = 10,
+        backend: str = "native",
+    ) -> None:
+        if not isinstance(model, MLP):
+            raise TypeError(f"model must be an nanomlp.MLP, got {type(model).__name__}")
+        self.model = model
+        self.lr = check_positive_float(lr, "lr")
+        self.batch_size = check_int(batch_size, "batch_size", 1)
+        self.epochs = check_int(epochs, "epochs", 0)
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        self.backend = backend
+        self._engine = NativeBackend(model) if backend == "native" else NumpyBackend(model)
+        self.stop_training = False
+
+    def _features(self, x: Any, name: str = "x") -> np.ndarray:
+        return check_features(x, self.model.n_features, name)
+
+    def _labels(self, y: Any, n_rows: int, name: str = "y") -> np.ndarray:
+        return check_labels(y, n_rows, self.model.n_classes, name)
+
+    def _metrics(self, x: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+        loss_sum, correct, _ = self._engine.evaluate(x, labels)
+        return loss_sum / len(x), correct / len(x)
+
+    def fit(
+        self,
+        x: Any,
+        y: Any,
+        validation_data: tuple[Any, Any] | None = None,
+        verbose: int = 0,
+        callbacks: Sequence[Callback] | None = None,
+    ) -> History:
+        """Train for ``epochs`` epochs; returns the ``History`` of per-epoch metrics.
+
+        ``x`` is (n_samples, n_features), converted to C-contiguous float32 if it is not
+        already; ``y`` is class ids (n_samples,) or one-hot rows (n_samples, n_classes).
+        ``verbose=0`` prints nothing; ``verbose>=1`` prints one line per epoch.
+        """
+        x = self._features(x)
+        labels = self._labels(y, len(x))
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("validation_data must be a pair (x_val, y_val)")
+            x_val = self._features(validation_data[0], "validation_data[0]")
+            val = (x_val, self._labels(validation_data[1], len(x_val), "validation_data[1]"))
+        verbose = check_int(verbose, "verbose", 0)
+        history = History()
+        all_callbacks = [history, *(callbacks or [])]
+        if verbose:
+            all_callbacks.append(EpochLogger(self.epochs))
+        for callback in all_callbacks:
+            callback.trainer = self
+
+        self.stop_training = False
+        rng = self.model.random_state
+        order = np.arange(len(x), dtype=np.int64)
+        for callback in all_callbacks:
+            callback.on_train_begin()
+        for epoch in range(self.epochs):
+            for callback in all_callbacks:
+                callback.on_epoch_begin(epoch)
+            start = time.perf_counter()
+            # The notebook permutes its already shuffled array, so the permutations compose.
+            order = order[rng.permutation(len(x))]
+            self._engine.train_epoch(x, labels, order, self.batch_size, self.lr)
+            logs: dict[str, float] = {}
+            logs["train_loss"], logs["train_acc"] = self._metrics(x, labels)
+            if val is not None:
+                logs["val_loss"], logs["val_acc"] = self._metrics(*val)
+            logs["epoch_seconds"] = time.perf_counter() - start
+            for callback in all_callbacks:
+                callback.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        for callback in all_callbacks:
+            callback.on_train_end()
+        return history
+
+    def evaluate(self, x: Any, y: Any) -> tuple[float, float]:
+        """(mean cross-entropy, accuracy) over the rows of ``x``."""
+        x = self._features(x)
+        return self._metrics(x, self._labels(y, len(x)))
+
+    def predict_proba(self, x: Any) -> np.ndarray:
+        """Class probabilities, (n_samples, n_classes), in the model's dtype."""
+        return self._engine.evaluate(self._features(x), None, return_proba=True)[2]
+
+    def predict(self, x: Any) -> np.ndarray:
+        """The most probable class of each row, int64."""
+        return np.argmax(self.predict_proba(x), axis=1).astype(np.int64)
