@@ -5,11 +5,13 @@
 #include <pybind11/stl.h>
 
 #include <chrono>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
 #include "nanomlp/gemm.h"
 #include "nanomlp/network.h"
+#include "nanomlp/threads.h"
 
 namespace py = pybind11;
 using nanomlp::Network;
@@ -94,6 +96,126 @@ class SignalPoll {
   bool interrupted_ = false;
 };
 
+// (M, N, K) of a·b ('nn'), aᵀ·b ('tn') or a·bᵀ ('nt'), after checking the arrays.
+struct Shape {
+  int64_t M, N, K;
+};
+
+Shape product_shape(const std::string& shape, const py::array& a, const py::array& b) {
+  if (shape != "nn" && shape != "tn" && shape != "nt")
+    throw py::value_error("shape must be 'nn', 'tn' or 'nt', got '" + shape + "'");
+  require<float>(a, "a", 2);
+  require<float>(b, "b", 2);
+  const bool ta = shape == "tn", tb = shape == "nt";
+  const Shape s{ta ? a.shape(1) : a.shape(0), tb ? b.shape(0) : b.shape(1),
+                ta ? a.shape(0) : a.shape(1)};
+  if ((tb ? b.shape(1) : b.shape(0)) != s.K)
+    throw py::value_error("a and b do not chain for '" + shape + "': shapes " + shape_of(a) +
+                          " and " + shape_of(b));
+  return s;
+}
+
+const float* optional_matrix(const py::object& obj, py::array* keep, const char* name,
+                             int64_t rows, int64_t cols) {
+  if (obj.is_none()) return nullptr;
+  *keep = obj.cast<py::array>();
+  require<float>(*keep, name, rows < 0 ? 1 : 2);
+  if ((rows < 0 && keep->shape(0) != cols) ||
+      (rows >= 0 && (keep->shape(0) != rows || keep->shape(1) != cols)))
+    throw py::value_error(std::string(name) + " has the wrong shape " + shape_of(*keep));
+  return static_cast<const float*>(keep->data());
+}
+
+void bind_testing(py::module_& testing) {
+  testing.def(
+      "available_kernels",
+      [] {
+        std::vector<std::string> names;
+        for (const nanomlp::Kernels* k : nanomlp::available_kernels()) names.push_back(k->name);
+        return names;
+      },
+      "The kernel paths this build has and this CPU runs, best first.");
+  testing.def(
+      "gemm",
+      [](const std::string& shape, py::array a, py::array b, const std::string& kernel,
+         int threads, py::object bias, bool relu, py::object mask, py::object c, float lr) {
+        const Shape s = product_shape(shape, a, b);
+        const nanomlp::Kernels& kernels = nanomlp::kernels_named(kernel);
+        if (threads < 1) throw py::value_error("threads must be >= 1");
+        nanomlp::GemmOp op;
+        op.M = s.M, op.N = s.N, op.K = s.K;
+        op.trans_a = shape == "tn";
+        op.A = static_cast<const float*>(a.data());
+        op.lda = a.shape(1);
+        // The input gradient's form: Bᵀ packed once, then the same kernel as the forward.
+        std::vector<float> bt;
+        if (shape == "nt") {
+          bt.resize(static_cast<size_t>(s.K * s.N));
+          nanomlp::transpose_rows(bt.data(), static_cast<const float*>(b.data()), s.N, s.K, 0,
+                                  s.K);
+          op.B = bt.data();
+        } else {
+          op.B = static_cast<const float*>(b.data());
+        }
+        op.ldb = s.N;
+        py::array keep_bias, keep_mask, keep_c;
+        op.ep.bias = optional_matrix(bias, &keep_bias, "bias", -1, s.N);
+        op.ep.relu = relu;
+        op.ep.mask = optional_matrix(mask, &keep_mask, "mask", s.M, s.N);
+        op.ep.ldm = s.N;
+        py::array_t<float> out({s.M, s.N});
+        if (const float* start = optional_matrix(c, &keep_c, "c", s.M, s.N)) {
+          std::memcpy(out.mutable_data(), start, sizeof(float) * s.M * s.N);
+          op.ep.sgd = true;
+          op.ep.lr = lr;
+        }
+        op.C = out.mutable_data();
+        op.ldc = s.N;
+        {
+          py::gil_scoped_release nogil;
+          nanomlp::ThreadPool pool(threads);
+          auto task = [&](int tid) { nanomlp::gemm_part(kernels, op, tid, threads); };
+          pool.run(task);
+        }
+        return out;
+      },
+      py::arg("shape"), py::arg("a"), py::arg("b"), py::arg("kernel"), py::arg("threads") = 1,
+      py::arg("bias") = py::none(), py::arg("relu") = false, py::arg("mask") = py::none(),
+      py::arg("c") = py::none(), py::arg("lr") = 0.0f,
+      "a·b ('nn'), aᵀ·b ('tn') or a·bᵀ ('nt') on the kernel path `kernel`, split over `threads` "
+      "threads as the engine splits it, with the engine's epilogue: + bias, ReLU, 0 where "
+      "mask <= 0, and c − lr·(product) when c is given.");
+  testing.def(
+      "reference_gemm",
+      [](const std::string& shape, py::array a, py::array b) {
+        const Shape s = product_shape(shape, a, b);
+        py::array_t<float> out({s.M, s.N});
+        const auto* pa = static_cast<const float*>(a.data());
+        const auto* pb = static_cast<const float*>(b.data());
+        float* pc = out.mutable_data();
+        if (shape == "nn") nanomlp::reference::gemm_nn(s.M, s.N, s.K, pa, s.K, pb, s.N, pc, s.N);
+        if (shape == "tn") nanomlp::reference::gemm_tn(s.M, s.N, s.K, pa, s.M, pb, s.N, pc, s.N);
+        if (shape == "nt") nanomlp::reference::gemm_nt(s.M, s.N, s.K, pa, s.K, pb, s.K, pc, s.N);
+        return out;
+      },
+      py::arg("shape"), py::arg("a"), py::arg("b"), "The naive reference product, as gemm.");
+  testing.def(
+      "library_gemm",
+      [](const std::string& shape, py::array a, py::array b) {
+        const Shape s = product_shape(shape, a, b);
+        py::array_t<float> out({s.M, s.N});
+        const auto* pa = static_cast<const float*>(a.data());
+        const auto* pb = static_cast<const float*>(b.data());
+        float* pc = out.mutable_data();
+        if (shape == "nn") nanomlp::gemm_nn(s.M, s.N, s.K, pa, s.K, pb, s.N, pc, s.N);
+        if (shape == "tn") nanomlp::gemm_tn(s.M, s.N, s.K, pa, s.M, pb, s.N, pc, s.N);
+        if (shape == "nt") nanomlp::gemm_nt(s.M, s.N, s.K, pa, s.K, pb, s.K, pc, s.N);
+        return out;
+      },
+      py::arg("shape"), py::arg("a"), py::arg("b"),
+      "The serial gemm_nn / gemm_tn / gemm_nt of the library, on the selected path.");
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -101,8 +223,13 @@ PYBIND11_MODULE(_core, m) {
   m.attr("__version__") = NANOMLP_VERSION;
 
   py::class_<Network>(m, "Network")
-      .def(py::init<std::vector<int64_t>, int64_t>(), py::arg("layer_sizes"),
-           py::arg("batch_size"))
+      .def(py::init<std::vector<int64_t>, int64_t, int>(), py::arg("layer_sizes"),
+           py::arg("batch_size"), py::arg("threads") = 1,
+           "Workspaces for these layer sizes and batch size, and a pool of threads (>= 1); the "
+           "results are bit-identical for any thread count.")
+      .def_property_readonly("threads", &Network::threads)
+      .def_property_readonly("kernel", &Network::kernel,
+                             "The instruction-set path: avx512, avx2 or generic.")
       .def_property_readonly("layer_sizes", &Network::layer_sizes)
       .def_property_readonly("batch_size", &Network::batch_size)
       .def_property_readonly("num_params", &Network::num_params)
@@ -146,10 +273,13 @@ PYBIND11_MODULE(_core, m) {
             py::array_t<float> grads(net.num_params());
             std::vector<int64_t> order(static_cast<size_t>(B));
             for (int64_t i = 0; i < B; ++i) order[i] = i;
-            const double loss = net.gradients(
-                grads.mutable_data(), static_cast<const float*>(params.data()),
-                static_cast<const float*>(x.data()), static_cast<const int32_t*>(labels.data()),
-                order.data(), B);
+            double loss;
+            {
+              py::gil_scoped_release nogil;
+              loss = net.gradients(grads.mutable_data(), static_cast<const float*>(params.data()),
+                                   static_cast<const float*>(x.data()),
+                                   static_cast<const int32_t*>(labels.data()), order.data(), B);
+            }
             return py::make_tuple(grads, loss);
           },
           py::arg("params"), py::arg("x"), py::arg("labels"),
@@ -185,4 +315,8 @@ PYBIND11_MODULE(_core, m) {
           py::arg("params"), py::arg("x"), py::arg("labels") = py::none(),
           py::arg("return_proba") = false,
           "Inference in bounded memory: (loss sum, correct count, probabilities or None).");
+
+  py::module_ testing = m.def_submodule(
+      "testing", "Hooks for the tests: the matrix kernels one by one, on any path this CPU runs.");
+  bind_testing(testing);
 }

@@ -1,6 +1,11 @@
 #include "nanomlp/gemm.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <stdexcept>
+
+#include "gemm_paths.h"
 
 namespace nanomlp {
 
@@ -38,44 +43,185 @@ void gemm_nt(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const
 
 }  // namespace reference
 
-// Row-broadcast form: each row of C is a sum of scaled rows of B, so the inner loop runs
-// along contiguous memory and vectorises; every C element still sums over k in order.
-void gemm_nn(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
-             int64_t ldb, float* C, int64_t ldc) {
-  for (int64_t i = 0; i < M; ++i) {
-    float* c = C + i * ldc;
-    std::fill(c, c + N, 0.0f);
-    for (int64_t k = 0; k < K; ++k) {
-      const float a = A[i * lda + k];
-      const float* b = B + k * ldb;
-      for (int64_t j = 0; j < N; ++j) c[j] += a * b[j];
+// ---- The generic path: plain C++ the compiler vectorises for the baseline target ----------
+
+namespace {
+
+constexpr int64_t kGenericMr = 4;
+constexpr int64_t kGenericNr = 16;
+
+inline float madd(float a, float b, float c) {
+#if defined(FP_FAST_FMAF)
+  return std::fma(a, b, c);
+#else
+  // Without hardware FMA a software fma would be slow; -ffp-contract=off keeps two roundings.
+  return a * b + c;
+#endif
+}
+
+inline float finish(const Epilogue& ep, float c, int64_t i, int64_t j, const float* old) {
+  if (ep.bias) c += ep.bias[j];
+  if (ep.relu) c = c > 0.0f ? c : 0.0f;
+  if (ep.mask) c = ep.mask[i * ep.ldm + j] > 0.0f ? c : 0.0f;
+  if (ep.sgd) c = *old - ep.lr * c;
+  return c;
+}
+
+// NC > 0: a full tile of NC columns (a constant trip count the compiler vectorises);
+// NC == 0: nc < kGenericNr columns.
+template <int64_t R, int64_t NC>
+void generic_tile(const GemmOp& op, int64_t i, int64_t j, int64_t nc) {
+  constexpr int64_t W = NC > 0 ? NC : kGenericNr;
+  const int64_t n = NC > 0 ? NC : nc;
+  float acc[R][W] = {};
+  const float* b = op.B + j;
+  for (int64_t k = 0; k < op.K; ++k, b += op.ldb) {
+    for (int64_t r = 0; r < R; ++r) {
+      const float a = op.trans_a ? op.A[k * op.lda + i + r] : op.A[(i + r) * op.lda + k];
+      for (int64_t c = 0; c < (NC > 0 ? NC : n); ++c) acc[r][c] = madd(a, b[c], acc[r][c]);
     }
   }
+  for (int64_t r = 0; r < R; ++r) {
+    float* dst = op.C + (i + r) * op.ldc + j;
+    for (int64_t c = 0; c < n; ++c) dst[c] = finish(op.ep, acc[r][c], i + r, j + c, dst + c);
+  }
+}
+
+template <int64_t R>
+void generic_rows(const GemmOp& op, int64_t i, int64_t j0, int64_t j1) {
+  for (int64_t j = j0; j < j1; j += kGenericNr) {
+    const int64_t nc = std::min(kGenericNr, j1 - j);
+    if (nc == kGenericNr)
+      generic_tile<R, kGenericNr>(op, i, j, nc);
+    else
+      generic_tile<R, 0>(op, i, j, nc);
+  }
+}
+
+void generic_gemm(const GemmOp& op, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+  int64_t i = i0;
+  for (; i + kGenericMr <= i1; i += kGenericMr) generic_rows<kGenericMr>(op, i, j0, j1);
+  switch (i1 - i) {
+    case 3: generic_rows<3>(op, i, j0, j1); break;
+    case 2: generic_rows<2>(op, i, j0, j1); break;
+    case 1: generic_rows<1>(op, i, j0, j1); break;
+    default: break;
+  }
+}
+
+const Kernels kGeneric = {"generic", generic_gemm, kGenericMr, kGenericNr};
+
+bool cpu_has(const std::string& feature) {
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  if (feature == "avx512") return __builtin_cpu_supports("avx512f");
+  if (feature == "avx2") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+  return false;
+}
+
+}  // namespace
+
+std::vector<const Kernels*> available_kernels() {
+  std::vector<const Kernels*> out;
+  if (const Kernels* k = detail::avx512_kernels(); k && cpu_has("avx512")) out.push_back(k);
+  if (const Kernels* k = detail::avx2_kernels(); k && cpu_has("avx2")) out.push_back(k);
+  out.push_back(&kGeneric);
+  return out;
+}
+
+const Kernels& kernels_named(const std::string& name) {
+  std::string names;
+  for (const Kernels* k : available_kernels()) {
+    if (name == k->name) return *k;
+    names += (names.empty() ? "" : ", ") + std::string(k->name);
+  }
+  if (name != "avx512" && name != "avx2" && name != "generic")
+    throw std::invalid_argument("unknown kernel '" + name + "': expected avx512, avx2 or generic");
+  throw std::invalid_argument("kernel '" + name + "' cannot run on this CPU or build (available: " +
+                              names + ")");
+}
+
+const Kernels& select_kernels() {
+  const char* env = std::getenv("NANOMLP_KERNEL");
+  if (env && *env) {
+    try {
+      return kernels_named(env);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(std::string("NANOMLP_KERNEL: ") + e.what());
+    }
+  }
+  return *available_kernels().front();
+}
+
+// Below this many flops a product is not worth waking a second thread for.
+constexpr int64_t kParallelMinFlops = int64_t{1} << 18;
+
+void gemm_part(const Kernels& kernels, const GemmOp& op, int tid, int nthreads) {
+  if (op.M <= 0 || op.N <= 0) return;
+  if (nthreads <= 1 || 2 * op.M * op.N * op.K < kParallelMinFlops) {
+    if (tid == 0) kernels.gemm(op, 0, op.M, 0, op.N);
+    return;
+  }
+  const int64_t row_blocks = (op.M + kernels.mr - 1) / kernels.mr;
+  const int64_t col_blocks = (op.N + kernels.nr - 1) / kernels.nr;
+  int64_t b0, b1;
+  // Split the longer way in tiles: column shares halve the B panel each thread streams.
+  if (col_blocks >= row_blocks) {
+    split_range(col_blocks, tid, nthreads, &b0, &b1);
+    const int64_t j0 = b0 * kernels.nr, j1 = std::min(op.N, b1 * kernels.nr);
+    if (j0 < j1) kernels.gemm(op, 0, op.M, j0, j1);
+  } else {
+    split_range(row_blocks, tid, nthreads, &b0, &b1);
+    const int64_t i0 = b0 * kernels.mr, i1 = std::min(op.M, b1 * kernels.mr);
+    if (i0 < i1) kernels.gemm(op, i0, i1, 0, op.N);
+  }
+}
+
+void transpose_rows(float* dst, const float* src, int64_t K, int64_t N, int64_t n0, int64_t n1) {
+  // Blocks of 8 destination rows read 8 neighbours of each source row at once.
+  constexpr int64_t kBlock = 8;
+  for (int64_t nb = n0; nb < n1; nb += kBlock) {
+    const int64_t ne = std::min(n1, nb + kBlock);
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t n = nb; n < ne; ++n) dst[n * K + k] = src[k * N + n];
+  }
+}
+
+namespace {
+
+void run_serial(GemmOp& op, const float* A, int64_t lda, bool trans_a, const float* B,
+                int64_t ldb, float* C, int64_t ldc) {
+  op.A = A, op.lda = lda, op.trans_a = trans_a, op.B = B, op.ldb = ldb, op.C = C, op.ldc = ldc;
+  if (op.M > 0 && op.N > 0) select_kernels().gemm(op, 0, op.M, 0, op.N);
+}
+
+}  // namespace
+
+void gemm_nn(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+             int64_t ldb, float* C, int64_t ldc) {
+  GemmOp op;
+  op.M = M, op.N = N, op.K = K;
+  run_serial(op, A, lda, false, B, ldb, C, ldc);
 }
 
 void gemm_tn(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
              int64_t ldb, float* C, int64_t ldc) {
-  for (int64_t i = 0; i < M; ++i) {
-    float* c = C + i * ldc;
-    std::fill(c, c + N, 0.0f);
-    for (int64_t k = 0; k < K; ++k) {
-      const float a = A[k * lda + i];
-      const float* b = B + k * ldb;
-      for (int64_t j = 0; j < N; ++j) c[j] += a * b[j];
-    }
-  }
+  GemmOp op;
+  op.M = M, op.N = N, op.K = K;
+  run_serial(op, A, lda, true, B, ldb, C, ldc);
 }
 
 void gemm_nt(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
              int64_t ldb, float* C, int64_t ldc) {
-  for (int64_t i = 0; i < M; ++i)
-    for (int64_t j = 0; j < N; ++j) {
-      const float* a = A + i * lda;
-      const float* b = B + j * ldb;
-      float acc = 0.0f;
-      for (int64_t k = 0; k < K; ++k) acc += a[k] * b[k];
-      C[i * ldc + j] = acc;
-    }
+  // Packing Bᵀ lets the product use the broadcast-A, vector-B kernel, summing over k in the
+  // same order. (The training loop packs into its own workspace instead.)
+  std::vector<float> bt(static_cast<size_t>(K * N));
+  for (int64_t j = 0; j < N; ++j)
+    for (int64_t k = 0; k < K; ++k) bt[k * N + j] = B[j * ldb + k];
+  GemmOp op;
+  op.M = M, op.N = N, op.K = K;
+  run_serial(op, A, lda, false, bt.data(), N, C, ldc);
 }
 
 }  // namespace nanomlp

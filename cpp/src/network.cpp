@@ -13,8 +13,20 @@ namespace nanomlp {
 // small enough that the activations stay in cache.
 constexpr int64_t kInferenceChunk = 256;
 
-Network::Network(std::vector<int64_t> layer_sizes, int64_t batch_size)
-    : sizes_(std::move(layer_sizes)), batch_(batch_size) {
+namespace {
+
+int checked_threads(int threads) {
+  if (threads < 1) throw std::invalid_argument("threads must be >= 1, got " + std::to_string(threads));
+  return threads;
+}
+
+}  // namespace
+
+Network::Network(std::vector<int64_t> layer_sizes, int64_t batch_size, int threads)
+    : sizes_(std::move(layer_sizes)),
+      batch_(batch_size),
+      kernels_(&select_kernels()),
+      pool_(checked_threads(threads)) {
   if (sizes_.size() < 2) throw std::invalid_argument("layer_sizes needs at least two entries");
   for (int64_t s : sizes_)
     if (s < 1) throw std::invalid_argument("every layer size must be >= 1");
@@ -26,76 +38,139 @@ Network::Network(std::vector<int64_t> layer_sizes, int64_t batch_size)
     offset += sizes_[l] * sizes_[l + 1] + sizes_[l + 1];
   }
   offsets_.push_back(offset);
-  for (int64_t s : sizes_) {
+  for (size_t l = 0; l < sizes_.size(); ++l) {
+    const int64_t s = sizes_[l];
     acts_.emplace_back(static_cast<size_t>(rows_ * s));
+    // Backward passes run on training batches only.
+    deltas_.emplace_back(l == 0 ? 0 : static_cast<size_t>(batch_ * s));
+    wt_.emplace_back(l == 0 || l + 1 == sizes_.size() ? 0 : static_cast<size_t>(s * sizes_[l + 1]));
     widest = std::max(widest, s);
   }
-  delta_.resize(static_cast<size_t>(rows_ * widest));
-  delta_next_.resize(static_cast<size_t>(rows_ * widest));
+  db_.resize(static_cast<size_t>(widest));
   batch_labels_.resize(static_cast<size_t>(rows_));
-  grads_.resize(static_cast<size_t>(offset));
+  row_loss_.resize(static_cast<size_t>(rows_));
+  row_hit_.resize(static_cast<size_t>(rows_));
 }
 
-double Network::forward(const float* params, const float* x, const int32_t* labels,
-                        const int64_t* order, const float* contiguous_rows, int64_t B,
-                        Metrics* metrics) {
-  const int64_t in = sizes_[0];
-  const float* input = contiguous_rows;
+void Network::step_part(int tid, float* params, float* grads, bool update, float lr,
+                        const float* x, const int32_t* labels, const int64_t* order, int64_t B,
+                        bool want_loss) {
+  const int T = pool_.size();
+  const int64_t L = layers();
+  const bool backward = update || grads;
+  int64_t r0, r1;
+  split_range(B, tid, T, &r0, &r1);
+
+  // Gather this thread's rows (only the batch, never the dataset) and pack Wᵀ of the layers
+  // whose input gradient is needed: W stays as it is until the updates at the end of the step.
+  const float* input = x;
   if (order) {
-    // Only the batch is gathered, never the dataset.
+    const int64_t in = sizes_[0];
     float* dst = acts_[0].data();
-    for (int64_t i = 0; i < B; ++i) {
+    for (int64_t i = r0; i < r1; ++i) {
       std::memcpy(dst + i * in, x + order[i] * in, sizeof(float) * in);
       if (labels) batch_labels_[i] = labels[order[i]];
     }
     input = dst;
   } else if (labels) {
-    std::copy(labels, labels + B, batch_labels_.begin());
+    std::copy(labels + r0, labels + r1, batch_labels_.begin() + r0);
   }
-  const int64_t L = layers();
-  for (int64_t l = 0; l < L; ++l) {
-    const float* src = l == 0 ? input : acts_[l].data();
-    float* dst = acts_[l + 1].data();
-    dense_forward(dst, src, params + weight_offset(l), params + bias_offset(l), B, sizes_[l],
-                  sizes_[l + 1]);
-    if (l + 1 < L) relu_forward(dst, B * sizes_[l + 1]);
-  }
-  // The logits are overwritten by the probabilities: the backward pass needs only those.
-  float* out = acts_[L].data();
-  int64_t correct = 0;
-  const double loss = softmax_xent_forward(out, out, labels ? batch_labels_.data() : nullptr,
-                                           &correct, B, sizes_[L]);
-  if (metrics) {
-    metrics->loss_sum += loss;
-    metrics->correct += correct;
-    metrics->rows += B;
-  }
-  return loss;
-}
+  if (backward)
+    for (int64_t l = 1; l < L; ++l) {
+      int64_t n0, n1;
+      split_range(sizes_[l + 1], tid, T, &n0, &n1);
+      transpose_rows(wt_[l].data(), params + weight_offset(l), sizes_[l], sizes_[l + 1], n0, n1);
+    }
+  pool_.barrier();
 
-void Network::backward(float* grads, const float* params, const int32_t* labels,
-                       const int64_t* order, int64_t B) {
-  const int64_t L = layers();
-  softmax_xent_backward(delta_.data(), acts_[L].data(), batch_labels_.data(), B, sizes_[L], B);
+  for (int64_t l = 0; l < L; ++l) {
+    GemmOp op;
+    op.M = B, op.N = sizes_[l + 1], op.K = sizes_[l];
+    op.A = l == 0 ? input : acts_[l].data(), op.lda = op.K;
+    op.B = params + weight_offset(l), op.ldb = op.N;
+    op.C = acts_[l + 1].data(), op.ldc = op.N;
+    op.ep.bias = params + bias_offset(l);
+    op.ep.relu = l + 1 < L;
+    gemm_part(*kernels_, op, tid, T);
+    pool_.barrier();
+  }
+
+  // Softmax and cross-entropy, fused with the gradient of the logits when training.
+  const int64_t C = sizes_[L];
+  float* probs = acts_[L].data();
+  const int32_t* y = labels ? batch_labels_.data() : nullptr;
+  softmax_xent_rows(probs + r0 * C, want_loss ? row_loss_.data() + r0 : nullptr,
+                    want_loss ? row_hit_.data() + r0 : nullptr,
+                    backward ? deltas_[L].data() + r0 * C : nullptr, probs + r0 * C,
+                    y ? y + r0 : nullptr, r1 - r0, C, B);
+  if (!backward) return;
+  pool_.barrier();
+
   for (int64_t l = L - 1; l >= 0; --l) {
     const int64_t K = sizes_[l], N = sizes_[l + 1];
-    // The first layer's input gradient is never used.
-    float* din = l > 0 ? delta_next_.data() : nullptr;
-    dense_backward(din, grads + weight_offset(l), grads + bias_offset(l), delta_.data(),
-                   acts_[l].data(), params + weight_offset(l), B, K, N);
+    const float* dz = deltas_[l + 1].data();
     if (l > 0) {
-      relu_backward(din, acts_[l].data(), B * K);
-      std::swap(delta_, delta_next_);
+      // dX = dZ·Wᵀ through the packed Wᵀ, times the ReLU's derivative (its output > 0). The
+      // first layer's input gradient is never used.
+      GemmOp op;
+      op.M = B, op.N = K, op.K = N;
+      op.A = dz, op.lda = N;
+      op.B = wt_[l].data(), op.ldb = K;
+      op.C = deltas_[l].data(), op.ldc = K;
+      op.ep.mask = acts_[l].data(), op.ep.ldm = K;
+      gemm_part(*kernels_, op, tid, T);
     }
+    // dW = Xᵀ·dZ, into grads or straight into W −= lr·dW: dX above read the packed copy of W.
+    GemmOp op;
+    op.M = K, op.N = N, op.K = B;
+    op.A = l == 0 ? input : acts_[l].data(), op.lda = K, op.trans_a = true;
+    op.B = dz, op.ldb = N;
+    if (grads) {
+      op.C = grads + weight_offset(l);
+    } else {
+      op.C = params + weight_offset(l);
+      op.ep.sgd = true;
+      op.ep.lr = lr;
+    }
+    op.ldc = N;
+    gemm_part(*kernels_, op, tid, T);
+    // db = Σ_rows dZ, on the last thread: thread 0 is the one small products load.
+    if (tid == T - 1) {
+      float* db = grads ? grads + bias_offset(l) : db_.data();
+      std::fill(db, db + N, 0.0f);
+      for (int64_t i = 0; i < B; ++i)
+        for (int64_t j = 0; j < N; ++j) db[j] += dz[i * N + j];
+      if (!grads) {
+        float* b = params + bias_offset(l);
+        for (int64_t j = 0; j < N; ++j) b[j] -= lr * db[j];
+      }
+    }
+    if (l > 0) pool_.barrier();
+  }
+}
+
+void Network::step(float* params, float* grads, bool update, float lr, const float* x,
+                   const int32_t* labels, const int64_t* order, int64_t B, Metrics* metrics) {
+  const bool want_loss = metrics && labels;
+  auto task = [&](int tid) { step_part(tid, params, grads, update, lr, x, labels, order, B, want_loss); };
+  pool_.run(task);
+  if (metrics) {
+    // Summed in row order here, so the total does not depend on the thread count.
+    if (want_loss)
+      for (int64_t i = 0; i < B; ++i) {
+        metrics->loss_sum += row_loss_[i];
+        metrics->correct += row_hit_[i];
+      }
+    metrics->rows += B;
   }
 }
 
 double Network::gradients(float* grads, const float* params, const float* x,
                           const int32_t* labels, const int64_t* order, int64_t B) {
   if (B < 1 || B > batch_) throw std::invalid_argument("rows must be in [1, batch_size]");
-  const double loss = forward(params, x, labels, order, nullptr, B, nullptr);
-  backward(grads, params, labels, order, B);
-  return loss / static_cast<double>(B);
+  Metrics metrics;
+  step(const_cast<float*>(params), grads, false, 0.0f, x, labels, order, B, &metrics);
+  return metrics.loss_sum / static_cast<double>(B);
 }
 
 int64_t Network::train_epoch(float* params, const float* x, const int32_t* labels,
@@ -105,9 +180,7 @@ int64_t Network::train_epoch(float* params, const float* x, const int32_t* label
   for (int64_t start = 0; start < n_order; start += batch_) {
     if (should_stop && should_stop()) break;
     const int64_t B = std::min(batch_, n_order - start);
-    forward(params, x, labels, order + start, nullptr, B, nullptr);
-    backward(grads_.data(), params, labels, order + start, B);
-    sgd_update(params, grads_.data(), lr, num_params());
+    step(params, nullptr, true, lr, x, labels, order + start, B, nullptr);
     ++steps;
   }
   return steps;
@@ -119,8 +192,8 @@ Metrics Network::evaluate(const float* params, const float* x, const int32_t* la
   const int64_t C = sizes_.back();
   for (int64_t start = 0; start < n; start += rows_) {
     const int64_t B = std::min(rows_, n - start);
-    forward(params, nullptr, labels ? labels + start : nullptr, nullptr,
-            x + start * sizes_[0], B, &metrics);
+    step(const_cast<float*>(params), nullptr, false, 0.0f, x + start * sizes_[0],
+         labels ? labels + start : nullptr, nullptr, B, &metrics);
     if (probs) std::memcpy(probs + start * C, acts_.back().data(), sizeof(float) * B * C);
   }
   return metrics;

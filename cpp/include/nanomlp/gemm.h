@@ -1,7 +1,16 @@
 // Matrix products over row-major float32 buffers with explicit leading dimensions.
 // Three shapes cover a dense layer: forward (NN), weight gradient (TN), input gradient (NT).
+//
+// Reproducibility contract of the fast kernels: every output element is one sequential
+// reduction over k = 0, 1, …, K−1 with a fused multiply-add, started from zero, whatever the
+// instruction set, the tile it falls in or the thread that computes it. The AVX-512 and AVX2
+// paths therefore agree bit for bit. The generic path does the same with std::fma where the
+// target has hardware FMA (FP_FAST_FMAF, e.g. Arm), and with a multiply then an add otherwise
+// (baseline x86-64), which matches the reference kernels bit for bit instead.
 #pragma once
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace nanomlp {
 
@@ -24,5 +33,62 @@ void gemm_tn(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const
 void gemm_nt(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
              int64_t ldb, float* C, int64_t ldc);
 }  // namespace reference
+
+// What happens to a finished element c (its whole sum over k), in this order:
+// c += bias[j]; c = max(c, 0) if relu; c = 0 unless mask[i, j] > 0; then C[i, j] = c, or
+// C[i, j] −= lr·c (a multiply then a subtract, as sgd_update) when sgd is set.
+struct Epilogue {
+  const float* bias = nullptr;
+  bool relu = false;
+  const float* mask = nullptr;
+  int64_t ldm = 0;
+  bool sgd = false;
+  float lr = 0.0f;
+};
+
+// C[M×N] (∘ epilogue) = op(A) · B, op(A)[i, k] = trans_a ? A[k·lda + i] : A[i·lda + k].
+struct GemmOp {
+  int64_t M = 0, N = 0, K = 0;
+  const float* A = nullptr;
+  int64_t lda = 0;
+  bool trans_a = false;
+  const float* B = nullptr;
+  int64_t ldb = 0;
+  float* C = nullptr;
+  int64_t ldc = 0;
+  Epilogue ep;
+};
+
+// Computes the rectangle rows [i0, i1) × columns [j0, j1) of op.
+using GemmFn = void (*)(const GemmOp& op, int64_t i0, int64_t i1, int64_t j0, int64_t j1);
+
+// One instruction-set path: its kernel and its register tile (mr rows × nr columns).
+struct Kernels {
+  const char* name;
+  GemmFn gemm;
+  int64_t mr, nr;
+};
+
+// The paths this build has and this CPU can run, best first ("avx512", "avx2", "generic").
+std::vector<const Kernels*> available_kernels();
+// The path named by NANOMLP_KERNEL if set (std::invalid_argument if unknown or not runnable),
+// else the best available.
+const Kernels& select_kernels();
+// The named path; std::invalid_argument if unknown or not runnable here.
+const Kernels& kernels_named(const std::string& name);
+
+// The share of op that thread tid of nthreads computes. Shares are fixed rectangles and every
+// element is computed whole by one thread, so the result does not depend on nthreads. Products
+// too small to gain from threads run on thread 0 alone.
+void gemm_part(const Kernels& kernels, const GemmOp& op, int tid, int nthreads);
+
+// dst[N×K] = src[K×N]ᵀ for rows [n0, n1) of dst.
+void transpose_rows(float* dst, const float* src, int64_t K, int64_t N, int64_t n0, int64_t n1);
+
+// [begin, end) of part `part` when n items are split as evenly as possible into `parts`.
+inline void split_range(int64_t n, int part, int parts, int64_t* begin, int64_t* end) {
+  *begin = n * part / parts;
+  *end = n * (part + 1) / parts;
+}
 
 }  // namespace nanomlp

@@ -24,6 +24,13 @@ void relu_backward(float* dx, const float* out, int64_t n);
 // labels may be null (no loss); correct, if not null, receives the count of argmax == label.
 double softmax_xent_forward(float* probs, const float* logits, const int32_t* labels,
                             int64_t* correct, int64_t B, int64_t C);
+// The two fused, row by row, for any slice of a batch: probs[B×C] = softmax(logits) (probs may
+// be logits); when labels is not null, loss[i] = −log(max(p_label, kMinProbability)) and
+// hit[i] = (argmax == label) where those are not null, and dlogits[B×C] = (probs − onehot) / scale
+// when dlogits is not null.
+void softmax_xent_rows(float* probs, double* loss, uint8_t* hit, float* dlogits,
+                       const float* logits, const int32_t* labels, int64_t B, int64_t C,
+                       int64_t scale);
 // dlogits[B×C] = (probs − onehot(labels)) / scale, scale being the batch size
 void softmax_xent_backward(float* dlogits, const float* probs, const int32_t* labels, int64_t B,
                            int64_t C, int64_t scale);

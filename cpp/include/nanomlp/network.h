@@ -1,10 +1,14 @@
 // An MLP (Linear → ReLU → … → Linear → softmax) over a caller-owned parameter buffer.
-// The Network owns only workspaces, sized once for its layer sizes and batch size, so the
-// training loop allocates nothing.
+// The Network owns only workspaces, sized once for its layer sizes and batch size, and its
+// threads, so the training loop allocates nothing.
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
+
+#include "nanomlp/gemm.h"
+#include "nanomlp/threads.h"
 
 namespace nanomlp {
 
@@ -17,10 +21,14 @@ struct Metrics {
 class Network {
  public:
   // layer_sizes: input width, hidden widths…, class count (at least two entries, all ≥ 1).
-  Network(std::vector<int64_t> layer_sizes, int64_t batch_size);
+  // threads ≥ 1: the results are bit-identical for any count. The kernel path is chosen here
+  // (NANOMLP_KERNEL, else the best the CPU runs).
+  Network(std::vector<int64_t> layer_sizes, int64_t batch_size, int threads = 1);
 
   const std::vector<int64_t>& layer_sizes() const { return sizes_; }
   int64_t batch_size() const { return batch_; }
+  int threads() const { return pool_.size(); }
+  const char* kernel() const { return kernels_->name; }
   int64_t rows_capacity() const { return rows_; }
   int64_t num_params() const { return offsets_.back(); }
   // Offset of layer l's weights [K×N] in the parameter buffer; its bias [N] follows them.
@@ -43,21 +51,31 @@ class Network {
                    float* probs);
 
  private:
+  // One batch of B rows, x[order[i]] (or contiguous rows when order is null). Always the
+  // forward pass; then, when grads is not null, the backward pass into grads, or, when update,
+  // the backward pass fused with the SGD update of params. Adds loss and hits to metrics when
+  // not null. params is only written when update.
+  void step(float* params, float* grads, bool update, float lr, const float* x,
+            const int32_t* labels, const int64_t* order, int64_t B, Metrics* metrics);
+  // The work of thread tid in that step.
+  void step_part(int tid, float* params, float* grads, bool update, float lr, const float* x,
+                 const int32_t* labels, const int64_t* order, int64_t B, bool want_loss);
+
   int64_t layers() const { return static_cast<int64_t>(sizes_.size()) - 1; }
-  // Gathers rows and runs the forward pass; returns the loss sum of the batch.
-  double forward(const float* params, const float* x, const int32_t* labels, const int64_t* order,
-                 const float* contiguous_rows, int64_t B, Metrics* metrics);
-  void backward(float* grads, const float* params, const int32_t* labels, const int64_t* order,
-                int64_t B);
 
   std::vector<int64_t> sizes_;
   int64_t batch_;
   int64_t rows_;                               // workspace rows: the batch, or an inference chunk
   std::vector<int64_t> offsets_;               // per layer, then the total
+  const Kernels* kernels_;
+  ThreadPool pool_;
   std::vector<std::vector<float>> acts_;       // acts_[l]: [rows×sizes_[l]]; last: probabilities
-  std::vector<float> delta_, delta_next_;      // [rows×max width]: gradient w.r.t. a layer's output
+  std::vector<std::vector<float>> deltas_;     // deltas_[l]: [rows×sizes_[l]], l ≥ 1: dLoss/dZ
+  std::vector<std::vector<float>> wt_;         // wt_[l]: layer l's Wᵀ [N×K], l ≥ 1
+  std::vector<float> db_;                      // [max width]: a bias gradient before its update
   std::vector<int32_t> batch_labels_;          // [rows]
-  std::vector<float> grads_;                   // [num_params]
+  std::vector<double> row_loss_;               // [rows]
+  std::vector<uint8_t> row_hit_;               // [rows]
 };
 
 }  // namespace nanomlp

@@ -1,0 +1,57 @@
+// The AVX2 path, compiled for avx2 and fma through target attributes only: the rest of the
+// library stays baseline x86-64 and this code runs only where the CPU reports both.
+#include "gemm_paths.h"
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+#define NANOMLP_TARGET __attribute__((target("avx2,fma")))
+#define NANOMLP_VEC_INLINE __attribute__((target("avx2,fma"), always_inline)) static inline
+
+namespace nanomlp {
+namespace {
+
+struct V {
+  using reg = __m256;
+  using mask = __m256i;
+  static constexpr int W = 8;
+  NANOMLP_VEC_INLINE reg zero() { return _mm256_setzero_ps(); }
+  NANOMLP_VEC_INLINE reg set1(float x) { return _mm256_set1_ps(x); }
+  NANOMLP_VEC_INLINE mask tail_mask(int n) {
+    // Lane l is on when l < n: its sign bit is set.
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  NANOMLP_VEC_INLINE reg load(const float* p) { return _mm256_loadu_ps(p); }
+  NANOMLP_VEC_INLINE reg load_tail(const float* p, mask m) { return _mm256_maskload_ps(p, m); }
+  NANOMLP_VEC_INLINE void store(float* p, reg x) { _mm256_storeu_ps(p, x); }
+  NANOMLP_VEC_INLINE void store_tail(float* p, reg x, mask m) { _mm256_maskstore_ps(p, m, x); }
+  NANOMLP_VEC_INLINE reg broadcast(const float* p) { return _mm256_broadcast_ss(p); }
+  NANOMLP_VEC_INLINE reg fmadd(reg a, reg b, reg c) { return _mm256_fmadd_ps(a, b, c); }
+  NANOMLP_VEC_INLINE reg add(reg a, reg b) { return _mm256_add_ps(a, b); }
+  NANOMLP_VEC_INLINE reg sub(reg a, reg b) { return _mm256_sub_ps(a, b); }
+  NANOMLP_VEC_INLINE reg mul(reg a, reg b) { return _mm256_mul_ps(a, b); }
+  // max(x, 0) returns 0 for NaN and −0, as x > 0 ? x : 0 does.
+  NANOMLP_VEC_INLINE reg max(reg x, reg zero) { return _mm256_max_ps(x, zero); }
+  NANOMLP_VEC_INLINE reg keep_where_positive(reg x, reg m) {
+    return _mm256_and_ps(x, _mm256_cmp_ps(m, _mm256_setzero_ps(), _CMP_GT_OQ));
+  }
+};
+
+constexpr int kMr = 6;
+constexpr int kNv = 2;
+
+#include "gemm_simd.inc"
+
+const Kernels kAvx2 = {"avx2", simd_gemm, kMr, kNr};
+
+}  // namespace
+
+const Kernels* detail::avx2_kernels() { return &kAvx2; }
+
+}  // namespace nanomlp
+
+#else
+
+const nanomlp::Kernels* nanomlp::detail::avx2_kernels() { return nullptr; }
+
+#endif

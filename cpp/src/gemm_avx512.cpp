@@ -1,0 +1,56 @@
+// The AVX-512 path, compiled for avx512f through target attributes only: the rest of the
+// library stays baseline x86-64 and this code runs only where the CPU reports avx512f.
+#include "gemm_paths.h"
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+#define NANOMLP_TARGET __attribute__((target("avx512f,avx2,fma")))
+#define NANOMLP_VEC_INLINE __attribute__((target("avx512f,avx2,fma"), always_inline)) static inline
+
+namespace nanomlp {
+namespace {
+
+struct V {
+  using reg = __m512;
+  using mask = __mmask16;
+  static constexpr int W = 16;
+  NANOMLP_VEC_INLINE reg zero() { return _mm512_setzero_ps(); }
+  NANOMLP_VEC_INLINE reg set1(float x) { return _mm512_set1_ps(x); }
+  NANOMLP_VEC_INLINE mask tail_mask(int n) {
+    return static_cast<mask>(n >= 16 ? 0xFFFFu : (1u << n) - 1u);
+  }
+  NANOMLP_VEC_INLINE reg load(const float* p) { return _mm512_loadu_ps(p); }
+  NANOMLP_VEC_INLINE reg load_tail(const float* p, mask m) { return _mm512_maskz_loadu_ps(m, p); }
+  NANOMLP_VEC_INLINE void store(float* p, reg x) { _mm512_storeu_ps(p, x); }
+  NANOMLP_VEC_INLINE void store_tail(float* p, reg x, mask m) { _mm512_mask_storeu_ps(p, m, x); }
+  NANOMLP_VEC_INLINE reg broadcast(const float* p) { return _mm512_set1_ps(*p); }
+  NANOMLP_VEC_INLINE reg fmadd(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
+  NANOMLP_VEC_INLINE reg add(reg a, reg b) { return _mm512_add_ps(a, b); }
+  NANOMLP_VEC_INLINE reg sub(reg a, reg b) { return _mm512_sub_ps(a, b); }
+  NANOMLP_VEC_INLINE reg mul(reg a, reg b) { return _mm512_mul_ps(a, b); }
+  // max(x, 0) returns 0 for NaN and −0, as x > 0 ? x : 0 does.
+  NANOMLP_VEC_INLINE reg max(reg x, reg zero) { return _mm512_max_ps(x, zero); }
+  NANOMLP_VEC_INLINE reg keep_where_positive(reg x, reg m) {
+    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_GT_OQ), x);
+  }
+};
+
+constexpr int kMr = 8;
+constexpr int kNv = 2;
+
+#include "gemm_simd.inc"
+
+const Kernels kAvx512 = {"avx512", simd_gemm, kMr, kNr};
+
+}  // namespace
+
+const Kernels* detail::avx512_kernels() { return &kAvx512; }
+
+}  // namespace nanomlp
+
+#else
+
+const nanomlp::Kernels* nanomlp::detail::avx512_kernels() { return nullptr; }
+
+#endif
