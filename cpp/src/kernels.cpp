@@ -49,6 +49,8 @@ double softmax_xent_forward(float* probs, const float* logits, const int32_t* la
     for (int64_t j = 1; j < C; ++j)
       if (z[j] > z[arg]) arg = j;
     const float zmax = z[arg];
+    // Read before the loop below, which may overwrite the logits (probs may alias them).
+    const float z_label = labels ? z[labels[i]] : 0.0f;
     float sum = 0.0f;
     for (int64_t j = 0; j < C; ++j) {
       p[j] = std::exp(z[j] - zmax);
@@ -56,11 +58,10 @@ double softmax_xent_forward(float* probs, const float* logits, const int32_t* la
     }
     for (int64_t j = 0; j < C; ++j) p[j] /= sum;
     if (labels) {
-      const int32_t y = labels[i];
       // log-sum-exp form: stable where log(p) would underflow to −inf.
-      const double row = std::log(static_cast<double>(sum)) - (static_cast<double>(z[y]) - zmax);
+      const double row = std::log(static_cast<double>(sum)) - (static_cast<double>(z_label) - zmax);
       loss += std::min(row, max_row_loss);
-      hits += (arg == y);
+      hits += (arg == labels[i]);
     }
   }
   if (correct) *correct += hits;
