@@ -305,11 +305,14 @@ PYBIND11_MODULE(_core, m) {
               proba = probs;
             }
             nanomlp::Metrics metrics;
+            SignalPoll poll;
             {
               py::gil_scoped_release nogil;
               metrics = net.evaluate(static_cast<const float*>(params.data()),
-                                     static_cast<const float*>(x.data()), ys, n, out);
+                                     static_cast<const float*>(x.data()), ys, n, out,
+                                     std::ref(poll));
             }
+            poll.rethrow_if_interrupted();
             return py::make_tuple(metrics.loss_sum, metrics.correct, proba);
           },
           py::arg("params"), py::arg("x"), py::arg("labels") = py::none(),

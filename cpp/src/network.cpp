@@ -187,10 +187,11 @@ int64_t Network::train_epoch(float* params, const float* x, const int32_t* label
 }
 
 Metrics Network::evaluate(const float* params, const float* x, const int32_t* labels, int64_t n,
-                          float* probs) {
+                          float* probs, const std::function<bool()>& should_stop) {
   Metrics metrics;
   const int64_t C = sizes_.back();
   for (int64_t start = 0; start < n; start += rows_) {
+    if (should_stop && should_stop()) break;
     const int64_t B = std::min(rows_, n - start);
     step(const_cast<float*>(params), nullptr, false, 0.0f, x + start * sizes_[0],
          labels ? labels + start : nullptr, nullptr, B, &metrics);

@@ -58,7 +58,8 @@ def check_features(x: Any, n_features: int, name: str = "x") -> np.ndarray:
         )
     if arr.shape[0] < 1:
         raise ValueError(f"{name} must have at least one row, got shape {arr.shape}")
-    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    with np.errstate(over="ignore"):  # out-of-range values become inf, refused just below
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
     if not np.isfinite(arr).all():
         bad = int(np.flatnonzero(~np.isfinite(arr).all(axis=1))[0])
         raise ValueError(

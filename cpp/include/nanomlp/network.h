@@ -46,9 +46,9 @@ class Network {
                    const int64_t* order, int64_t B);
 
   // Inference in chunks of at most rows_capacity() rows: probabilities [n×C] if probs is not null,
-  // loss and accuracy if labels is not null.
+  // loss and accuracy if labels is not null. should_stop is polled between chunks.
   Metrics evaluate(const float* params, const float* x, const int32_t* labels, int64_t n,
-                   float* probs);
+                   float* probs, const std::function<bool()>& should_stop = {});
 
  private:
   // One batch of B rows, x[order[i]] (or contiguous rows when order is null). Always the
