@@ -185,6 +185,7 @@ void bind_testing(py::module_& testing) {
       "a·b ('nn'), aᵀ·b ('tn') or a·bᵀ ('nt') on the kernel path `kernel`, split over `threads` "
       "threads as the engine splits it, with the engine's epilogue: + bias, ReLU, 0 where "
       "mask <= 0, and c − lr·(product) when c is given.");
+  testing.attr("generic_fuses") = nanomlp::generic_fuses();
   testing.def(
       "reference_gemm",
       [](const std::string& shape, py::array a, py::array b) {

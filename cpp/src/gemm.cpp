@@ -154,6 +154,14 @@ const Kernels& select_kernels() {
   return *available_kernels().front();
 }
 
+bool generic_fuses() {
+#if defined(FP_FAST_FMAF)
+  return true;
+#else
+  return false;
+#endif
+}
+
 // Below this many flops a product is not worth waking a second thread for.
 constexpr int64_t kParallelMinFlops = int64_t{1} << 18;
 

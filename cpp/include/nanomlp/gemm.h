@@ -77,6 +77,10 @@ const Kernels& select_kernels();
 // The named path; std::invalid_argument if unknown or not runnable here.
 const Kernels& kernels_named(const std::string& name);
 
+// Whether the generic path fuses its multiply-adds (a target with hardware FMA): then it
+// matches the SIMD paths bit for bit, else the reference kernels.
+bool generic_fuses();
+
 // The share of op that thread tid of nthreads computes. Shares are fixed rectangles and every
 // element is computed whole by one thread, so the result does not depend on nthreads. Products
 // too small to gain from threads run on thread 0 alone.
