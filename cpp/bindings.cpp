@@ -173,9 +173,10 @@ void bind_testing(py::module_& testing) {
         op.ldc = s.N;
         {
           py::gil_scoped_release nogil;
-          nanomlp::ThreadPool pool(threads);
-          auto task = [&](int tid) { nanomlp::gemm_part(kernels, op, tid, threads); };
-          pool.run(task);
+          nanomlp::ThreadPool pool(threads, 1);
+          const nanomlp::GemmChunks chunks = nanomlp::gemm_chunks(kernels, op, threads);
+          auto work = [&](int, int64_t c) { nanomlp::gemm_chunk(kernels, op, chunks, c); };
+          pool.run(1, &chunks.count, work);
         }
         return out;
       },

@@ -165,25 +165,39 @@ bool generic_fuses() {
 // Below this many flops a product is not worth waking a second thread for.
 constexpr int64_t kParallelMinFlops = int64_t{1} << 18;
 
-void gemm_part(const Kernels& kernels, const GemmOp& op, int tid, int nthreads) {
-  if (op.M <= 0 || op.N <= 0) return;
-  if (nthreads <= 1 || 2 * op.M * op.N * op.K < kParallelMinFlops) {
-    if (tid == 0) kernels.gemm(op, 0, op.M, 0, op.N);
-    return;
-  }
+GemmChunks gemm_chunks(const Kernels& kernels, const GemmOp& op, int threads) {
+  GemmChunks c;
+  c.rows = op.M;
+  c.cols = op.N;
+  if (threads <= 1 || op.M <= 0 || op.N <= 0 || 2 * op.M * op.N * op.K < kParallelMinFlops)
+    return c;
+  // A few chunks per thread, so a thread that falls behind leaves its share to the others.
+  const int64_t target = 4 * static_cast<int64_t>(threads);
   const int64_t row_blocks = (op.M + kernels.mr - 1) / kernels.mr;
   const int64_t col_blocks = (op.N + kernels.nr - 1) / kernels.nr;
-  int64_t b0, b1;
-  // Split the longer way in tiles: column shares halve the B panel each thread streams.
+  int64_t col_chunks = 1, row_chunks;
   if (col_blocks >= row_blocks) {
-    split_range(col_blocks, tid, nthreads, &b0, &b1);
-    const int64_t j0 = b0 * kernels.nr, j1 = std::min(op.N, b1 * kernels.nr);
-    if (j0 < j1) kernels.gemm(op, 0, op.M, j0, j1);
+    // Column panels first: each chunk then streams only its own slice of B.
+    col_chunks = std::min(col_blocks, target);
+    row_chunks = std::min(row_blocks, (target + col_chunks - 1) / col_chunks);
   } else {
-    split_range(row_blocks, tid, nthreads, &b0, &b1);
-    const int64_t i0 = b0 * kernels.mr, i1 = std::min(op.M, b1 * kernels.mr);
-    if (i0 < i1) kernels.gemm(op, i0, i1, 0, op.N);
+    row_chunks = std::min(row_blocks, target);
   }
+  const int64_t row_blocks_per = (row_blocks + row_chunks - 1) / row_chunks;
+  const int64_t col_blocks_per = (col_blocks + col_chunks - 1) / col_chunks;
+  c.rows = row_blocks_per * kernels.mr;
+  c.cols = col_blocks_per * kernels.nr;
+  c.col_chunks = (col_blocks + col_blocks_per - 1) / col_blocks_per;
+  c.count = ((row_blocks + row_blocks_per - 1) / row_blocks_per) * c.col_chunks;
+  return c;
+}
+
+void gemm_chunk(const Kernels& kernels, const GemmOp& op, const GemmChunks& chunks,
+                int64_t chunk) {
+  const int64_t i0 = (chunk / chunks.col_chunks) * chunks.rows;
+  const int64_t j0 = (chunk % chunks.col_chunks) * chunks.cols;
+  const int64_t i1 = std::min(op.M, i0 + chunks.rows), j1 = std::min(op.N, j0 + chunks.cols);
+  if (i0 < i1 && j0 < j1) kernels.gemm(op, i0, i1, j0, j1);
 }
 
 void transpose_rows(float* dst, const float* src, int64_t K, int64_t N, int64_t n0, int64_t n1) {

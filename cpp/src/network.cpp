@@ -26,7 +26,7 @@ Network::Network(std::vector<int64_t> layer_sizes, int64_t batch_size, int threa
     : sizes_(std::move(layer_sizes)),
       batch_(batch_size),
       kernels_(&select_kernels()),
-      pool_(checked_threads(threads)) {
+      pool_(checked_threads(threads), static_cast<int>(std::max<size_t>(2, 2 * sizes_.size()))) {
   if (sizes_.size() < 2) throw std::invalid_argument("layer_sizes needs at least two entries");
   for (int64_t s : sizes_)
     if (s < 1) throw std::invalid_argument("every layer size must be >= 1");
@@ -47,113 +47,143 @@ Network::Network(std::vector<int64_t> layer_sizes, int64_t batch_size, int threa
     widest = std::max(widest, s);
   }
   db_.resize(static_cast<size_t>(widest));
+  const size_t L = sizes_.size() - 1;
+  forward_.resize(L), dx_.resize(L), dw_.resize(L);
+  forward_chunks_.resize(L), dx_chunks_.resize(L), dw_chunks_.resize(L);
+  phase_chunks_.resize(2 * L + 2);
   batch_labels_.resize(static_cast<size_t>(rows_));
   row_loss_.resize(static_cast<size_t>(rows_));
   row_hit_.resize(static_cast<size_t>(rows_));
 }
 
-void Network::step_part(int tid, float* params, float* grads, bool update, float lr,
-                        const float* x, const int32_t* labels, const int64_t* order, int64_t B,
-                        bool want_loss) {
-  const int T = pool_.size();
+namespace {
+
+// Rows per chunk of the row-wise phases (gathering a batch, softmax).
+constexpr int64_t kRowChunk = 8;
+
+int64_t row_chunks(int64_t rows) { return (rows + kRowChunk - 1) / kRowChunk; }
+
+}  // namespace
+
+void Network::step(float* params, float* grads, bool update, float lr, const float* x,
+                   const int32_t* labels, const int64_t* order, int64_t B, Metrics* metrics) {
   const int64_t L = layers();
+  const int T = pool_.size();
   const bool backward = update || grads;
-  int64_t r0, r1;
-  split_range(B, tid, T, &r0, &r1);
+  const bool want_loss = metrics && labels;
+  const int64_t C = sizes_[L];
+  // Only the batch is gathered, never the dataset.
+  const float* input = order ? acts_[0].data() : x;
 
-  // Gather this thread's rows (only the batch, never the dataset) and pack Wᵀ of the layers
-  // whose input gradient is needed: W stays as it is until the updates at the end of the step.
-  const float* input = x;
-  if (order) {
-    const int64_t in = sizes_[0];
-    float* dst = acts_[0].data();
-    for (int64_t i = r0; i < r1; ++i) {
-      std::memcpy(dst + i * in, x + order[i] * in, sizeof(float) * in);
-      if (labels) batch_labels_[i] = labels[order[i]];
-    }
-    input = dst;
-  } else if (labels) {
-    std::copy(labels + r0, labels + r1, batch_labels_.begin() + r0);
-  }
-  if (backward)
-    for (int64_t l = 1; l < L; ++l) {
-      int64_t n0, n1;
-      split_range(sizes_[l + 1], tid, T, &n0, &n1);
-      transpose_rows(wt_[l].data(), params + weight_offset(l), sizes_[l], sizes_[l + 1], n0, n1);
-    }
-  pool_.barrier();
-
+  // The plan: phase 0 gathers the rows and packs Wᵀ of the layers whose input gradient is
+  // needed (W stays as it is until the updates at the end of the step); one phase per layer
+  // forward; softmax and cross-entropy, fused with the logits' gradient; then per layer from
+  // the last, its input gradient, its weight gradient (or update) and its bias gradient.
+  int phases = 0;
+  const int64_t gather = row_chunks(B);
+  const int64_t packs = backward ? L - 1 : 0;
+  phase_chunks_[phases++] = gather + packs;
   for (int64_t l = 0; l < L; ++l) {
-    GemmOp op;
+    GemmOp& op = forward_[l];
+    op = GemmOp();
     op.M = B, op.N = sizes_[l + 1], op.K = sizes_[l];
     op.A = l == 0 ? input : acts_[l].data(), op.lda = op.K;
     op.B = params + weight_offset(l), op.ldb = op.N;
     op.C = acts_[l + 1].data(), op.ldc = op.N;
     op.ep.bias = params + bias_offset(l);
     op.ep.relu = l + 1 < L;
-    gemm_part(*kernels_, op, tid, T);
-    pool_.barrier();
+    forward_chunks_[l] = gemm_chunks(*kernels_, op, T);
+    phase_chunks_[phases++] = forward_chunks_[l].count;
   }
-
-  // Softmax and cross-entropy, fused with the gradient of the logits when training.
-  const int64_t C = sizes_[L];
-  float* probs = acts_[L].data();
-  const int32_t* y = labels ? batch_labels_.data() : nullptr;
-  softmax_xent_rows(probs + r0 * C, want_loss ? row_loss_.data() + r0 : nullptr,
-                    want_loss ? row_hit_.data() + r0 : nullptr,
-                    backward ? deltas_[L].data() + r0 * C : nullptr, probs + r0 * C,
-                    y ? y + r0 : nullptr, r1 - r0, C, B);
-  if (!backward) return;
-  pool_.barrier();
-
-  for (int64_t l = L - 1; l >= 0; --l) {
-    const int64_t K = sizes_[l], N = sizes_[l + 1];
-    const float* dz = deltas_[l + 1].data();
-    if (l > 0) {
-      // dX = dZ·Wᵀ through the packed Wᵀ, times the ReLU's derivative (its output > 0). The
-      // first layer's input gradient is never used.
-      GemmOp op;
-      op.M = B, op.N = K, op.K = N;
-      op.A = dz, op.lda = N;
-      op.B = wt_[l].data(), op.ldb = K;
-      op.C = deltas_[l].data(), op.ldc = K;
-      op.ep.mask = acts_[l].data(), op.ep.ldm = K;
-      gemm_part(*kernels_, op, tid, T);
-    }
-    // dW = Xᵀ·dZ, into grads or straight into W −= lr·dW: dX above read the packed copy of W.
-    GemmOp op;
-    op.M = K, op.N = N, op.K = B;
-    op.A = l == 0 ? input : acts_[l].data(), op.lda = K, op.trans_a = true;
-    op.B = dz, op.ldb = N;
-    if (grads) {
-      op.C = grads + weight_offset(l);
-    } else {
-      op.C = params + weight_offset(l);
-      op.ep.sgd = true;
-      op.ep.lr = lr;
-    }
-    op.ldc = N;
-    gemm_part(*kernels_, op, tid, T);
-    // db = Σ_rows dZ, on the last thread: thread 0 is the one small products load.
-    if (tid == T - 1) {
-      float* db = grads ? grads + bias_offset(l) : db_.data();
-      std::fill(db, db + N, 0.0f);
-      for (int64_t i = 0; i < B; ++i)
-        for (int64_t j = 0; j < N; ++j) db[j] += dz[i * N + j];
-      if (!grads) {
-        float* b = params + bias_offset(l);
-        for (int64_t j = 0; j < N; ++j) b[j] -= lr * db[j];
+  phase_chunks_[phases++] = row_chunks(B);
+  if (backward)
+    for (int64_t l = L - 1; l >= 0; --l) {
+      const int64_t K = sizes_[l], N = sizes_[l + 1];
+      const float* dz = deltas_[l + 1].data();
+      dx_chunks_[l].count = 0;
+      if (l > 0) {
+        // dX = dZ·Wᵀ through the packed Wᵀ, times the ReLU's derivative (its output > 0). The
+        // first layer's input gradient is never used.
+        GemmOp& op = dx_[l];
+        op = GemmOp();
+        op.M = B, op.N = K, op.K = N;
+        op.A = dz, op.lda = N;
+        op.B = wt_[l].data(), op.ldb = K;
+        op.C = deltas_[l].data(), op.ldc = K;
+        op.ep.mask = acts_[l].data(), op.ep.ldm = K;
+        dx_chunks_[l] = gemm_chunks(*kernels_, op, T);
       }
+      // dW = Xᵀ·dZ, into grads or straight into W −= lr·dW: dX reads the packed copy of W.
+      GemmOp& op = dw_[l];
+      op = GemmOp();
+      op.M = K, op.N = N, op.K = B;
+      op.A = l == 0 ? input : acts_[l].data(), op.lda = K, op.trans_a = true;
+      op.B = dz, op.ldb = N;
+      op.C = grads ? grads + weight_offset(l) : params + weight_offset(l), op.ldc = N;
+      op.ep.sgd = !grads;
+      op.ep.lr = lr;
+      dw_chunks_[l] = gemm_chunks(*kernels_, op, T);
+      phase_chunks_[phases++] = dx_chunks_[l].count + dw_chunks_[l].count + 1;
     }
-    if (l > 0) pool_.barrier();
-  }
-}
 
-void Network::step(float* params, float* grads, bool update, float lr, const float* x,
-                   const int32_t* labels, const int64_t* order, int64_t B, Metrics* metrics) {
-  const bool want_loss = metrics && labels;
-  auto task = [&](int tid) { step_part(tid, params, grads, update, lr, x, labels, order, B, want_loss); };
-  pool_.run(task);
+  auto work = [&](int phase, int64_t chunk) {
+    if (phase == 0) {
+      if (chunk < gather) {
+        const int64_t r0 = chunk * kRowChunk, r1 = std::min(B, r0 + kRowChunk);
+        if (order) {
+          const int64_t in = sizes_[0];
+          float* dst = acts_[0].data();
+          for (int64_t i = r0; i < r1; ++i) {
+            std::memcpy(dst + i * in, x + order[i] * in, sizeof(float) * in);
+            if (labels) batch_labels_[i] = labels[order[i]];
+          }
+        } else if (labels) {
+          std::copy(labels + r0, labels + r1, batch_labels_.begin() + r0);
+        }
+      } else {
+        const int64_t l = 1 + (chunk - gather);
+        transpose_rows(wt_[l].data(), params + weight_offset(l), sizes_[l], sizes_[l + 1], 0,
+                       sizes_[l + 1]);
+      }
+      return;
+    }
+    if (phase <= L) {
+      gemm_chunk(*kernels_, forward_[phase - 1], forward_chunks_[phase - 1], chunk);
+      return;
+    }
+    if (phase == L + 1) {
+      const int64_t r0 = chunk * kRowChunk, r1 = std::min(B, r0 + kRowChunk);
+      float* probs = acts_[L].data() + r0 * C;
+      softmax_xent_rows(probs, want_loss ? row_loss_.data() + r0 : nullptr,
+                        want_loss ? row_hit_.data() + r0 : nullptr,
+                        backward ? deltas_[L].data() + r0 * C : nullptr, probs,
+                        labels ? batch_labels_.data() + r0 : nullptr, r1 - r0, C, B);
+      return;
+    }
+    const int64_t l = L - 1 - (phase - (L + 2));
+    if (chunk < dx_chunks_[l].count) {
+      gemm_chunk(*kernels_, dx_[l], dx_chunks_[l], chunk);
+      return;
+    }
+    chunk -= dx_chunks_[l].count;
+    if (chunk < dw_chunks_[l].count) {
+      gemm_chunk(*kernels_, dw_[l], dw_chunks_[l], chunk);
+      return;
+    }
+    // db = Σ_rows dZ, row after row.
+    const int64_t N = sizes_[l + 1];
+    const float* dz = deltas_[l + 1].data();
+    float* db = grads ? grads + bias_offset(l) : db_.data();
+    std::fill(db, db + N, 0.0f);
+    for (int64_t i = 0; i < B; ++i)
+      for (int64_t j = 0; j < N; ++j) db[j] += dz[i * N + j];
+    if (!grads) {
+      float* b = params + bias_offset(l);
+      for (int64_t j = 0; j < N; ++j) b[j] -= lr * db[j];
+    }
+  };
+  pool_.run(phases, phase_chunks_.data(), work);
+
   if (metrics) {
     // Summed in row order here, so the total does not depend on the thread count.
     if (want_loss)

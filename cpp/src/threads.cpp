@@ -19,12 +19,11 @@ inline void cpu_relax() {
 #endif
 }
 
-// Waiting spins, then yields: the machine may be shared, and a thread waiting for one that lost
-// its core must give that core back.
+// Waiting spins, then yields: on a shared machine the thread we wait for may need our core.
 class Backoff {
  public:
   void pause() {
-    if (++spins_ < 4096)
+    if (++spins_ < 2048)
       cpu_relax();
     else
       std::this_thread::yield();
@@ -34,48 +33,98 @@ class Backoff {
   int spins_ = 0;
 };
 
-// How long an idle worker spins for the next task before it sleeps: longer than the gap between
+// How long an idle worker spins for the next run before it sleeps: longer than the gap between
 // two training steps, far shorter than anything a person notices.
 constexpr auto kIdleSpin = std::chrono::microseconds(500);
 
+inline uint32_t tag_of(uint64_t v) { return static_cast<uint32_t>(v >> 32); }
+inline int64_t count_of(uint64_t v) { return static_cast<int64_t>(v & 0xFFFFFFFFu); }
+
 }  // namespace
 
-ThreadPool::ThreadPool(int threads) : threads_(threads) {
-  if (threads < 1) throw std::invalid_argument("threads must be >= 1");
+ThreadPool::ThreadPool(int threads, int max_phases)
+    : threads_(threads),
+      max_phases_(max_phases),
+      claimed_(new std::atomic<uint64_t>[static_cast<size_t>(max_phases)]),
+      done_(new std::atomic<uint64_t>[static_cast<size_t>(max_phases)]),
+      total_(new std::atomic<int64_t>[static_cast<size_t>(max_phases)]) {
+  if (threads < 1) throw std::invalid_argument("threads must be >= 1, got " + std::to_string(threads));
+  if (max_phases < 1) throw std::invalid_argument("max_phases must be >= 1");
+  for (int p = 0; p < max_phases; ++p) {
+    claimed_[p].store(0);
+    done_[p].store(0);
+    total_[p].store(0);
+  }
   workers_.reserve(static_cast<size_t>(threads - 1));
-  for (int tid = 1; tid < threads; ++tid) workers_.emplace_back(&ThreadPool::work, this, tid);
+  for (int tid = 1; tid < threads; ++tid) workers_.emplace_back(&ThreadPool::idle, this, tid);
 }
 
 ThreadPool::~ThreadPool() {
   stop_.store(true);
   generation_.fetch_add(1);
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-  }
+  { std::lock_guard<std::mutex> lock(mutex_); }
   wake_.notify_all();
   for (std::thread& t : workers_) t.join();
 }
 
-void ThreadPool::dispatch(void (*fn)(void*, int), void* task) {
-  fn_ = fn;
-  task_ = task;
-  pending_.store(threads_ - 1, std::memory_order_relaxed);
-  // seq_cst on both sides: either a worker about to sleep sees the new generation, or we see it
-  // counted among the sleepers and wake it.
-  generation_.fetch_add(1);
+void ThreadPool::dispatch(int phases, const int64_t* chunks, WorkFn fn, void* work) {
+  if (phases > max_phases_) throw std::logic_error("ThreadPool::run: too many phases");
+  const uint32_t tag = ++tag_;
+  const uint64_t base = static_cast<uint64_t>(tag) << 32;
+  for (int p = 0; p < phases; ++p) {
+    // The new tag first: a late thread that reads the new total then fails its claim.
+    claimed_[p].store(base, std::memory_order_relaxed);
+    done_[p].store(base, std::memory_order_relaxed);
+    total_[p].store(chunks[p], std::memory_order_release);
+  }
+  phases_.store(phases, std::memory_order_relaxed);
+  fn_.store(fn, std::memory_order_relaxed);
+  work_.store(work, std::memory_order_relaxed);
+  // seq_cst with sleepers_: either a worker about to sleep sees this run, or we see it counted
+  // among the sleepers and wake it.
+  generation_.store(tag);
   if (sleepers_.load() > 0) {
     { std::lock_guard<std::mutex> lock(mutex_); }
     wake_.notify_all();
   }
-  fn(task, 0);
+  participate(tag);
+  // Every chunk is done once the last phase is: a worker still inside this run holds none.
+  const int last = phases - 1;
+  const uint64_t complete = base | static_cast<uint64_t>(chunks[last]);
   Backoff backoff;
-  while (pending_.load(std::memory_order_acquire) != 0) backoff.pause();
+  while (done_[last].load(std::memory_order_acquire) != complete) backoff.pause();
 }
 
-void ThreadPool::work(int tid) {
-  uint64_t seen = 0;
+void ThreadPool::participate(uint32_t tag) {
+  const int phases = phases_.load(std::memory_order_relaxed);
+  for (int p = 0; p < phases; ++p) {
+    if (p > 0) {
+      Backoff backoff;
+      for (;;) {
+        const uint64_t d = done_[p - 1].load(std::memory_order_acquire);
+        if (tag_of(d) != tag) return;
+        if (count_of(d) == total_[p - 1].load(std::memory_order_acquire)) break;
+        backoff.pause();
+      }
+    }
+    for (;;) {
+      uint64_t v = claimed_[p].load(std::memory_order_acquire);
+      if (tag_of(v) != tag) return;
+      const int64_t chunk = count_of(v);
+      if (chunk >= total_[p].load(std::memory_order_acquire)) break;
+      if (!claimed_[p].compare_exchange_weak(v, v + 1, std::memory_order_acq_rel)) continue;
+      // A chunk of this run is ours, so the run, and the work it points to, is still live.
+      fn_.load(std::memory_order_relaxed)(work_.load(std::memory_order_relaxed), p, chunk);
+      done_[p].fetch_add(1, std::memory_order_acq_rel);
+    }
+  }
+}
+
+void ThreadPool::idle(int tid) {
+  (void)tid;
+  uint32_t seen = 0;
   for (;;) {
-    uint64_t g = generation_.load(std::memory_order_acquire);
+    uint32_t g = generation_.load(std::memory_order_acquire);
     if (g == seen) {
       const auto until = std::chrono::steady_clock::now() + kIdleSpin;
       for (int n = 1; g == seen; ++n) {
@@ -92,21 +141,8 @@ void ThreadPool::work(int tid) {
     }
     seen = g;
     if (stop_.load()) return;
-    fn_(task_, tid);
-    pending_.fetch_sub(1, std::memory_order_release);
+    participate(g);
   }
-}
-
-void ThreadPool::barrier() {
-  if (threads_ == 1) return;
-  const uint64_t g = barrier_generation_.load(std::memory_order_acquire);
-  if (arrived_.fetch_add(1, std::memory_order_acq_rel) == threads_ - 1) {
-    arrived_.store(0, std::memory_order_relaxed);
-    barrier_generation_.fetch_add(1, std::memory_order_release);
-    return;
-  }
-  Backoff backoff;
-  while (barrier_generation_.load(std::memory_order_acquire) == g) backoff.pause();
 }
 
 }  // namespace nanomlp

@@ -81,10 +81,18 @@ const Kernels& kernels_named(const std::string& name);
 // matches the SIMD paths bit for bit, else the reference kernels.
 bool generic_fuses();
 
-// The share of op that thread tid of nthreads computes. Shares are fixed rectangles and every
-// element is computed whole by one thread, so the result does not depend on nthreads. Products
-// too small to gain from threads run on thread 0 alone.
-void gemm_part(const Kernels& kernels, const GemmOp& op, int tid, int nthreads);
+// A product cut into chunks for the thread pool: a grid of rectangles of whole register tiles,
+// row_chunks × col_chunks. Every element lies in one chunk and is computed whole there, so the
+// result does not depend on which thread runs which chunk. Products too small to gain from
+// threads are a single chunk.
+struct GemmChunks {
+  int64_t count = 1;
+  int64_t col_chunks = 1;
+  int64_t rows = 0, cols = 0;  // rows and columns of a chunk (the last ones may be shorter)
+};
+GemmChunks gemm_chunks(const Kernels& kernels, const GemmOp& op, int threads);
+void gemm_chunk(const Kernels& kernels, const GemmOp& op, const GemmChunks& chunks,
+                int64_t chunk);
 
 // dst[N×K] = src[K×N]ᵀ for rows [n0, n1) of dst.
 void transpose_rows(float* dst, const float* src, int64_t K, int64_t N, int64_t n0, int64_t n1);

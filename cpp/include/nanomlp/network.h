@@ -57,9 +57,6 @@ class Network {
   // not null. params is only written when update.
   void step(float* params, float* grads, bool update, float lr, const float* x,
             const int32_t* labels, const int64_t* order, int64_t B, Metrics* metrics);
-  // The work of thread tid in that step.
-  void step_part(int tid, float* params, float* grads, bool update, float lr, const float* x,
-                 const int32_t* labels, const int64_t* order, int64_t B, bool want_loss);
 
   int64_t layers() const { return static_cast<int64_t>(sizes_.size()) - 1; }
 
@@ -73,6 +70,9 @@ class Network {
   std::vector<std::vector<float>> deltas_;     // deltas_[l]: [rows×sizes_[l]], l ≥ 1: dLoss/dZ
   std::vector<std::vector<float>> wt_;         // wt_[l]: layer l's Wᵀ [N×K], l ≥ 1
   std::vector<float> db_;                      // [max width]: a bias gradient before its update
+  std::vector<GemmOp> forward_, dx_, dw_;      // per layer, the products of the current step
+  std::vector<GemmChunks> forward_chunks_, dx_chunks_, dw_chunks_;
+  std::vector<int64_t> phase_chunks_;          // per phase of a step
   std::vector<int32_t> batch_labels_;          // [rows]
   std::vector<double> row_loss_;               // [rows]
   std::vector<uint8_t> row_hit_;               // [rows]

@@ -1,9 +1,14 @@
-// A small persistent pool: the caller and threads−1 workers run one task together, meeting at
-// barriers. Workers live as long as the pool; between tasks they spin briefly, then sleep.
+// A small persistent pool that runs a sequence of phases, each a set of independent chunks of
+// work. Threads claim chunks as they become free, so a thread that the OS deschedules (the
+// machine may be shared) delays only a chunk it holds, never the others: there are no
+// barriers, only "phase p−1 is complete" counters, and the caller does not wait for workers
+// that arrive late. Which thread runs a chunk never changes what the chunk computes, so the
+// results do not depend on the thread count.
 #pragma once
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -12,48 +17,54 @@ namespace nanomlp {
 
 class ThreadPool {
  public:
-  explicit ThreadPool(int threads);
+  // threads ≥ 1 (the caller and threads−1 workers); a run has at most max_phases phases.
+  ThreadPool(int threads, int max_phases);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return threads_; }
 
-  // Runs task(tid) on every thread, tid in [0, size()), the caller being tid 0; returns when all
-  // are done. The task must not throw, and must call barrier() the same number of times on every
-  // thread.
+  // Runs work(p, c) for every phase p in [0, phases) and chunk c in [0, chunks[p]); phase p
+  // starts once every chunk of phase p−1 is done. Returns when all are done. work must not
+  // throw and is called only while this run is in progress.
   template <class F>
-  void run(F& task) {
+  void run(int phases, const int64_t* chunks, F& work) {
     if (threads_ == 1) {
-      task(0);
+      for (int p = 0; p < phases; ++p)
+        for (int64_t c = 0; c < chunks[p]; ++c) work(p, c);
       return;
     }
-    dispatch(&call<F>, &task);
+    dispatch(phases, chunks, &call<F>, &work);
   }
-
-  // Waits until every thread of the running task has reached it.
-  void barrier();
 
  private:
   template <class F>
-  static void call(void* task, int tid) {
-    (*static_cast<F*>(task))(tid);
+  static void call(void* work, int phase, int64_t chunk) {
+    (*static_cast<F*>(work))(phase, chunk);
   }
-  void dispatch(void (*fn)(void*, int), void* task);
-  void work(int tid);
+  using WorkFn = void (*)(void*, int, int64_t);
+  void dispatch(int phases, const int64_t* chunks, WorkFn fn, void* work);
+  // Claims and runs chunks of run `tag` until it is over or has moved on.
+  void participate(uint32_t tag);
+  void idle(int tid);
 
   const int threads_;
-  std::vector<std::thread> workers_;
-  void (*fn_)(void*, int) = nullptr;
-  void* task_ = nullptr;
-  alignas(64) std::atomic<uint64_t> generation_{0};  // bumped once per task
-  alignas(64) std::atomic<int> pending_{0};           // workers still in the task
-  alignas(64) std::atomic<int> arrived_{0};           // threads at the current barrier
-  alignas(64) std::atomic<uint64_t> barrier_generation_{0};
+  const int max_phases_;
+  // Per phase, (run tag << 32) | count: chunks claimed, chunks done, chunks in all. The tag
+  // lets a late thread tell that the run it joined is over.
+  std::unique_ptr<std::atomic<uint64_t>[]> claimed_, done_;
+  std::unique_ptr<std::atomic<int64_t>[]> total_;
+  std::atomic<int> phases_{0};
+  std::atomic<WorkFn> fn_{nullptr};
+  std::atomic<void*> work_{nullptr};
+  uint32_t tag_ = 0;  // the caller's count of runs
+  alignas(64) std::atomic<uint32_t> generation_{0};  // the tag of the latest run
   alignas(64) std::atomic<int> sleepers_{0};
   std::atomic<bool> stop_{false};
   std::mutex mutex_;
   std::condition_variable wake_;
+  std::vector<std::thread> workers_;
 };
 
 }  // namespace nanomlp
