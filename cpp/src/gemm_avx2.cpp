@@ -5,6 +5,8 @@
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
+#include <algorithm>
+
 #define NANOMLP_TARGET __attribute__((target("avx2,fma")))
 #define NANOMLP_VEC_INLINE __attribute__((target("avx2,fma"), always_inline)) static inline
 
