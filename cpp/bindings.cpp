@@ -173,8 +173,8 @@ void bind_testing(py::module_& testing) {
         op.ldc = s.N;
         {
           py::gil_scoped_release nogil;
-          nanomlp::ThreadPool pool(threads, 1);
           const nanomlp::GemmChunks chunks = nanomlp::gemm_chunks(kernels, op, threads);
+          nanomlp::ThreadPool pool(threads, 1, chunks.count);
           auto work = [&](int, int64_t c) { nanomlp::gemm_chunk(kernels, op, chunks, c); };
           pool.run(1, &chunks.count, work);
         }

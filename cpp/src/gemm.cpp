@@ -75,9 +75,10 @@ void generic_tile(const GemmOp& op, int64_t i, int64_t j, int64_t nc) {
   const int64_t n = NC > 0 ? NC : nc;
   float acc[R][W] = {};
   const float* b = op.B + j;
+  auto row = [&](int64_t r) { return op.a_rows ? op.a_rows[r] : op.A + r * op.lda; };
   for (int64_t k = 0; k < op.K; ++k, b += op.ldb) {
     for (int64_t r = 0; r < R; ++r) {
-      const float a = op.trans_a ? op.A[k * op.lda + i + r] : op.A[(i + r) * op.lda + k];
+      const float a = op.trans_a ? row(k)[i + r] : row(i + r)[k];
       for (int64_t c = 0; c < (NC > 0 ? NC : n); ++c) acc[r][c] = madd(a, b[c], acc[r][c]);
     }
   }
@@ -171,31 +172,27 @@ GemmChunks gemm_chunks(const Kernels& kernels, const GemmOp& op, int threads) {
   c.cols = op.N;
   if (threads <= 1 || op.M <= 0 || op.N <= 0 || 2 * op.M * op.N * op.K < kParallelMinFlops)
     return c;
-  // A few chunks per thread, so a thread that falls behind leaves its share to the others.
-  const int64_t target = 4 * static_cast<int64_t>(threads);
+  // Column panels first, a few chunks per thread so that a thread that falls behind leaves
+  // its share to the others. Chunks are numbered down the columns, so a thread's share is a
+  // band of columns: the same band of W in a layer's forward product and in its update.
+  const int64_t target = kChunksPerThread * threads;
   const int64_t row_blocks = (op.M + kernels.mr - 1) / kernels.mr;
   const int64_t col_blocks = (op.N + kernels.nr - 1) / kernels.nr;
-  int64_t col_chunks = 1, row_chunks;
-  if (col_blocks >= row_blocks) {
-    // Column panels first: each chunk then streams only its own slice of B.
-    col_chunks = std::min(col_blocks, target);
-    row_chunks = std::min(row_blocks, (target + col_chunks - 1) / col_chunks);
-  } else {
-    row_chunks = std::min(row_blocks, target);
-  }
+  const int64_t col_chunks = std::min(col_blocks, target);
+  const int64_t row_chunks = std::min(row_blocks, (target + col_chunks - 1) / col_chunks);
   const int64_t row_blocks_per = (row_blocks + row_chunks - 1) / row_chunks;
   const int64_t col_blocks_per = (col_blocks + col_chunks - 1) / col_chunks;
   c.rows = row_blocks_per * kernels.mr;
   c.cols = col_blocks_per * kernels.nr;
-  c.col_chunks = (col_blocks + col_blocks_per - 1) / col_blocks_per;
-  c.count = ((row_blocks + row_blocks_per - 1) / row_blocks_per) * c.col_chunks;
+  c.row_chunks = (row_blocks + row_blocks_per - 1) / row_blocks_per;
+  c.count = c.row_chunks * ((col_blocks + col_blocks_per - 1) / col_blocks_per);
   return c;
 }
 
 void gemm_chunk(const Kernels& kernels, const GemmOp& op, const GemmChunks& chunks,
                 int64_t chunk) {
-  const int64_t i0 = (chunk / chunks.col_chunks) * chunks.rows;
-  const int64_t j0 = (chunk % chunks.col_chunks) * chunks.cols;
+  const int64_t i0 = (chunk % chunks.row_chunks) * chunks.rows;
+  const int64_t j0 = (chunk / chunks.row_chunks) * chunks.cols;
   const int64_t i1 = std::min(op.M, i0 + chunks.rows), j1 = std::min(op.N, j0 + chunks.cols);
   if (i0 < i1 && j0 < j1) kernels.gemm(op, i0, i1, j0, j1);
 }

@@ -15,6 +15,14 @@ constexpr int64_t kInferenceChunk = 256;
 
 namespace {
 
+// Rows per chunk of the softmax phase, at least.
+constexpr int64_t kRowChunk = 8;
+
+// A phase holds at most the chunks of two products and one more (a layer's backward pass).
+int64_t max_chunks(int threads) {
+  return 4 * kChunksPerThread * std::max(threads, 1) + 1;
+}
+
 int checked_threads(int threads) {
   if (threads < 1) throw std::invalid_argument("threads must be >= 1, got " + std::to_string(threads));
   return threads;
@@ -26,7 +34,8 @@ Network::Network(std::vector<int64_t> layer_sizes, int64_t batch_size, int threa
     : sizes_(std::move(layer_sizes)),
       batch_(batch_size),
       kernels_(&select_kernels()),
-      pool_(checked_threads(threads), static_cast<int>(std::max<size_t>(2, 2 * sizes_.size()))) {
+      pool_(checked_threads(threads), static_cast<int>(std::max<size_t>(2, 2 * sizes_.size())),
+            max_chunks(threads)) {
   if (sizes_.size() < 2) throw std::invalid_argument("layer_sizes needs at least two entries");
   for (int64_t s : sizes_)
     if (s < 1) throw std::invalid_argument("every layer size must be >= 1");
@@ -40,7 +49,8 @@ Network::Network(std::vector<int64_t> layer_sizes, int64_t batch_size, int threa
   offsets_.push_back(offset);
   for (size_t l = 0; l < sizes_.size(); ++l) {
     const int64_t s = sizes_[l];
-    acts_.emplace_back(static_cast<size_t>(rows_ * s));
+    // The input is read in place, from the caller's rows.
+    acts_.emplace_back(l == 0 ? 0 : static_cast<size_t>(rows_ * s));
     // Backward passes run on training batches only.
     deltas_.emplace_back(l == 0 ? 0 : static_cast<size_t>(batch_ * s));
     wt_.emplace_back(l == 0 || l + 1 == sizes_.size() ? 0 : static_cast<size_t>(s * sizes_[l + 1]));
@@ -52,18 +62,10 @@ Network::Network(std::vector<int64_t> layer_sizes, int64_t batch_size, int threa
   forward_chunks_.resize(L), dx_chunks_.resize(L), dw_chunks_.resize(L);
   phase_chunks_.resize(2 * L + 2);
   batch_labels_.resize(static_cast<size_t>(rows_));
+  batch_rows_.resize(static_cast<size_t>(rows_));
   row_loss_.resize(static_cast<size_t>(rows_));
   row_hit_.resize(static_cast<size_t>(rows_));
 }
-
-namespace {
-
-// Rows per chunk of the row-wise phases (gathering a batch, softmax).
-constexpr int64_t kRowChunk = 8;
-
-int64_t row_chunks(int64_t rows) { return (rows + kRowChunk - 1) / kRowChunk; }
-
-}  // namespace
 
 void Network::step(float* params, float* grads, bool update, float lr, const float* x,
                    const int32_t* labels, const int64_t* order, int64_t B, Metrics* metrics) {
@@ -72,22 +74,30 @@ void Network::step(float* params, float* grads, bool update, float lr, const flo
   const bool backward = update || grads;
   const bool want_loss = metrics && labels;
   const int64_t C = sizes_[L];
-  // Only the batch is gathered, never the dataset.
-  const float* input = order ? acts_[0].data() : x;
+  // The batch is read in place through pointers to its rows: nothing is copied.
+  const int64_t in = sizes_[0];
+  const float* const* input_rows = nullptr;
+  if (order) {
+    for (int64_t i = 0; i < B; ++i) batch_rows_[i] = x + order[i] * in;
+    input_rows = batch_rows_.data();
+  }
+  if (labels)
+    for (int64_t i = 0; i < B; ++i) batch_labels_[i] = labels[order ? order[i] : i];
 
-  // The plan: phase 0 gathers the rows and packs Wᵀ of the layers whose input gradient is
-  // needed (W stays as it is until the updates at the end of the step); one phase per layer
-  // forward; softmax and cross-entropy, fused with the logits' gradient; then per layer from
-  // the last, its input gradient, its weight gradient (or update) and its bias gradient.
+  // The plan: phase 0 packs Wᵀ of the layers whose input gradient is needed (W stays as it is
+  // until the updates at the end of the step); one phase per layer forward; softmax and
+  // cross-entropy, fused with the logits' gradient; then per layer from the last, its input
+  // gradient, its weight gradient (or update) and its bias gradient.
   int phases = 0;
-  const int64_t gather = row_chunks(B);
-  const int64_t packs = backward ? L - 1 : 0;
-  phase_chunks_[phases++] = gather + packs;
+  // Packing is light: a few chunks, each for every packs-th layer.
+  const int64_t packs = backward ? std::min<int64_t>(L - 1, kChunksPerThread * T) : 0;
+  phase_chunks_[phases++] = packs;
   for (int64_t l = 0; l < L; ++l) {
     GemmOp& op = forward_[l];
     op = GemmOp();
     op.M = B, op.N = sizes_[l + 1], op.K = sizes_[l];
-    op.A = l == 0 ? input : acts_[l].data(), op.lda = op.K;
+    op.A = l == 0 ? x : acts_[l].data(), op.lda = op.K;
+    if (l == 0) op.a_rows = input_rows;
     op.B = params + weight_offset(l), op.ldb = op.N;
     op.C = acts_[l + 1].data(), op.ldc = op.N;
     op.ep.bias = params + bias_offset(l);
@@ -95,7 +105,8 @@ void Network::step(float* params, float* grads, bool update, float lr, const flo
     forward_chunks_[l] = gemm_chunks(*kernels_, op, T);
     phase_chunks_[phases++] = forward_chunks_[l].count;
   }
-  phase_chunks_[phases++] = row_chunks(B);
+  const int64_t softmax_rows = std::max(kRowChunk, (B + kChunksPerThread * T - 1) / (kChunksPerThread * T));
+  phase_chunks_[phases++] = (B + softmax_rows - 1) / softmax_rows;
   if (backward)
     for (int64_t l = L - 1; l >= 0; --l) {
       const int64_t K = sizes_[l], N = sizes_[l + 1];
@@ -117,7 +128,8 @@ void Network::step(float* params, float* grads, bool update, float lr, const flo
       GemmOp& op = dw_[l];
       op = GemmOp();
       op.M = K, op.N = N, op.K = B;
-      op.A = l == 0 ? input : acts_[l].data(), op.lda = K, op.trans_a = true;
+      op.A = l == 0 ? x : acts_[l].data(), op.lda = K, op.trans_a = true;
+      if (l == 0) op.a_rows = input_rows;
       op.B = dz, op.ldb = N;
       op.C = grads ? grads + weight_offset(l) : params + weight_offset(l), op.ldc = N;
       op.ep.sgd = !grads;
@@ -128,23 +140,9 @@ void Network::step(float* params, float* grads, bool update, float lr, const flo
 
   auto work = [&](int phase, int64_t chunk) {
     if (phase == 0) {
-      if (chunk < gather) {
-        const int64_t r0 = chunk * kRowChunk, r1 = std::min(B, r0 + kRowChunk);
-        if (order) {
-          const int64_t in = sizes_[0];
-          float* dst = acts_[0].data();
-          for (int64_t i = r0; i < r1; ++i) {
-            std::memcpy(dst + i * in, x + order[i] * in, sizeof(float) * in);
-            if (labels) batch_labels_[i] = labels[order[i]];
-          }
-        } else if (labels) {
-          std::copy(labels + r0, labels + r1, batch_labels_.begin() + r0);
-        }
-      } else {
-        const int64_t l = 1 + (chunk - gather);
+      for (int64_t l = 1 + chunk; l < L; l += packs)
         transpose_rows(wt_[l].data(), params + weight_offset(l), sizes_[l], sizes_[l + 1], 0,
                        sizes_[l + 1]);
-      }
       return;
     }
     if (phase <= L) {
@@ -152,7 +150,7 @@ void Network::step(float* params, float* grads, bool update, float lr, const flo
       return;
     }
     if (phase == L + 1) {
-      const int64_t r0 = chunk * kRowChunk, r1 = std::min(B, r0 + kRowChunk);
+      const int64_t r0 = chunk * softmax_rows, r1 = std::min(B, r0 + softmax_rows);
       float* probs = acts_[L].data() + r0 * C;
       softmax_xent_rows(probs, want_loss ? row_loss_.data() + r0 : nullptr,
                         want_loss ? row_hit_.data() + r0 : nullptr,

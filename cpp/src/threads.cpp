@@ -42,16 +42,18 @@ inline int64_t count_of(uint64_t v) { return static_cast<int64_t>(v & 0xFFFFFFFF
 
 }  // namespace
 
-ThreadPool::ThreadPool(int threads, int max_phases)
+ThreadPool::ThreadPool(int threads, int max_phases, int64_t max_chunks)
     : threads_(threads),
       max_phases_(max_phases),
-      claimed_(new std::atomic<uint64_t>[static_cast<size_t>(max_phases)]),
+      max_chunks_(max_chunks),
+      claimed_(new std::atomic<uint64_t>[static_cast<size_t>(max_phases * max_chunks)]),
       done_(new std::atomic<uint64_t>[static_cast<size_t>(max_phases)]),
       total_(new std::atomic<int64_t>[static_cast<size_t>(max_phases)]) {
   if (threads < 1) throw std::invalid_argument("threads must be >= 1, got " + std::to_string(threads));
-  if (max_phases < 1) throw std::invalid_argument("max_phases must be >= 1");
+  if (max_phases < 1 || max_chunks < 1)
+    throw std::invalid_argument("max_phases and max_chunks must be >= 1");
+  for (int64_t i = 0; i < max_phases * max_chunks; ++i) claimed_[i].store(0);
   for (int p = 0; p < max_phases; ++p) {
-    claimed_[p].store(0);
     done_[p].store(0);
     total_[p].store(0);
   }
@@ -69,13 +71,16 @@ ThreadPool::~ThreadPool() {
 
 void ThreadPool::dispatch(int phases, const int64_t* chunks, WorkFn fn, void* work) {
   if (phases > max_phases_) throw std::logic_error("ThreadPool::run: too many phases");
+  for (int p = 0; p < phases; ++p)
+    if (chunks[p] > max_chunks_) throw std::logic_error("ThreadPool::run: too many chunks");
   const uint32_t tag = ++tag_;
   const uint64_t base = static_cast<uint64_t>(tag) << 32;
   for (int p = 0; p < phases; ++p) {
-    // The new tag first: a late thread that reads the new total then fails its claim.
-    claimed_[p].store(base, std::memory_order_relaxed);
+    // A late thread expects its own run's tag in a free chunk, so it claims none of these.
+    for (int64_t c = 0; c < chunks[p]; ++c)
+      claimed_[p * max_chunks_ + c].store(base, std::memory_order_relaxed);
     done_[p].store(base, std::memory_order_relaxed);
-    total_[p].store(chunks[p], std::memory_order_release);
+    total_[p].store(chunks[p], std::memory_order_relaxed);
   }
   phases_.store(phases, std::memory_order_relaxed);
   fn_.store(fn, std::memory_order_relaxed);
@@ -87,7 +92,7 @@ void ThreadPool::dispatch(int phases, const int64_t* chunks, WorkFn fn, void* wo
     { std::lock_guard<std::mutex> lock(mutex_); }
     wake_.notify_all();
   }
-  participate(tag);
+  participate(tag, 0);
   // Every chunk is done once the last phase is: a worker still inside this run holds none.
   const int last = phases - 1;
   const uint64_t complete = base | static_cast<uint64_t>(chunks[last]);
@@ -95,7 +100,14 @@ void ThreadPool::dispatch(int phases, const int64_t* chunks, WorkFn fn, void* wo
   while (done_[last].load(std::memory_order_acquire) != complete) backoff.pause();
 }
 
-void ThreadPool::participate(uint32_t tag) {
+bool ThreadPool::claim(uint32_t tag, int p, int64_t c) {
+  std::atomic<uint64_t>& flag = claimed_[p * max_chunks_ + c];
+  uint64_t free = static_cast<uint64_t>(tag) << 32;
+  return flag.load(std::memory_order_relaxed) == free &&
+         flag.compare_exchange_strong(free, free | 1, std::memory_order_acq_rel);
+}
+
+void ThreadPool::participate(uint32_t tag, int tid) {
   const int phases = phases_.load(std::memory_order_relaxed);
   for (int p = 0; p < phases; ++p) {
     if (p > 0) {
@@ -103,25 +115,27 @@ void ThreadPool::participate(uint32_t tag) {
       for (;;) {
         const uint64_t d = done_[p - 1].load(std::memory_order_acquire);
         if (tag_of(d) != tag) return;
-        if (count_of(d) == total_[p - 1].load(std::memory_order_acquire)) break;
+        if (count_of(d) == total_[p - 1].load(std::memory_order_relaxed)) break;
         backoff.pause();
       }
     }
-    for (;;) {
-      uint64_t v = claimed_[p].load(std::memory_order_acquire);
-      if (tag_of(v) != tag) return;
-      const int64_t chunk = count_of(v);
-      if (chunk >= total_[p].load(std::memory_order_acquire)) break;
-      if (!claimed_[p].compare_exchange_weak(v, v + 1, std::memory_order_acq_rel)) continue;
+    const int64_t n = total_[p].load(std::memory_order_relaxed);
+    auto run_chunk = [&](int64_t c) {
+      if (!claim(tag, p, c)) return;
       // A chunk of this run is ours, so the run, and the work it points to, is still live.
-      fn_.load(std::memory_order_relaxed)(work_.load(std::memory_order_relaxed), p, chunk);
+      fn_.load(std::memory_order_relaxed)(work_.load(std::memory_order_relaxed), p, c);
       done_[p].fetch_add(1, std::memory_order_acq_rel);
+    };
+    // Our own share first, in order; then the others', each from its far end.
+    for (int64_t c = n * tid / threads_; c < n * (tid + 1) / threads_; ++c) run_chunk(c);
+    for (int s = 1; s < threads_; ++s) {
+      const int u = (tid + s) % threads_;
+      for (int64_t c = n * (u + 1) / threads_ - 1; c >= n * u / threads_; --c) run_chunk(c);
     }
   }
 }
 
 void ThreadPool::idle(int tid) {
-  (void)tid;
   uint32_t seen = 0;
   for (;;) {
     uint32_t g = generation_.load(std::memory_order_acquire);
@@ -141,7 +155,7 @@ void ThreadPool::idle(int tid) {
     }
     seen = g;
     if (stop_.load()) return;
-    participate(g);
+    participate(g, tid);
   }
 }
 

@@ -47,10 +47,13 @@ struct Epilogue {
 };
 
 // C[M×N] (∘ epilogue) = op(A) · B, op(A)[i, k] = trans_a ? A[k·lda + i] : A[i·lda + k].
+// When a_rows is set, row r of A is a_rows[r] instead of A + r·lda: a batch read in place
+// from the rows of a dataset.
 struct GemmOp {
   int64_t M = 0, N = 0, K = 0;
   const float* A = nullptr;
   int64_t lda = 0;
+  const float* const* a_rows = nullptr;
   bool trans_a = false;
   const float* B = nullptr;
   int64_t ldb = 0;
@@ -82,12 +85,13 @@ const Kernels& kernels_named(const std::string& name);
 bool generic_fuses();
 
 // A product cut into chunks for the thread pool: a grid of rectangles of whole register tiles,
-// row_chunks × col_chunks. Every element lies in one chunk and is computed whole there, so the
-// result does not depend on which thread runs which chunk. Products too small to gain from
-// threads are a single chunk.
+// numbered down the columns. Every element lies in one chunk and is computed whole there, so
+// the result does not depend on which thread runs which chunk. Products too small to gain
+// from threads are a single chunk. There are at most 2·kChunksPerThread·threads chunks.
+constexpr int64_t kChunksPerThread = 4;
 struct GemmChunks {
   int64_t count = 1;
-  int64_t col_chunks = 1;
+  int64_t row_chunks = 1;
   int64_t rows = 0, cols = 0;  // rows and columns of a chunk (the last ones may be shorter)
 };
 GemmChunks gemm_chunks(const Kernels& kernels, const GemmOp& op, int threads);

@@ -66,7 +66,8 @@ class Network {
   std::vector<int64_t> offsets_;               // per layer, then the total
   const Kernels* kernels_;
   ThreadPool pool_;
-  std::vector<std::vector<float>> acts_;       // acts_[l]: [rows×sizes_[l]]; last: probabilities
+  std::vector<std::vector<float>> acts_;       // acts_[l]: [rows×sizes_[l]], l ≥ 1; last: probabilities
+  std::vector<const float*> batch_rows_;       // [rows]: the batch's rows, read in place
   std::vector<std::vector<float>> deltas_;     // deltas_[l]: [rows×sizes_[l]], l ≥ 1: dLoss/dZ
   std::vector<std::vector<float>> wt_;         // wt_[l]: layer l's Wᵀ [N×K], l ≥ 1
   std::vector<float> db_;                      // [max width]: a bias gradient before its update

@@ -1,9 +1,11 @@
 // A small persistent pool that runs a sequence of phases, each a set of independent chunks of
-// work. Threads claim chunks as they become free, so a thread that the OS deschedules (the
-// machine may be shared) delays only a chunk it holds, never the others: there are no
-// barriers, only "phase p−1 is complete" counters, and the caller does not wait for workers
-// that arrive late. Which thread runs a chunk never changes what the chunk computes, so the
-// results do not depend on the thread count.
+// work. Each chunk has a home thread (thread t of T owns the t-th contiguous share), which runs
+// it if no other thread took it first: a thread done with its own chunks takes the others',
+// from the far end. So a thread that keeps the same share from run to run keeps its data in
+// its own cache, and a thread the OS deschedules (the machine may be shared) delays nobody:
+// there are no barriers, only "phase p−1 is complete" counters, and the caller does not wait
+// for workers that arrive late. Which thread runs a chunk never changes what the chunk
+// computes, so the results do not depend on the thread count.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -17,8 +19,9 @@ namespace nanomlp {
 
 class ThreadPool {
  public:
-  // threads ≥ 1 (the caller and threads−1 workers); a run has at most max_phases phases.
-  ThreadPool(int threads, int max_phases);
+  // threads ≥ 1 (the caller and threads−1 workers); a run has at most max_phases phases of
+  // at most max_chunks chunks each.
+  ThreadPool(int threads, int max_phases, int64_t max_chunks);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
@@ -45,14 +48,17 @@ class ThreadPool {
   }
   using WorkFn = void (*)(void*, int, int64_t);
   void dispatch(int phases, const int64_t* chunks, WorkFn fn, void* work);
-  // Claims and runs chunks of run `tag` until it is over or has moved on.
-  void participate(uint32_t tag);
+  // Claims and runs chunks of run `tag`, as thread tid, until it is over or has moved on.
+  void participate(uint32_t tag, int tid);
+  // Claims chunk c of phase p for run tag: true once, for one thread.
+  bool claim(uint32_t tag, int p, int64_t c);
   void idle(int tid);
 
   const int threads_;
   const int max_phases_;
-  // Per phase, (run tag << 32) | count: chunks claimed, chunks done, chunks in all. The tag
-  // lets a late thread tell that the run it joined is over.
+  const int64_t max_chunks_;
+  // (run tag << 32) | count: per chunk, whether it is claimed; per phase, the chunks done. The
+  // tag lets a late thread tell that the run it joined is over.
   std::unique_ptr<std::atomic<uint64_t>[]> claimed_, done_;
   std::unique_ptr<std::atomic<int64_t>[]> total_;
   std::atomic<int> phases_{0};
