@@ -151,8 +151,8 @@ void bind_testing(py::module_& testing) {
         std::vector<float> bt;
         if (shape == "nt") {
           bt.resize(static_cast<size_t>(s.K * s.N));
-          nanomlp::transpose_rows(bt.data(), static_cast<const float*>(b.data()), s.N, s.K, 0,
-                                  s.K);
+          nanomlp::transpose_rows(bt.data(), static_cast<const float*>(b.data()), s.N, s.K, s.K,
+                                  0, s.K);
           op.B = bt.data();
         } else {
           op.B = static_cast<const float*>(b.data());

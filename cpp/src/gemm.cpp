@@ -163,22 +163,25 @@ bool generic_fuses() {
 #endif
 }
 
-// Below this many flops a product is not worth waking a second thread for.
-constexpr int64_t kParallelMinFlops = int64_t{1} << 18;
+// A chunk smaller than this many flops (about a microsecond) costs more to hand out than it
+// gains.
+constexpr int64_t kMinChunkFlops = int64_t{1} << 18;
 
 GemmChunks gemm_chunks(const Kernels& kernels, const GemmOp& op, int threads) {
   GemmChunks c;
   c.rows = op.M;
   c.cols = op.N;
-  if (threads <= 1 || op.M <= 0 || op.N <= 0 || 2 * op.M * op.N * op.K < kParallelMinFlops)
-    return c;
-  // Column panels first, a few chunks per thread so that a thread that falls behind leaves
-  // its share to the others. Chunks are numbered down the columns, so a thread's share is a
-  // band of columns: the same band of W in a layer's forward product and in its update.
-  const int64_t target = kChunksPerThread * threads;
+  // A few chunks per thread, so that a thread that falls behind leaves its share to the
+  // others, but none too small.
+  const int64_t target =
+      std::min<int64_t>(kChunksPerThread * threads, 2 * op.M * op.N * op.K / kMinChunkFlops);
+  if (threads <= 1 || op.M <= 0 || op.N <= 0 || target < 2) return c;
+  // One band of columns per thread, cut across the rows. Chunks are numbered down the
+  // columns, so a thread's share is its band: the same band of W in a layer's forward product
+  // and in its update, and a whole band per chunk, so each row of A is read once per chunk.
   const int64_t row_blocks = (op.M + kernels.mr - 1) / kernels.mr;
   const int64_t col_blocks = (op.N + kernels.nr - 1) / kernels.nr;
-  const int64_t col_chunks = std::min(col_blocks, target);
+  const int64_t col_chunks = std::min<int64_t>(col_blocks, threads);
   const int64_t row_chunks = std::min(row_blocks, (target + col_chunks - 1) / col_chunks);
   const int64_t row_blocks_per = (row_blocks + row_chunks - 1) / row_chunks;
   const int64_t col_blocks_per = (col_blocks + col_chunks - 1) / col_chunks;
@@ -197,13 +200,14 @@ void gemm_chunk(const Kernels& kernels, const GemmOp& op, const GemmChunks& chun
   if (i0 < i1 && j0 < j1) kernels.gemm(op, i0, i1, j0, j1);
 }
 
-void transpose_rows(float* dst, const float* src, int64_t K, int64_t N, int64_t n0, int64_t n1) {
+void transpose_rows(float* dst, const float* src, int64_t K, int64_t N, int64_t lds, int64_t n0,
+                    int64_t n1) {
   // Blocks of 8 destination rows read 8 neighbours of each source row at once.
   constexpr int64_t kBlock = 8;
   for (int64_t nb = n0; nb < n1; nb += kBlock) {
     const int64_t ne = std::min(n1, nb + kBlock);
     for (int64_t k = 0; k < K; ++k)
-      for (int64_t n = nb; n < ne; ++n) dst[n * K + k] = src[k * N + n];
+      for (int64_t n = nb; n < ne; ++n) dst[n * K + k] = src[k * lds + n];
   }
 }
 

@@ -57,6 +57,18 @@ Network::Network(std::vector<int64_t> layer_sizes, int64_t batch_size, int threa
     widest = std::max(widest, s);
   }
   db_.resize(static_cast<size_t>(widest));
+  int64_t padded = 0;
+  constexpr int64_t kLine = 64 / sizeof(float);
+  for (size_t l = 0; l + 1 < sizes_.size(); ++l) {
+    const int64_t ld = (sizes_[l + 1] + kLine - 1) / kLine * kLine;
+    padded_ld_.push_back(ld);
+    padded_w_.push_back(padded);
+    padded += sizes_[l] * ld;
+    padded_b_.push_back(padded);
+    padded += ld;
+  }
+  padded_.resize(static_cast<size_t>(padded));
+  w_.resize(sizes_.size() - 1), b_.resize(sizes_.size() - 1), ldw_.resize(sizes_.size() - 1);
   const size_t L = sizes_.size() - 1;
   forward_.resize(L), dx_.resize(L), dw_.resize(L);
   forward_chunks_.resize(L), dx_chunks_.resize(L), dw_chunks_.resize(L);
@@ -67,8 +79,37 @@ Network::Network(std::vector<int64_t> layer_sizes, int64_t batch_size, int threa
   row_hit_.resize(static_cast<size_t>(rows_));
 }
 
-void Network::step(float* params, float* grads, bool update, float lr, const float* x,
-                   const int32_t* labels, const int64_t* order, int64_t B, Metrics* metrics) {
+void Network::use_params(float* params) {
+  for (int64_t l = 0; l < layers(); ++l) {
+    w_[l] = params + weight_offset(l);
+    b_[l] = params + bias_offset(l);
+    ldw_[l] = sizes_[l + 1];
+  }
+}
+
+void Network::use_padded_copy(const float* params) {
+  for (int64_t l = 0; l < layers(); ++l) {
+    const int64_t K = sizes_[l], N = sizes_[l + 1];
+    w_[l] = padded_.data() + padded_w_[l];
+    b_[l] = padded_.data() + padded_b_[l];
+    ldw_[l] = padded_ld_[l];
+    for (int64_t k = 0; k < K; ++k)
+      std::memcpy(w_[l] + k * ldw_[l], params + weight_offset(l) + k * N, sizeof(float) * N);
+    std::memcpy(b_[l], params + bias_offset(l), sizeof(float) * N);
+  }
+}
+
+void Network::copy_back(float* params) const {
+  for (int64_t l = 0; l < layers(); ++l) {
+    const int64_t K = sizes_[l], N = sizes_[l + 1];
+    for (int64_t k = 0; k < K; ++k)
+      std::memcpy(params + weight_offset(l) + k * N, w_[l] + k * ldw_[l], sizeof(float) * N);
+    std::memcpy(params + bias_offset(l), b_[l], sizeof(float) * N);
+  }
+}
+
+void Network::step(float* grads, bool update, float lr, const float* x, const int32_t* labels,
+                   const int64_t* order, int64_t B, Metrics* metrics) {
   const int64_t L = layers();
   const int T = pool_.size();
   const bool backward = update || grads;
@@ -98,9 +139,9 @@ void Network::step(float* params, float* grads, bool update, float lr, const flo
     op.M = B, op.N = sizes_[l + 1], op.K = sizes_[l];
     op.A = l == 0 ? x : acts_[l].data(), op.lda = op.K;
     if (l == 0) op.a_rows = input_rows;
-    op.B = params + weight_offset(l), op.ldb = op.N;
+    op.B = w_[l], op.ldb = ldw_[l];
     op.C = acts_[l + 1].data(), op.ldc = op.N;
-    op.ep.bias = params + bias_offset(l);
+    op.ep.bias = b_[l];
     op.ep.relu = l + 1 < L;
     forward_chunks_[l] = gemm_chunks(*kernels_, op, T);
     phase_chunks_[phases++] = forward_chunks_[l].count;
@@ -131,7 +172,10 @@ void Network::step(float* params, float* grads, bool update, float lr, const flo
       op.A = l == 0 ? x : acts_[l].data(), op.lda = K, op.trans_a = true;
       if (l == 0) op.a_rows = input_rows;
       op.B = dz, op.ldb = N;
-      op.C = grads ? grads + weight_offset(l) : params + weight_offset(l), op.ldc = N;
+      if (grads)
+        op.C = grads + weight_offset(l), op.ldc = N;
+      else
+        op.C = w_[l], op.ldc = ldw_[l];
       op.ep.sgd = !grads;
       op.ep.lr = lr;
       dw_chunks_[l] = gemm_chunks(*kernels_, op, T);
@@ -141,7 +185,7 @@ void Network::step(float* params, float* grads, bool update, float lr, const flo
   auto work = [&](int phase, int64_t chunk) {
     if (phase == 0) {
       for (int64_t l = 1 + chunk; l < L; l += packs)
-        transpose_rows(wt_[l].data(), params + weight_offset(l), sizes_[l], sizes_[l + 1], 0,
+        transpose_rows(wt_[l].data(), w_[l], sizes_[l], sizes_[l + 1], ldw_[l], 0,
                        sizes_[l + 1]);
       return;
     }
@@ -176,7 +220,7 @@ void Network::step(float* params, float* grads, bool update, float lr, const flo
     for (int64_t i = 0; i < B; ++i)
       for (int64_t j = 0; j < N; ++j) db[j] += dz[i * N + j];
     if (!grads) {
-      float* b = params + bias_offset(l);
+      float* b = b_[l];
       for (int64_t j = 0; j < N; ++j) b[j] -= lr * db[j];
     }
   };
@@ -197,20 +241,24 @@ double Network::gradients(float* grads, const float* params, const float* x,
                           const int32_t* labels, const int64_t* order, int64_t B) {
   if (B < 1 || B > batch_) throw std::invalid_argument("rows must be in [1, batch_size]");
   Metrics metrics;
-  step(const_cast<float*>(params), grads, false, 0.0f, x, labels, order, B, &metrics);
+  // Without an update the parameters are only read.
+  use_params(const_cast<float*>(params));
+  step(grads, false, 0.0f, x, labels, order, B, &metrics);
   return metrics.loss_sum / static_cast<double>(B);
 }
 
 int64_t Network::train_epoch(float* params, const float* x, const int32_t* labels,
                              const int64_t* order, int64_t n_order, float lr,
                              const std::function<bool()>& should_stop) {
+  use_padded_copy(params);
   int64_t steps = 0;
   for (int64_t start = 0; start < n_order; start += batch_) {
     if (should_stop && should_stop()) break;
     const int64_t B = std::min(batch_, n_order - start);
-    step(params, nullptr, true, lr, x, labels, order + start, B, nullptr);
+    step(nullptr, true, lr, x, labels, order + start, B, nullptr);
     ++steps;
   }
+  copy_back(params);
   return steps;
 }
 
@@ -218,11 +266,12 @@ Metrics Network::evaluate(const float* params, const float* x, const int32_t* la
                           float* probs, const std::function<bool()>& should_stop) {
   Metrics metrics;
   const int64_t C = sizes_.back();
+  use_params(const_cast<float*>(params));
   for (int64_t start = 0; start < n; start += rows_) {
     if (should_stop && should_stop()) break;
     const int64_t B = std::min(rows_, n - start);
-    step(const_cast<float*>(params), nullptr, false, 0.0f, x + start * sizes_[0],
-         labels ? labels + start : nullptr, nullptr, B, &metrics);
+    step(nullptr, false, 0.0f, x + start * sizes_[0], labels ? labels + start : nullptr, nullptr,
+         B, &metrics);
     if (probs) std::memcpy(probs + start * C, acts_.back().data(), sizeof(float) * B * C);
   }
   return metrics;

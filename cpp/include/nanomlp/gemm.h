@@ -98,8 +98,9 @@ GemmChunks gemm_chunks(const Kernels& kernels, const GemmOp& op, int threads);
 void gemm_chunk(const Kernels& kernels, const GemmOp& op, const GemmChunks& chunks,
                 int64_t chunk);
 
-// dst[N×K] = src[K×N]ᵀ for rows [n0, n1) of dst.
-void transpose_rows(float* dst, const float* src, int64_t K, int64_t N, int64_t n0, int64_t n1);
+// dst[N×K] = src[K×N]ᵀ (src rows lds apart) for rows [n0, n1) of dst.
+void transpose_rows(float* dst, const float* src, int64_t K, int64_t N, int64_t lds, int64_t n0,
+                    int64_t n1);
 
 // [begin, end) of part `part` when n items are split as evenly as possible into `parts`.
 inline void split_range(int64_t n, int part, int parts, int64_t* begin, int64_t* end) {

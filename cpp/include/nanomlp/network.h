@@ -1,16 +1,37 @@
 // An MLP (Linear → ReLU → … → Linear → softmax) over a caller-owned parameter buffer.
 // The Network owns only workspaces, sized once for its layer sizes and batch size, and its
-// threads, so the training loop allocates nothing.
+// threads, so the training loop allocates nothing. An epoch trains a copy of the parameters
+// laid out for the threads (rows of W on cache lines) and writes it back when it ends, also
+// when it is stopped.
 #pragma once
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <new>
 #include <vector>
 
 #include "nanomlp/gemm.h"
 #include "nanomlp/threads.h"
 
 namespace nanomlp {
+
+// Allocates on cache-line boundaries, so that threads writing neighbouring bands of a buffer
+// whose rows are whole lines never share a line.
+template <class T>
+struct CacheAligned {
+  using value_type = T;
+  static constexpr std::align_val_t kAlign{64};
+  CacheAligned() = default;
+  template <class U>
+  CacheAligned(const CacheAligned<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), kAlign)); }
+  void deallocate(T* p, size_t) { ::operator delete(p, kAlign); }
+  template <class U>
+  bool operator==(const CacheAligned<U>&) const { return true; }
+  template <class U>
+  bool operator!=(const CacheAligned<U>&) const { return false; }
+};
+using Floats = std::vector<float, CacheAligned<float>>;
 
 struct Metrics {
   double loss_sum = 0.0;  // Σ over rows of the cross-entropy
@@ -55,8 +76,12 @@ class Network {
   // forward pass; then, when grads is not null, the backward pass into grads, or, when update,
   // the backward pass fused with the SGD update of params. Adds loss and hits to metrics when
   // not null. params is only written when update.
-  void step(float* params, float* grads, bool update, float lr, const float* x,
-            const int32_t* labels, const int64_t* order, int64_t B, Metrics* metrics);
+  void step(float* grads, bool update, float lr, const float* x, const int32_t* labels,
+            const int64_t* order, int64_t B, Metrics* metrics);
+  // The parameters the steps use: the caller's, or the padded copy train_epoch works on.
+  void use_params(float* params);
+  void use_padded_copy(const float* params);
+  void copy_back(float* params) const;
 
   int64_t layers() const { return static_cast<int64_t>(sizes_.size()) - 1; }
 
@@ -66,11 +91,17 @@ class Network {
   std::vector<int64_t> offsets_;               // per layer, then the total
   const Kernels* kernels_;
   ThreadPool pool_;
-  std::vector<std::vector<float>> acts_;       // acts_[l]: [rows×sizes_[l]], l ≥ 1; last: probabilities
+  std::vector<Floats> acts_;                   // acts_[l]: [rows×sizes_[l]], l ≥ 1; last: probabilities
   std::vector<const float*> batch_rows_;       // [rows]: the batch's rows, read in place
-  std::vector<std::vector<float>> deltas_;     // deltas_[l]: [rows×sizes_[l]], l ≥ 1: dLoss/dZ
-  std::vector<std::vector<float>> wt_;         // wt_[l]: layer l's Wᵀ [N×K], l ≥ 1
+  std::vector<Floats> deltas_;                 // deltas_[l]: [rows×sizes_[l]], l ≥ 1: dLoss/dZ
+  std::vector<Floats> wt_;                     // wt_[l]: layer l's Wᵀ [N×K], l ≥ 1
   std::vector<float> db_;                      // [max width]: a bias gradient before its update
+  // During an epoch the weights live in padded_: each row of W starts a cache line, so
+  // threads updating neighbouring bands of columns share none.
+  Floats padded_;
+  std::vector<int64_t> padded_w_, padded_b_, padded_ld_;  // per layer: offsets, row stride
+  std::vector<float*> w_, b_;                  // per layer: the weights and biases in use
+  std::vector<int64_t> ldw_;                   // per layer: the row stride of w_
   std::vector<GemmOp> forward_, dx_, dw_;      // per layer, the products of the current step
   std::vector<GemmChunks> forward_chunks_, dx_chunks_, dw_chunks_;
   std::vector<int64_t> phase_chunks_;          // per phase of a step
