@@ -138,15 +138,30 @@ void bind_testing(py::module_& testing) {
   testing.def(
       "gemm",
       [](const std::string& shape, py::array a, py::array b, const std::string& kernel,
-         int threads, py::object bias, bool relu, py::object mask, py::object c, float lr) {
-        const Shape s = product_shape(shape, a, b);
+         int threads, py::object bias, bool relu, py::object mask, py::object c, float lr,
+         py::object rows) {
+        nanomlp::GemmOp op;
+        op.A = static_cast<const float*>(a.data());
+        op.lda = a.ndim() == 2 ? a.shape(1) : 0;
+        // Rows of a read in place through pointers, as the engine reads a batch.
+        std::vector<const float*> row_ptrs;
+        py::array picked = a;
+        if (!rows.is_none()) {
+          py::array idx = rows.cast<py::array>();
+          require<int64_t>(idx, "rows", 1);
+          require<float>(a, "a", 2);
+          require_order(idx, a.shape(0));
+          const auto* r = static_cast<const int64_t*>(idx.data());
+          for (py::ssize_t i = 0; i < idx.shape(0); ++i) row_ptrs.push_back(op.A + r[i] * op.lda);
+          // The shapes are those of a[rows].
+          picked = py::array_t<float>({idx.shape(0), a.shape(1)});
+          op.a_rows = row_ptrs.data();
+        }
+        const Shape s = product_shape(shape, picked, b);
         const nanomlp::Kernels& kernels = nanomlp::kernels_named(kernel);
         if (threads < 1) throw py::value_error("threads must be >= 1");
-        nanomlp::GemmOp op;
         op.M = s.M, op.N = s.N, op.K = s.K;
         op.trans_a = shape == "tn";
-        op.A = static_cast<const float*>(a.data());
-        op.lda = a.shape(1);
         // The input gradient's form: Bᵀ packed once, then the same kernel as the forward.
         std::vector<float> bt;
         if (shape == "nt") {
@@ -182,10 +197,11 @@ void bind_testing(py::module_& testing) {
       },
       py::arg("shape"), py::arg("a"), py::arg("b"), py::arg("kernel"), py::arg("threads") = 1,
       py::arg("bias") = py::none(), py::arg("relu") = false, py::arg("mask") = py::none(),
-      py::arg("c") = py::none(), py::arg("lr") = 0.0f,
+      py::arg("c") = py::none(), py::arg("lr") = 0.0f, py::arg("rows") = py::none(),
       "a·b ('nn'), aᵀ·b ('tn') or a·bᵀ ('nt') on the kernel path `kernel`, split over `threads` "
       "threads as the engine splits it, with the engine's epilogue: + bias, ReLU, 0 where "
-      "mask <= 0, and c − lr·(product) when c is given.");
+      "mask <= 0, and c − lr·(product) when c is given. With rows (int64), a[rows] read in "
+      "place through row pointers.");
   testing.attr("generic_fuses") = nanomlp::generic_fuses();
   testing.def(
       "reference_gemm",
