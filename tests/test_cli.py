@@ -142,7 +142,7 @@ def test_help_on_every_command(capsys):
 def test_bench_passes_its_options_through():
     done = run("bench", "--", "--help")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("usage: bench_epoch") and "--quick" in done.stdout
+    assert done.stdout.startswith("usage: nanomlp bench") and "--quick" in done.stdout
 
 
 def test_console_script_and_module_entry_point():

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as _dt
-import importlib.util
 import inspect
 import json
 import os
@@ -29,8 +28,6 @@ DATASET_CHOICES = ("mnist", "fashion-mnist")
 DEFAULT_HIDDEN = (128, 64)
 DEFAULT_VAL_SIZE = 5000
 # bench/bench_epoch.py of a source checkout: the benchmark is not part of the installed package.
-BENCH_SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "bench_epoch.py"
-
 
 class CommandError(Exception):
     """A runtime failure the user can act on: printed as one line, exit code 1."""
@@ -497,20 +494,12 @@ def _data_info(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------------------- bench
 def _bench(args: argparse.Namespace) -> int:
-    if not BENCH_SCRIPT.is_file():
-        raise CommandError(
-            f"the benchmark ships with the source tree, not the installed package ({BENCH_SCRIPT} "
-            "not found): run it from a checkout of nanomlp"
-        )
-    spec = importlib.util.spec_from_file_location("nanomlp_bench_epoch", BENCH_SCRIPT)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules[spec.name] = module  # dataclasses and pickling look the module up by name
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    from . import benchmark
+
     bench_args = list(args.bench_args)
     if bench_args[:1] == ["--"]:
         bench_args = bench_args[1:]
-    result = module.main(bench_args)
-    return int(result or 0)
+    return int(benchmark.main(bench_args) or 0)
 
 
 # ----------------------------------------------------------------------------------------- main
