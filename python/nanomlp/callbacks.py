@@ -1,14 +1,34 @@
-"""Hooks called by ``Trainer.fit`` at epoch granularity, in the shape Keras made familiar."""
+"""Hooks called by ``Trainer.fit`` at epoch granularity, in the shape Keras made familiar.
+
+``fit`` sets ``callback.trainer`` (the running ``Trainer``; ``trainer.model`` is the model) and
+``callback.params`` (``epochs``, ``initial_epoch``, ``samples``, ``batch_size``) before
+``on_train_begin``. Epochs are numbered from 0 in the hooks, as in Keras; a callback stops
+training by setting ``trainer.stop_training = True``.
+"""
 from __future__ import annotations
 
+import inspect
+import math
 import sys
-from typing import Any, TextIO
+import time
+import warnings
+from typing import Any, Callable, TextIO
+
+import numpy as np
+
+from ._checks import check_int, check_positive_float
+
+__all__ = [
+    "Callback", "History", "ProgressBar", "EarlyStopping", "ModelCheckpoint", "TerminateOnNaN",
+    "LearningRateScheduler", "format_epoch",
+]
 
 
 class Callback:
-    """Override any of the hooks; ``trainer`` is set before training starts."""
+    """Override any of the hooks; ``trainer`` and ``params`` are set before training starts."""
 
     trainer: Any = None
+    params: dict[str, Any] = {}
 
     def on_train_begin(self, logs: dict | None = None) -> None: ...
 
@@ -23,7 +43,8 @@ class History(Callback):
     """Per-epoch metrics: ``history.history[key]`` is a list with one value per epoch.
 
     Keys: ``train_loss``, ``train_acc``, ``val_loss`` and ``val_acc`` (with validation data)
-    and ``epoch_seconds`` (wall time of the epoch, training and metrics).
+    and ``epoch_seconds`` (wall time of the epoch, training and metrics); ``lr`` with a
+    ``LearningRateScheduler``. ``epoch`` lists the (0-based) epoch numbers.
     """
 
     def __init__(self) -> None:
@@ -47,12 +68,272 @@ def format_epoch(epoch: int, epochs: int, logs: dict) -> str:
     return line
 
 
-class EpochLogger(Callback):
-    """Prints one notebook-format line per epoch."""
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
-    def __init__(self, epochs: int, stream: TextIO | None = None) -> None:
-        self.epochs = epochs
+
+class ProgressBar(Callback):
+    """Reports progress: ``verbose=0`` silent, ``1`` progress bar, ``2`` one line per epoch.
+
+    With ``verbose=1`` each epoch prints the notebook's line and, on a terminal, a bar below it
+    (epochs done of the total, elapsed time, ETA) that is redrawn in place and erased at the
+    end. Off a terminal (a log file, a pipe) there is nothing to redraw, so ``1`` prints the
+    same lines as ``2``. ``Trainer.fit(verbose=...)`` adds one of these for you.
+    """
+
+    def __init__(self, verbose: int = 1, stream: TextIO | None = None, width: int = 30) -> None:
+        verbose = check_int(verbose, "verbose", 0)
+        if verbose > 2:
+            raise ValueError(f"verbose must be 0, 1 or 2, got {verbose}")
+        self.verbose = verbose
         self.stream = stream
+        self.width = check_int(width, "width", 1)
+        self._start = 0.0
+        self._bar_shown = False
+
+    def _out(self) -> TextIO:
+        # Looked up at each write, so redirecting sys.stdout after construction works.
+        return self.stream or sys.stdout
+
+    def _redraws(self) -> bool:
+        isatty = getattr(self._out(), "isatty", None)
+        return self.verbose == 1 and callable(isatty) and bool(isatty())
+
+    def _epochs(self) -> tuple[int, int]:
+        return int(self.params.get("initial_epoch", 0)), int(self.params.get("epochs", 0))
+
+    def _bar(self, done: int) -> str:
+        first, total = self._epochs()
+        todo = max(total - first, 1)
+        fraction = min(max((done - first) / todo, 0.0), 1.0)
+        filled = int(round(fraction * self.width))
+        arrow = ">" if 0 < filled < self.width else ""
+        bar = "=" * max(filled - len(arrow), 0) + arrow + " " * (self.width - filled)
+        elapsed = time.perf_counter() - self._start
+        text = f"[{bar}] {done}/{total} epochs - {_duration(elapsed)} elapsed"
+        if done > first:
+            text += f" - ETA {_duration(elapsed / (done - first) * (total - done))}"
+        return text
+
+    def _draw(self, text: str) -> None:
+        out = self._out()
+        out.write("\r\x1b[K" + text)
+        out.flush()
+        self._bar_shown = True
+
+    def _clear(self) -> None:
+        if self._bar_shown:
+            self._out().write("\r\x1b[K")
+            self._bar_shown = False
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self._start = time.perf_counter()
+        self._bar_shown = False
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        if self._redraws() and not self._bar_shown:  # later bars are drawn at each epoch's end
+            self._draw(self._bar(epoch))
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        print(format_epoch(epoch, self.epochs, logs or {}), file=self.stream or sys.stdout, flush=True)
+        if not self.verbose:
+            return
+        self._clear()
+        out = self._out()
+        out.write(format_epoch(epoch, self._epochs()[1], logs or {}) + "\n")
+        out.flush()
+        if self._redraws() and epoch + 1 < self._epochs()[1]:
+            self._draw(self._bar(epoch + 1))
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self._clear()
+        self._out().flush()
+
+
+def _improvement_test(monitor: str, mode: str, min_delta: float) -> Callable[[float, float], bool]:
+    """``better(value, best)`` for a metric: lower is better for losses, higher for accuracies."""
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+    if mode == "auto":
+        mode = "max" if "acc" in monitor else "min"
+    if mode == "min":
+        return lambda value, best: value < best - min_delta
+    return lambda value, best: value > best + min_delta
+
+
+def _monitored(callback: str, monitor: str, logs: dict | None) -> float:
+    if not logs or monitor not in logs:
+        available = ", ".join(sorted(logs or {})) or "none"
+        hint = " (pass validation_data to fit)" if monitor.startswith("val_") else ""
+        raise ValueError(
+            f"{callback} monitors {monitor!r}, which is not in the epoch's logs{hint}; "
+            f"available: {available}"
+        )
+    return float(logs[monitor])
+
+
+class EarlyStopping(Callback):
+    """Stops training once ``monitor`` has gone ``patience`` epochs in a row without improving
+    by more than ``min_delta``.
+
+    With ``restore_best_weights=True`` the model ends with the parameters of its best epoch
+    (when that was not the last). ``best``, ``best_epoch`` and ``stopped_epoch`` (``None``
+    if it never stopped training) tell what happened.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 0,
+        min_delta: float = 0.0,
+        mode: str = "auto",
+        restore_best_weights: bool = False,
+    ) -> None:
+        self.monitor = monitor
+        self.patience = check_int(patience, "patience", 0)
+        if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float)) or not min_delta >= 0:
+            raise ValueError(f"min_delta must be a number >= 0, got {min_delta!r}")
+        self.min_delta = float(min_delta)
+        self._better = _improvement_test(monitor, mode, self.min_delta)
+        self.restore_best_weights = bool(restore_best_weights)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.best: float | None = None
+        self.best_epoch: int | None = None
+        self.stopped_epoch: int | None = None
+        self.wait = 0
+        self._best_params: np.ndarray | None = None
+        self._last_epoch: int | None = None
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self._reset()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        value = _monitored("EarlyStopping", self.monitor, logs)
+        self._last_epoch = epoch
+        # NaN never counts as an improvement: a diverged epoch only uses up patience.
+        if self.best is None and math.isfinite(value) or self.best is not None and self._better(value, self.best):
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best_weights:
+                self._best_params = self.trainer.model.params.copy()
+            return
+        self.wait += 1
+        # As Keras: patience 0 and 1 both stop at the first epoch without improvement.
+        if self.wait >= max(self.patience, 1):
+            self.stopped_epoch = epoch
+            self.trainer.stop_training = True
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self._best_params is not None and self.best_epoch != self._last_epoch:
+            # In place: weights and biases are views of params, and the engine reads params.
+            self.trainer.model.params[...] = self._best_params
+
+
+class ModelCheckpoint(Callback):
+    """Saves the model after each epoch with ``MLP.save`` (atomic: a kill mid-save leaves the
+    previous file whole).
+
+    ``path`` may hold ``str.format`` fields: ``{epoch}`` (1-based, as printed) and any key
+    of the logs, e.g. ``"ckpt-{epoch:02d}-{val_loss:.4f}.npz"``. With ``save_best_only`` it
+    saves only when ``monitor`` improved. The file's metadata holds the epoch, the logs and
+    the trainer's settings, so ``fit(initial_epoch=metadata["epoch"])`` resumes from it. A
+    model whose parameters went NaN is never saved over a good file.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        monitor: str = "val_loss",
+        save_best_only: bool = False,
+        mode: str = "auto",
+    ) -> None:
+        self.path = str(path)
+        self.monitor = monitor
+        self.save_best_only = bool(save_best_only)
+        self._better = _improvement_test(monitor, mode, 0.0)
+        self.best: float | None = None
+        self.saved: list[str] = []
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.best = None
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = dict(logs or {})
+        model = self.trainer.model
+        if not np.isfinite(model.params).all():
+            return
+        if self.save_best_only:
+            value = _monitored("ModelCheckpoint", self.monitor, logs)
+            if not math.isfinite(value) or self.best is not None and not self._better(value, self.best):
+                return
+            self.best = value
+        path = self.path.format(epoch=epoch + 1, **logs)
+        trainer = self.trainer
+        metadata = {
+            **model.metadata,
+            "epoch": epoch + 1,
+            "logs": logs,
+            "trainer": {"lr": trainer.lr, "batch_size": trainer.batch_size, "backend": trainer.backend},
+        }
+        model.save(path, metadata=metadata)
+        self.saved.append(path)
+
+
+class TerminateOnNaN(Callback):
+    """Stops training, with a ``RuntimeWarning``, once a loss or a parameter is NaN or infinite.
+
+    ``Trainer.fit`` always runs one: a diverging run (too high a learning rate, say) stops at
+    the first bad epoch instead of training on NaN. ``stopped_epoch`` is that epoch, or None.
+    """
+
+    def __init__(self) -> None:
+        self.stopped_epoch: int | None = None
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.stopped_epoch = None
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        bad = [k for k, v in (logs or {}).items() if k.endswith("loss") and not math.isfinite(v)]
+        if not bad and np.isfinite(self.trainer.model.params).all():
+            return
+        what = f"{bad[0]} is {logs[bad[0]]}" if bad else "the parameters hold NaN or infinity"
+        self.stopped_epoch = epoch
+        self.trainer.stop_training = True
+        warnings.warn(
+            f"training diverged at epoch {epoch + 1}: {what}; stopped "
+            f"(try a smaller learning rate than {self.trainer.lr:g})",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+
+
+class LearningRateScheduler(Callback):
+    """Sets the trainer's learning rate at the start of each epoch from ``schedule``.
+
+    ``schedule(epoch)`` or ``schedule(epoch, lr)`` (0-based epoch, current rate) returns the
+    rate for that epoch, a finite number > 0. The rate used is logged as ``lr``.
+    """
+
+    def __init__(self, schedule: Callable[..., float]) -> None:
+        if not callable(schedule):
+            raise TypeError(f"schedule must be callable, got {type(schedule).__name__}")
+        self.schedule = schedule
+        try:
+            positional = [
+                p for p in inspect.signature(schedule).parameters.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+            ]
+            self._takes_lr = len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in positional)
+        except (TypeError, ValueError):  # builtins without a signature
+            self._takes_lr = False
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        trainer = self.trainer
+        lr = self.schedule(epoch, trainer.lr) if self._takes_lr else self.schedule(epoch)
+        trainer.lr = check_positive_float(lr, f"the learning rate schedule's value for epoch {epoch}")
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if logs is not None:
+            logs["lr"] = self.trainer.lr

@@ -1,13 +1,27 @@
 """The multilayer perceptron: layer sizes, parameters and their initialisation."""
 from __future__ import annotations
 
-from typing import Sequence
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ._atomic import atomic_write
 from ._checks import check_int, check_layer_sizes
+from ._core import __version__
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+# What `MLP.save` writes: an .npz whose "format" entry is FILE_FORMAT, read back by `MLP.load`.
+# Bump FILE_VERSION whenever an entry changes meaning; `load` refuses versions it does not know.
+FILE_FORMAT = "nanomlp.MLP"
+FILE_VERSION = 1
+_REQUIRED = (
+    "format", "format_version", "layer_sizes", "dtype", "seed", "params", "metadata",
+    "rng_keys", "rng_pos", "rng_has_gauss", "rng_cached_gaussian",
+)
 
 
 def parameter_layout(layer_sizes: Sequence[int]) -> list[tuple[int, int, int]]:
@@ -64,6 +78,12 @@ class MLP:
             self.biases.append(self.params[b:end])
         for weights, fan_in in zip(self.weights, self.layer_sizes):
             weights[...] = self.random_state.randn(*weights.shape) * np.sqrt(1.0 / fan_in)
+        # Where the training shuffle stands: the composed permutation of the training rows
+        # after the last epoch (see Trainer.fit). With random_state it is all a resumed run
+        # needs to draw the same shuffles as an uninterrupted one.
+        self.shuffle_order: np.ndarray | None = None
+        # Free-form JSON-able information saved with the model (training config, history ...).
+        self.metadata: dict[str, Any] = {}
 
     @property
     def n_features(self) -> int:
@@ -73,5 +93,162 @@ class MLP:
     def n_classes(self) -> int:
         return self.layer_sizes[-1]
 
+    def save(self, path: str | os.PathLike[str], metadata: Mapping[str, Any] | None = None) -> None:
+        """Write the model to an ``.npz`` file, atomically; ``MLP.load`` reads it back.
+
+        The file holds a format version, the layer sizes, the dtype, the flat parameters, the
+        state of ``random_state``, ``shuffle_order`` and ``metadata`` (default: the model's own
+        ``metadata``) as JSON with the nanomlp version added. No pickle: any NumPy can read it.
+        The file is written beside ``path`` under a temporary name, flushed, fsynced and then
+        renamed, so a crash during a save leaves the previous file intact.
+        """
+        if not np.isfinite(self.params).all():
+            raise ValueError(
+                f"cannot save to {path}: the parameters hold NaN or infinity (did training "
+                "diverge?); such a model could not be loaded back"
+            )
+        meta = dict(self.metadata if metadata is None else metadata)
+        meta["nanomlp_version"] = __version__
+        try:
+            meta_json = json.dumps(meta, default=_json_default)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"metadata must be JSON-serialisable: {err}") from err
+        kind, keys, pos, has_gauss, cached = self.random_state.get_state()
+        entries: dict[str, np.ndarray] = {
+            "format": np.array(FILE_FORMAT),
+            "format_version": np.array(FILE_VERSION, dtype=np.int64),
+            "layer_sizes": np.array(self.layer_sizes, dtype=np.int64),
+            "dtype": np.array(self.dtype.name),
+            "seed": np.array(-1 if self.seed is None else self.seed, dtype=np.int64),
+            "params": self.params,
+            "metadata": np.array(meta_json),
+            "rng_keys": np.asarray(keys, dtype=np.uint32),
+            "rng_pos": np.array(pos, dtype=np.int64),
+            "rng_has_gauss": np.array(has_gauss, dtype=np.int64),
+            "rng_cached_gaussian": np.array(cached, dtype=np.float64),
+        }
+        if self.shuffle_order is not None:
+            entries["shuffle_order"] = np.asarray(self.shuffle_order, dtype=np.int64)
+        with atomic_write(path, "wb") as f:
+            np.savez(f, **entries)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> "MLP":
+        """Read a model written by ``save``: same parameters to the bit, same random stream.
+
+        Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file for
+        one that is truncated, corrupted, from another program or from a newer nanomlp.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such model file")
+
+        def bad(what: str) -> ValueError:
+            return ValueError(f"{path}: {what}")
+
+        try:
+            npz = np.load(path, allow_pickle=False)
+        except Exception as err:  # BadZipFile, EOFError, OSError, pickled data refused ...
+            # np.load takes any unknown bytes for a pickle: say what the user needs to hear.
+            reason = "not an .npz archive" if "pickle" in str(err) else str(err)
+            raise bad(f"not a nanomlp model file, or truncated or corrupted ({reason})") from err
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise bad("not a nanomlp model file (a single .npy array, not an .npz)")
+        try:
+            with npz:
+                # Reading every entry in full makes zipfile check each one's CRC.
+                z = {key: npz[key] for key in npz.files}
+        except Exception as err:  # BadZipFile (bad CRC), zlib.error, EOFError, ValueError ...
+            raise bad(f"truncated or corrupted ({type(err).__name__}: {err})") from err
+        # NpzFile hands back raw bytes for a member that is not an .npy array.
+        odd = sorted(key for key, value in z.items() if not isinstance(value, np.ndarray))
+        if odd:
+            raise bad(f"not a nanomlp model file ({', '.join(odd)} not NumPy arrays)")
+
+        if "format" not in z:
+            raise bad(f"not a nanomlp model file (no 'format' entry; it holds: {', '.join(sorted(z)) or 'nothing'})")
+        if _text(z["format"]) != FILE_FORMAT:
+            raise bad(f"not a nanomlp model file (format {_text(z['format'])!r}, expected {FILE_FORMAT!r})")
+        missing = [key for key in _REQUIRED if key not in z]
+        if missing:
+            raise bad(f"incomplete model file: missing {', '.join(missing)}")
+        version = _int(z["format_version"], "format_version", bad)
+        if version != FILE_VERSION:
+            newer = " (written by a newer nanomlp; upgrade to read it)" if version > FILE_VERSION else ""
+            raise bad(f"format version {version} is not one this nanomlp reads ({FILE_VERSION}){newer}")
+
+        sizes = z["layer_sizes"]
+        if sizes.ndim != 1 or sizes.dtype.kind not in "iu":
+            raise bad(f"layer_sizes must be a 1-D integer array, found {sizes.dtype} of shape {sizes.shape}")
+        try:
+            layer_sizes = check_layer_sizes([int(s) for s in sizes])
+        except (TypeError, ValueError) as err:
+            raise bad(f"bad layer_sizes: {err}") from err
+        dtype_name = _text(z["dtype"])
+        if dtype_name not in ("float32", "float64"):
+            raise bad(f"dtype must be 'float32' or 'float64', found {dtype_name!r}")
+        params = z["params"]
+        n_params = parameter_layout(layer_sizes)[-1][2]
+        if params.dtype != np.dtype(dtype_name) or params.shape != (n_params,):
+            raise bad(
+                f"params must be {dtype_name} of shape ({n_params},) for layer sizes "
+                f"{layer_sizes}, found {params.dtype} of shape {params.shape}"
+            )
+        if not np.isfinite(params).all():
+            raise bad("params hold NaN or infinity")
+        seed = _int(z["seed"], "seed", bad)
+        try:
+            metadata = json.loads(_text(z["metadata"]))
+        except ValueError as err:
+            raise bad(f"metadata is not valid JSON ({err})") from err
+        if not isinstance(metadata, dict):
+            raise bad(f"metadata must be a JSON object, found {type(metadata).__name__}")
+
+        model = cls(layer_sizes, seed=None, dtype=dtype_name)
+        model.params[...] = params  # in place: weights and biases are views of params
+        model.seed = None if seed < 0 else seed
+        keys = z["rng_keys"]
+        if keys.dtype != np.uint32 or keys.shape != (624,):
+            raise bad(f"rng_keys must be uint32 of shape (624,), found {keys.dtype} of shape {keys.shape}")
+        try:
+            model.random_state.set_state((
+                "MT19937", keys, _int(z["rng_pos"], "rng_pos", bad),
+                _int(z["rng_has_gauss"], "rng_has_gauss", bad),
+                float(z["rng_cached_gaussian"]),
+            ))
+        except (TypeError, ValueError) as err:
+            raise bad(f"bad random state ({err})") from err
+        if "shuffle_order" in z:
+            order = z["shuffle_order"]
+            if (
+                order.ndim != 1 or order.dtype != np.int64
+                or not np.array_equal(np.sort(order), np.arange(len(order)))
+            ):
+                raise bad("shuffle_order must be a permutation of 0..n-1 (int64)")
+            model.shuffle_order = order
+        model.metadata = metadata
+        return model
+
     def __repr__(self) -> str:
         return f"MLP(layer_sizes={self.layer_sizes}, seed={self.seed}, dtype='{self.dtype}')"
+
+
+def _json_default(value: Any) -> Any:
+    """NumPy scalars and arrays in metadata (a history's floats, a config's ints) as JSON."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
+def _text(entry: np.ndarray) -> str:
+    return str(entry[()]) if entry.dtype.kind == "U" and entry.ndim == 0 else repr(entry)
+
+
+def _int(entry: np.ndarray, name: str, bad: Any) -> int:
+    if entry.ndim != 0 or entry.dtype.kind not in "iu":
+        raise bad(f"{name} must be an integer scalar, found {entry.dtype} of shape {entry.shape}")
+    return int(entry)

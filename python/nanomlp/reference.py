@@ -6,6 +6,8 @@ computes. It is the oracle of the parity tests and the baseline of the benchmark
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 # The notebook clips probabilities to [EPSILON, 1 - EPSILON] before taking the log.
@@ -61,10 +63,30 @@ def backward(
     return dws, dbs
 
 
-def sgd_step(weights: Arrays, biases: Arrays, dws: Arrays, dbs: Arrays, lr: float) -> None:
-    for w, b, dw, db in zip(weights, biases, dws, dbs):
-        w -= lr * dw
-        b -= lr * db
+def sgd_step(
+    weights: Arrays,
+    biases: Arrays,
+    dws: Arrays,
+    dbs: Arrays,
+    lr: float,
+    momentum: float = 0.0,
+    nesterov: bool = False,
+    weight_decay: float = 0.0,
+    velocities: Arrays | None = None,
+) -> None:
+    """``W -= lr * dW``; with momentum, PyTorch's SGD: ``v = momentum * v + g`` and a step
+    along ``v`` (or ``g + momentum * v``, Nesterov). Weight decay adds ``weight_decay * W``
+    to the weights' gradients, not the biases'. ``velocities`` pairs each weight, then each
+    bias, with its buffer (weights first, then biases, like ``weights + biases``)."""
+    params = weights + biases
+    grads = [dw + weight_decay * w if weight_decay else dw for dw, w in zip(dws, weights)] + dbs
+    for i, (p, g) in enumerate(zip(params, grads)):
+        if momentum:
+            v = velocities[i]
+            v *= momentum
+            v += g
+            g = g + momentum * v if nesterov else v
+        p -= lr * g
 
 
 def train_epoch(
@@ -75,14 +97,17 @@ def train_epoch(
     order: np.ndarray,
     batch_size: int,
     lr: float,
+    **optimizer: Any,
 ) -> int:
-    """One epoch of minibatch SGD over x[order], the last batch short; returns the steps."""
+    """One epoch of minibatch SGD over x[order], the last batch short; returns the steps.
+
+    ``optimizer`` holds ``sgd_step``'s momentum, nesterov, weight_decay and velocities."""
     steps = 0
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
         probs, inputs = forward(weights, biases, x[rows])
         dws, dbs = backward(weights, inputs, probs, labels[rows])
-        sgd_step(weights, biases, dws, dbs, lr)
+        sgd_step(weights, biases, dws, dbs, lr, **optimizer)
         steps += 1
     return steps
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _core, reference
 from ._checks import check_features, check_int, check_labels, check_positive_float
-from .callbacks import Callback, EpochLogger, History
+from .callbacks import Callback, History, ProgressBar, TerminateOnNaN
 from .model import MLP
 
 BACKENDS = ("native", "numpy")
@@ -137,12 +137,23 @@ class Trainer:
         validation_data: tuple[Any, Any] | None = None,
         verbose: int = 0,
         callbacks: Sequence[Callback] | None = None,
+        epochs: int | None = None,
+        initial_epoch: int = 0,
     ) -> History:
-        """Train for ``epochs`` epochs; returns the ``History`` of per-epoch metrics.
+        """Train from the model's current weights; returns the ``History`` of per-epoch metrics.
 
         ``x`` is (n_samples, n_features), converted to C-contiguous float32 if it is not
         already; ``y`` is class ids (n_samples,) or one-hot rows (n_samples, n_classes).
-        ``verbose=0`` prints nothing; ``verbose>=1`` prints one line per epoch.
+        ``verbose=0`` prints nothing, ``1`` a progress bar, ``2`` one line per epoch (see
+        ``ProgressBar``). ``callbacks`` run at the end of every epoch, before ``History``; a
+        ``TerminateOnNaN`` always runs too.
+
+        ``epochs`` (default: the trainer's) is the number of the last epoch, and training
+        starts at ``initial_epoch``, as in Keras. ``initial_epoch=0`` starts a new shuffle
+        stream from the rows in order; ``initial_epoch > 0`` resumes a run: it continues the
+        composed shuffle saved in ``model.shuffle_order`` (which ``fit`` keeps up to date and
+        ``MLP.save`` stores), so ``fit(epochs=2)``, save, load, ``fit(initial_epoch=2,
+        epochs=4)`` gives bit for bit the weights of ``fit(epochs=4)``.
         """
         x = self._features(x)
         labels = self._labels(y, len(x))
@@ -153,24 +164,52 @@ class Trainer:
             x_val = self._features(validation_data[0], "validation_data[0]")
             val = (x_val, self._labels(validation_data[1], len(x_val), "validation_data[1]"))
         verbose = check_int(verbose, "verbose", 0)
+        if verbose > 2:
+            raise ValueError(f"verbose must be 0, 1 or 2, got {verbose}")
+        epochs = self.epochs if epochs is None else check_int(epochs, "epochs", 0)
+        initial_epoch = check_int(initial_epoch, "initial_epoch", 0)
+        if initial_epoch > epochs:
+            raise ValueError(f"initial_epoch must be <= epochs ({epochs}), got {initial_epoch}")
+        if initial_epoch == 0:
+            order = np.arange(len(x), dtype=np.int64)
+        else:
+            order = self.model.shuffle_order
+            if order is None or len(order) != len(x):
+                found = "none" if order is None else f"one of {len(order)} rows"
+                raise ValueError(
+                    f"initial_epoch={initial_epoch} resumes a run, which needs the model's "
+                    f"shuffle_order for the {len(x)} training rows (found {found}); train the "
+                    "model with fit first (or load one saved after it), or pass initial_epoch=0"
+                )
+            order = np.array(order, dtype=np.int64)
+
         history = History()
-        all_callbacks = [history, *(callbacks or [])]
+        all_callbacks = [*(callbacks or [])]
+        if not any(isinstance(c, TerminateOnNaN) for c in all_callbacks):
+            all_callbacks.append(TerminateOnNaN())
         if verbose:
-            all_callbacks.append(EpochLogger(self.epochs))
+            all_callbacks.insert(0, ProgressBar(verbose))
+        # Last, so it records what the other callbacks add to the logs (a scheduler's lr).
+        all_callbacks.append(history)
+        params = {
+            "epochs": epochs, "initial_epoch": initial_epoch,
+            "samples": len(x), "batch_size": self.batch_size,
+        }
         for callback in all_callbacks:
             callback.trainer = self
+            callback.params = params
 
         self.stop_training = False
         rng = self.model.random_state
-        order = np.arange(len(x), dtype=np.int64)
         for callback in all_callbacks:
             callback.on_train_begin()
-        for epoch in range(self.epochs):
+        for epoch in range(initial_epoch, epochs):
             for callback in all_callbacks:
                 callback.on_epoch_begin(epoch)
             start = time.perf_counter()
             # The notebook permutes its already shuffled array, so the permutations compose.
             order = order[rng.permutation(len(x))]
+            self.model.shuffle_order = order
             self._engine.train_epoch(x, labels, order, self.batch_size, self.lr)
             logs: dict[str, float] = {}
             logs["train_loss"], logs["train_acc"] = self._metrics(x, labels)

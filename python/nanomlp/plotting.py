@@ -1,0 +1,265 @@
+"""Figures of an experiment: learning curves, predictions, confusion matrix, sweep heatmap.
+
+matplotlib is imported only when a function here is called (install it with
+``pip install "nanomlp[plot]"``). Every function returns the ``Figure``; pass ``ax`` to draw
+into axes of your own figure instead of a new one. Nothing here calls ``plt.show()``: in a
+notebook the figure shows itself, in a script call ``plt.show()`` or ``fig.savefig(...)``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["plot_history", "plot_predictions", "plot_confusion_matrix", "plot_sweep"]
+
+_TITLES = {"loss": "Loss over Epochs", "acc": "Accuracy over Epochs"}
+_NAMES = {"loss": "Loss", "acc": "Accuracy"}
+_WRONG = "tab:red"
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as err:
+        raise ImportError(
+            'nanomlp.plotting needs matplotlib: pip install "nanomlp[plot]"'
+        ) from err
+    return plt
+
+
+def require_matplotlib() -> None:
+    """Raise the ImportError that names the install command if matplotlib is missing."""
+    _pyplot()
+
+
+def _axes_list(ax: Any, count: int, name: str = "ax") -> list[Any]:
+    axes = list(np.ravel(ax)) if isinstance(ax, (list, tuple, np.ndarray)) else [ax]
+    if len(axes) < count:
+        raise ValueError(f"{name} must hold at least {count} Axes, got {len(axes)}")
+    return axes[:count]
+
+
+def plot_history(
+    history: Any, ax: Any = None, metrics: Sequence[str] = ("loss", "acc")
+) -> Any:
+    """The notebook's two panels: loss and accuracy over epochs, train and validation.
+
+    ``history`` is a ``History`` (what ``Trainer.fit`` returns) or its ``history`` dict
+    (``train_loss``, ``val_loss``, ``train_acc``, ``val_acc``; validation curves are drawn
+    when present). ``metrics`` chooses the panels; ``ax`` is one Axes per metric.
+    """
+    curves: Mapping[str, Sequence[float]] = getattr(history, "history", history)
+    if not isinstance(curves, Mapping):
+        raise TypeError(f"history must be a History or a dict of lists, got {type(history).__name__}")
+    metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+    for metric in metrics:
+        if metric not in _TITLES:
+            raise ValueError(f"metrics must be drawn from {tuple(_TITLES)}, got {metric!r}")
+        if f"train_{metric}" not in curves:
+            raise ValueError(f"history has no 'train_{metric}' (keys: {', '.join(sorted(curves))})")
+    n = len(curves[f"train_{metrics[0]}"]) if metrics else 0
+    # A resumed run's History numbers its epochs from initial_epoch.
+    first = getattr(history, "epoch", None)
+    epochs = np.arange(n) + (first[0] + 1 if first else 1)
+
+    plt = _pyplot()
+    if ax is None:
+        fig, axes = plt.subplots(
+            1, len(metrics), figsize=(6 * len(metrics), 5), squeeze=False, layout="constrained"
+        )
+        axes = list(axes[0])
+    else:
+        axes = _axes_list(ax, len(metrics))
+        fig = axes[0].figure
+    for axis, metric in zip(axes, metrics):
+        name = _NAMES[metric]
+        for split, label in (("train", "Train"), ("val", "Val")):
+            values = curves.get(f"{split}_{metric}")
+            if values is not None:
+                axis.plot(epochs, values, marker="o", markersize=3, label=f"{label} {name}")
+        axis.set_xlabel("Epochs")
+        axis.set_ylabel(name)
+        axis.set_title(_TITLES[metric])
+        axis.xaxis.get_major_locator().set_params(integer=True)
+        axis.grid(True, alpha=0.3)
+        axis.legend()
+    return fig
+
+
+def _predict_proba(model: Any, x: np.ndarray) -> np.ndarray:
+    """Class probabilities from a Trainer, or from an MLP on the backend its dtype needs."""
+    from .model import MLP
+    from .trainer import Trainer
+
+    if isinstance(model, Trainer):
+        return model.predict_proba(x)
+    if isinstance(model, MLP):
+        backend = "native" if model.dtype == np.float32 else "numpy"
+        return Trainer(model, backend=backend).predict_proba(x)
+    raise TypeError(f"model must be an nanomlp.MLP or Trainer, got {type(model).__name__}")
+
+
+def _image_shape(n_features: int) -> tuple[int, int]:
+    side = math.isqrt(n_features)
+    if side * side != n_features:
+        raise ValueError(f"x rows must be square images (28×28 = 784 values), got {n_features} values")
+    return side, side
+
+
+def plot_predictions(
+    model: Any, x: Any, y: Any, n: int = 10, ax: Any = None, ncols: int = 5
+) -> Any:
+    """The first ``n`` images of ``x`` in one grid, each titled with its true and predicted
+    label; mistakes are drawn in red with a red frame.
+
+    ``model`` is an ``MLP`` or a ``Trainer``; ``y`` holds class ids. ``ax`` is a sequence of
+    at least ``n`` Axes (one per image); by default a new figure of ``ncols`` columns.
+    """
+    from ._checks import check_int
+
+    n = check_int(n, "n", 1)
+    ncols = check_int(ncols, "ncols", 1)
+    x = np.asarray(x)
+    y = np.asarray(y)
+    if x.ndim != 2 or len(x) < n:
+        raise ValueError(f"x must be 2-D with at least n={n} rows, got shape {x.shape}")
+    if y.ndim != 1 or len(y) < n:
+        raise ValueError(f"y must be 1-D class ids with at least n={n} entries, got shape {y.shape}")
+    shape = _image_shape(x.shape[1])
+    proba = _predict_proba(model, x[:n])
+    predicted = proba.argmax(axis=1)
+
+    plt = _pyplot()
+    if ax is None:
+        cols = min(ncols, n)
+        rows = math.ceil(n / cols)
+        fig, grid = plt.subplots(
+            rows, cols, figsize=(1.9 * cols, 2.3 * rows + 0.4), squeeze=False, layout="constrained"
+        )
+        axes = list(grid.ravel())
+        for spare in axes[n:]:
+            spare.set_visible(False)
+        axes = axes[:n]
+    else:
+        axes = _axes_list(ax, n)
+        fig = axes[0].figure
+    wrong = 0
+    for i, axis in enumerate(axes):
+        true, pred = int(y[i]), int(predicted[i])
+        ok = true == pred
+        wrong += not ok
+        axis.imshow(x[i].reshape(shape), cmap="gray", vmin=0.0, vmax=1.0)
+        axis.set_title(
+            f"Pred: {pred} ({proba[i, pred]:.0%})\nTrue: {true}",
+            fontsize=9, color="black" if ok else _WRONG,
+        )
+        axis.set_xticks([])
+        axis.set_yticks([])
+        for spine in axis.spines.values():
+            spine.set_visible(not ok)
+            spine.set_color(_WRONG)
+            spine.set_linewidth(2.5)
+    if ax is None:
+        fig.suptitle(f"Predictions: {n - wrong} of {n} right (mistakes in red)")
+    return fig
+
+
+def plot_confusion_matrix(
+    y_true: Any,
+    y_pred: Any,
+    ax: Any = None,
+    n_classes: int | None = None,
+    labels: Sequence[str] | None = None,
+) -> Any:
+    """Counts of (true class, predicted class), with the accuracy in the title.
+
+    ``n_classes`` defaults to the largest class id seen plus one; ``labels`` names the classes.
+    """
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    if y_true.ndim != 1 or y_true.shape != y_pred.shape or y_true.size == 0:
+        raise ValueError(
+            f"y_true and y_pred must be 1-D class ids of the same length, got shapes "
+            f"{y_true.shape} and {y_pred.shape}"
+        )
+    for name, arr in (("y_true", y_true), ("y_pred", y_pred)):
+        if arr.dtype.kind not in "iu" or arr.min() < 0:
+            raise ValueError(f"{name} must hold class ids (integers >= 0), got dtype {arr.dtype}")
+    k = int(max(y_true.max(), y_pred.max())) + 1 if n_classes is None else int(n_classes)
+    if k <= max(y_true.max(), y_pred.max()):
+        raise ValueError(f"n_classes={k} is too small for class id {max(y_true.max(), y_pred.max())}")
+    names = [str(c) for c in range(k)] if labels is None else [str(s) for s in labels]
+    if len(names) != k:
+        raise ValueError(f"labels must name {k} classes, got {len(names)}")
+    counts = np.bincount(y_true.astype(np.int64) * k + y_pred, minlength=k * k).reshape(k, k)
+    accuracy = np.trace(counts) / counts.sum()
+
+    plt = _pyplot()
+    if ax is None:
+        size = max(5.0, 0.55 * k + 2)
+        fig, ax = plt.subplots(figsize=(size + 1, size), layout="constrained")
+    else:
+        fig = ax.figure
+    image = ax.imshow(counts, cmap="Blues")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    threshold = counts.max() / 2
+    for i in range(k):
+        for j in range(k):
+            if counts[i, j]:
+                ax.text(
+                    j, i, str(counts[i, j]), ha="center", va="center", fontsize=8,
+                    color="white" if counts[i, j] > threshold else "black",
+                )
+    ax.set_xticks(range(k), names)
+    ax.set_yticks(range(k), names)
+    ax.set_xlabel("Predicted")
+    ax.set_ylabel("True")
+    ax.set_title(f"Confusion matrix (accuracy {accuracy:.2%})")
+    return fig
+
+
+def plot_sweep(results: Sequence[Mapping[str, Any]], ax: Any = None) -> Any:
+    """Heatmap of test accuracy over learning rate (rows) × batch size (columns).
+
+    ``results`` is a list of dicts with keys ``lr``, ``batch_size`` and ``test_acc``; a cell
+    with no result stays blank, and a repeated (lr, batch size) is an error.
+    """
+    if isinstance(results, Mapping) or not isinstance(results, Sequence) or not results:
+        raise ValueError("results must be a non-empty list of dicts with keys lr, batch_size, test_acc")
+    for i, result in enumerate(results):
+        missing = [k for k in ("lr", "batch_size", "test_acc") if not isinstance(result, Mapping) or k not in result]
+        if missing:
+            raise ValueError(f"results[{i}] lacks {', '.join(missing)}")
+    lrs = sorted({float(r["lr"]) for r in results}, reverse=True)
+    batches = sorted({int(r["batch_size"]) for r in results})
+    grid = np.full((len(lrs), len(batches)), np.nan)
+    for r in results:
+        i, j = lrs.index(float(r["lr"])), batches.index(int(r["batch_size"]))
+        if not np.isnan(grid[i, j]):
+            raise ValueError(f"results hold lr={r['lr']}, batch_size={r['batch_size']} twice")
+        grid[i, j] = float(r["test_acc"])
+
+    plt = _pyplot()
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(1.4 * len(batches) + 3, 1.0 * len(lrs) + 2), layout="constrained")
+    else:
+        fig = ax.figure
+    image = ax.imshow(np.ma.masked_invalid(grid), cmap="viridis", aspect="auto")
+    fig.colorbar(image, ax=ax, label="Test accuracy")
+    finite = grid[np.isfinite(grid)]
+    middle = (finite.min() + finite.max()) / 2 if finite.size else 0.0
+    for i in range(len(lrs)):
+        for j in range(len(batches)):
+            if np.isfinite(grid[i, j]):
+                ax.text(
+                    j, i, f"{grid[i, j]:.4f}", ha="center", va="center",
+                    color="black" if grid[i, j] > middle else "white",
+                )
+    ax.set_xticks(range(len(batches)), [str(b) for b in batches])
+    ax.set_yticks(range(len(lrs)), [f"{lr:g}" for lr in lrs])
+    ax.set_xlabel("Batch size")
+    ax.set_ylabel("Learning rate")
+    ax.set_title("Test accuracy over learning rate × batch size")
+    return fig
