@@ -252,3 +252,14 @@ def test_atomic_write_keeps_permissions_usual(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_pickle_keeps_weights_as_views_of_params():
+    import pickle
+
+    model = MLP((784, 16, 10), seed=3)
+    clone = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(clone.params, model.params)
+    clone.weights[1][0, 0] = 7.0
+    assert clone.params[model.weights[0].size + 16] == 7.0
+    assert clone.random_state.randint(1000) == model.random_state.randint(1000)

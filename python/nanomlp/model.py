@@ -69,13 +69,8 @@ class MLP:
             raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
         self.seed = seed
         self.random_state = np.random.RandomState(seed)
-        layout = parameter_layout(self.layer_sizes)
-        self.params = np.zeros(layout[-1][2], dtype=self.dtype)
-        self.weights: list[np.ndarray] = []
-        self.biases: list[np.ndarray] = []
-        for (w, b, end), fan_in, fan_out in zip(layout, self.layer_sizes, self.layer_sizes[1:]):
-            self.weights.append(self.params[w:b].reshape(fan_in, fan_out))
-            self.biases.append(self.params[b:end])
+        self.params = np.zeros(parameter_layout(self.layer_sizes)[-1][2], dtype=self.dtype)
+        self._bind_views()
         for weights, fan_in in zip(self.weights, self.layer_sizes):
             weights[...] = self.random_state.randn(*weights.shape) * np.sqrt(1.0 / fan_in)
         # Where the training shuffle stands: the composed permutation of the training rows
@@ -84,6 +79,25 @@ class MLP:
         self.shuffle_order: np.ndarray | None = None
         # Free-form JSON-able information saved with the model (training config, history ...).
         self.metadata: dict[str, Any] = {}
+
+    def _bind_views(self) -> None:
+        """``weights`` and ``biases`` as views of ``params``."""
+        self.weights: list[np.ndarray] = []
+        self.biases: list[np.ndarray] = []
+        layout = parameter_layout(self.layer_sizes)
+        for (w, b, end), fan_in, fan_out in zip(layout, self.layer_sizes, self.layer_sizes[1:]):
+            self.weights.append(self.params[w:b].reshape(fan_in, fan_out))
+            self.biases.append(self.params[b:end])
+
+    # Pickling would copy each view on its own; the views are rebuilt from params instead.
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["weights"], state["biases"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._bind_views()
 
     @property
     def n_features(self) -> int:
