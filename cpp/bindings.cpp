@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -26,7 +27,7 @@ std::string shape_of(const py::array& a) {
 
 template <typename T>
 void require(const py::array& a, const char* name, py::ssize_t ndim, bool writable = false) {
-  if (!a.dtype().is(py::dtype::of<T>()))
+  if (!a.dtype().equal(py::dtype::of<T>()))
     throw py::type_error(std::string(name) + " must have dtype " +
                          py::str(py::dtype::of<T>()).cast<std::string>() + ", got " +
                          py::str(a.dtype()).cast<std::string>());
@@ -256,11 +257,30 @@ PYBIND11_MODULE(_core, m) {
       .def(
           "train_epoch",
           [](Network& net, py::array params, py::array x, py::array labels, py::array order,
-             float lr) {
+             float lr, float momentum, bool nesterov, float weight_decay, py::object velocity) {
             require_params(net, params, true);
             require_x(net, x);
             require_labels(net, labels, x.shape(0));
             require_order(order, x.shape(0));
+            if (!(lr > 0.0f) || !std::isfinite(lr)) throw py::value_error("lr must be a finite number > 0");
+            if (!(momentum >= 0.0f && momentum < 1.0f))
+              throw py::value_error("momentum must be in [0, 1)");
+            if (!(weight_decay >= 0.0f) || !std::isfinite(weight_decay))
+              throw py::value_error("weight_decay must be a finite number >= 0");
+            if (nesterov && momentum == 0.0f)
+              throw py::value_error("nesterov needs momentum > 0");
+            float* v = nullptr;
+            py::array velocity_array;
+            if (momentum > 0.0f) {
+              if (velocity.is_none()) throw py::value_error("momentum > 0 needs a velocity array");
+              velocity_array = velocity.cast<py::array>();
+              require<float>(velocity_array, "velocity", 1, true);
+              if (velocity_array.shape(0) != net.num_params())
+                throw py::value_error("velocity must have " + std::to_string(net.num_params()) +
+                                      " elements, got " + std::to_string(velocity_array.shape(0)));
+              v = static_cast<float*>(velocity_array.mutable_data());
+            }
+            const nanomlp::SgdOptions sgd{lr, momentum, nesterov, weight_decay};
             auto* p = static_cast<float*>(params.mutable_data());
             const auto* xs = static_cast<const float*>(x.data());
             const auto* ys = static_cast<const int32_t*>(labels.data());
@@ -270,13 +290,16 @@ PYBIND11_MODULE(_core, m) {
             int64_t steps;
             {
               py::gil_scoped_release nogil;
-              steps = net.train_epoch(p, xs, ys, os, n, lr, std::ref(poll));
+              steps = net.train_epoch(p, v, xs, ys, os, n, sgd, std::ref(poll));
             }
             poll.rethrow_if_interrupted();
             return steps;
           },
           py::arg("params"), py::arg("x"), py::arg("labels"), py::arg("order"), py::arg("lr"),
-          "One SGD epoch over x[order] in place on params; returns the number of steps.")
+          py::arg("momentum") = 0.0f, py::arg("nesterov") = false, py::arg("weight_decay") = 0.0f,
+          py::arg("velocity") = py::none(),
+          "One SGD epoch over x[order] in place on params (and velocity, with momentum); "
+          "returns the number of steps.")
       .def(
           "gradients",
           [](Network& net, py::array params, py::array x, py::array labels) {

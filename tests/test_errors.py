@@ -169,3 +169,14 @@ class TestEngineBoundary:
             _core.Network([784, 0, 10], 8)
         with pytest.raises(ValueError, match="batch_size"):
             _core.Network([784, 10], 0)
+
+
+def test_an_equal_dtype_from_another_object_is_accepted():
+    """A float32 dtype that is not NumPy's cached instance (as after unpickling) is float32."""
+    import pickle
+
+    model = pickle.loads(pickle.dumps(MLP((784, 8, 10), seed=0)))
+    assert model.params.dtype == np.float32
+    trainer = Trainer(model, epochs=1)
+    trainer.fit(X, Y)
+    assert np.isfinite(model.params).all()

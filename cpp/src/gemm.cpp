@@ -63,7 +63,9 @@ inline float finish(const Epilogue& ep, float c, int64_t i, int64_t j, const flo
   if (ep.bias) c += ep.bias[j];
   if (ep.relu) c = c > 0.0f ? c : 0.0f;
   if (ep.mask) c = ep.mask[i * ep.ldm + j] > 0.0f ? c : 0.0f;
-  if (ep.sgd) c = *old - ep.lr * c;
+  if (ep.sgd)
+    c = sgd_apply(*old, c, ep.velocity ? ep.velocity + i * ep.ldv + j : nullptr, ep.lr,
+                  ep.weight_decay, ep.momentum, ep.nesterov);
   return c;
 }
 

@@ -69,6 +69,7 @@ Network::Network(std::vector<int64_t> layer_sizes, int64_t batch_size, int threa
   }
   padded_.resize(static_cast<size_t>(padded));
   w_.resize(sizes_.size() - 1), b_.resize(sizes_.size() - 1), ldw_.resize(sizes_.size() - 1);
+  vw_.assign(sizes_.size() - 1, nullptr), vb_.assign(sizes_.size() - 1, nullptr);
   const size_t L = sizes_.size() - 1;
   forward_.resize(L), dx_.resize(L), dw_.resize(L);
   forward_chunks_.resize(L), dx_chunks_.resize(L), dw_chunks_.resize(L);
@@ -83,32 +84,47 @@ void Network::use_params(float* params) {
   for (int64_t l = 0; l < layers(); ++l) {
     w_[l] = params + weight_offset(l);
     b_[l] = params + bias_offset(l);
+    vw_[l] = vb_[l] = nullptr;
     ldw_[l] = sizes_[l + 1];
   }
 }
 
-void Network::use_padded_copy(const float* params) {
+void Network::copy_padded(float* dst, const float* src, bool to_padded) const {
   for (int64_t l = 0; l < layers(); ++l) {
     const int64_t K = sizes_[l], N = sizes_[l + 1];
+    for (int64_t k = 0; k <= K; ++k) {  // K rows of weights, then the bias row
+      const int64_t flat = (k < K ? weight_offset(l) + k * N : bias_offset(l));
+      const int64_t padded = (k < K ? padded_w_[l] + k * padded_ld_[l] : padded_b_[l]);
+      if (to_padded)
+        std::memcpy(dst + padded, src + flat, sizeof(float) * N);
+      else
+        std::memcpy(dst + flat, src + padded, sizeof(float) * N);
+    }
+  }
+}
+
+void Network::use_padded_copy(const float* params, const float* velocity) {
+  copy_padded(padded_.data(), params, true);
+  if (velocity) {
+    // Sized on first use: plain SGD never pays for it.
+    if (padded_velocity_.size() != padded_.size()) padded_velocity_.resize(padded_.size());
+    copy_padded(padded_velocity_.data(), velocity, true);
+  }
+  for (int64_t l = 0; l < layers(); ++l) {
     w_[l] = padded_.data() + padded_w_[l];
     b_[l] = padded_.data() + padded_b_[l];
+    vw_[l] = velocity ? padded_velocity_.data() + padded_w_[l] : nullptr;
+    vb_[l] = velocity ? padded_velocity_.data() + padded_b_[l] : nullptr;
     ldw_[l] = padded_ld_[l];
-    for (int64_t k = 0; k < K; ++k)
-      std::memcpy(w_[l] + k * ldw_[l], params + weight_offset(l) + k * N, sizeof(float) * N);
-    std::memcpy(b_[l], params + bias_offset(l), sizeof(float) * N);
   }
 }
 
-void Network::copy_back(float* params) const {
-  for (int64_t l = 0; l < layers(); ++l) {
-    const int64_t K = sizes_[l], N = sizes_[l + 1];
-    for (int64_t k = 0; k < K; ++k)
-      std::memcpy(params + weight_offset(l) + k * N, w_[l] + k * ldw_[l], sizeof(float) * N);
-    std::memcpy(params + bias_offset(l), b_[l], sizeof(float) * N);
-  }
+void Network::copy_back(float* params, float* velocity) const {
+  copy_padded(params, padded_.data(), false);
+  if (velocity) copy_padded(velocity, padded_velocity_.data(), false);
 }
 
-void Network::step(float* grads, bool update, float lr, const float* x, const int32_t* labels,
+void Network::step(float* grads, const SgdOptions* update, const float* x, const int32_t* labels,
                    const int64_t* order, int64_t B, Metrics* metrics) {
   const int64_t L = layers();
   const int T = pool_.size();
@@ -176,8 +192,15 @@ void Network::step(float* grads, bool update, float lr, const float* x, const in
         op.C = grads + weight_offset(l), op.ldc = N;
       else
         op.C = w_[l], op.ldc = ldw_[l];
-      op.ep.sgd = !grads;
-      op.ep.lr = lr;
+      if (update && !grads) {
+        op.ep.sgd = true;
+        op.ep.lr = update->lr;
+        op.ep.weight_decay = update->weight_decay;
+        op.ep.momentum = update->momentum;
+        op.ep.nesterov = update->nesterov;
+        op.ep.velocity = vw_[l];
+        op.ep.ldv = ldw_[l];
+      }
       dw_chunks_[l] = gemm_chunks(*kernels_, op, T);
       phase_chunks_[phases++] = dx_chunks_[l].count + dw_chunks_[l].count + 1;
     }
@@ -220,8 +243,12 @@ void Network::step(float* grads, bool update, float lr, const float* x, const in
     for (int64_t i = 0; i < B; ++i)
       for (int64_t j = 0; j < N; ++j) db[j] += dz[i * N + j];
     if (!grads) {
+      // No weight decay on biases.
       float* b = b_[l];
-      for (int64_t j = 0; j < N; ++j) b[j] -= lr * db[j];
+      float* vb = vb_[l];
+      for (int64_t j = 0; j < N; ++j)
+        b[j] = sgd_apply(b[j], db[j], vb ? vb + j : nullptr, update->lr, 0.0f, update->momentum,
+                         update->nesterov);
     }
   };
   pool_.run(phases, phase_chunks_.data(), work);
@@ -243,22 +270,25 @@ double Network::gradients(float* grads, const float* params, const float* x,
   Metrics metrics;
   // Without an update the parameters are only read.
   use_params(const_cast<float*>(params));
-  step(grads, false, 0.0f, x, labels, order, B, &metrics);
+  step(grads, nullptr, x, labels, order, B, &metrics);
   return metrics.loss_sum / static_cast<double>(B);
 }
 
-int64_t Network::train_epoch(float* params, const float* x, const int32_t* labels,
-                             const int64_t* order, int64_t n_order, float lr,
-                             const std::function<bool()>& should_stop) {
-  use_padded_copy(params);
+int64_t Network::train_epoch(float* params, float* velocity, const float* x,
+                             const int32_t* labels, const int64_t* order, int64_t n_order,
+                             const SgdOptions& sgd, const std::function<bool()>& should_stop) {
+  if (sgd.momentum != 0.0f && !velocity)
+    throw std::invalid_argument("momentum needs a velocity buffer");
+  if (sgd.momentum == 0.0f) velocity = nullptr;
+  use_padded_copy(params, velocity);
   int64_t steps = 0;
   for (int64_t start = 0; start < n_order; start += batch_) {
     if (should_stop && should_stop()) break;
     const int64_t B = std::min(batch_, n_order - start);
-    step(nullptr, true, lr, x, labels, order + start, B, nullptr);
+    step(nullptr, &sgd, x, labels, order + start, B, nullptr);
     ++steps;
   }
-  copy_back(params);
+  copy_back(params, velocity);
   return steps;
 }
 
@@ -270,7 +300,7 @@ Metrics Network::evaluate(const float* params, const float* x, const int32_t* la
   for (int64_t start = 0; start < n; start += rows_) {
     if (should_stop && should_stop()) break;
     const int64_t B = std::min(rows_, n - start);
-    step(nullptr, false, 0.0f, x + start * sizes_[0], labels ? labels + start : nullptr, nullptr,
+    step(nullptr, nullptr, x + start * sizes_[0], labels ? labels + start : nullptr, nullptr,
          B, &metrics);
     if (probs) std::memcpy(probs + start * C, acts_.back().data(), sizeof(float) * B * C);
   }

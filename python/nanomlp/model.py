@@ -38,6 +38,19 @@ def parameter_layout(layer_sizes: Sequence[int]) -> list[tuple[int, int, int]]:
     return layout
 
 
+def parameter_views(
+    flat: np.ndarray, layer_sizes: Sequence[int]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per-layer views (weights [fan_in × fan_out], biases [fan_out]) of a flat buffer laid out
+    as ``parameter_layout`` says: the parameters, or anything shaped like them (velocities)."""
+    weights, biases = [], []
+    layout = parameter_layout(layer_sizes)
+    for (w, b, end), fan_in, fan_out in zip(layout, layer_sizes, layer_sizes[1:]):
+        weights.append(flat[w:b].reshape(fan_in, fan_out))
+        biases.append(flat[b:end])
+    return weights, biases
+
+
 class MLP:
     """Linear → ReLU → … → Linear → softmax over ``layer_sizes``.
 
@@ -82,12 +95,7 @@ class MLP:
 
     def _bind_views(self) -> None:
         """``weights`` and ``biases`` as views of ``params``."""
-        self.weights: list[np.ndarray] = []
-        self.biases: list[np.ndarray] = []
-        layout = parameter_layout(self.layer_sizes)
-        for (w, b, end), fan_in, fan_out in zip(layout, self.layer_sizes, self.layer_sizes[1:]):
-            self.weights.append(self.params[w:b].reshape(fan_in, fan_out))
-            self.biases.append(self.params[b:end])
+        self.weights, self.biases = parameter_views(self.params, self.layer_sizes)
 
     # Pickling would copy each view on its own; the views are rebuilt from params instead.
     def __getstate__(self) -> dict[str, Any]:

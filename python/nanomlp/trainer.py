@@ -10,7 +10,7 @@ import numpy as np
 from . import _core, reference
 from ._checks import check_features, check_int, check_labels, check_positive_float
 from .callbacks import Callback, History, ProgressBar, TerminateOnNaN
-from .model import MLP
+from .model import MLP, parameter_views
 
 BACKENDS = ("native", "numpy")
 
@@ -53,10 +53,15 @@ class NativeBackend:
         return self._networks[batch_size]
 
     def train_epoch(
-        self, x: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int, lr: float
+        self, x: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int, lr: float,
+        optimizer: "SGD",
     ) -> int:
         net = self._network(min(batch_size, len(order)))
-        return net.train_epoch(self.model.params, x, labels, order, lr)
+        return net.train_epoch(
+            self.model.params, x, labels, order, lr, momentum=optimizer.momentum,
+            nesterov=optimizer.nesterov, weight_decay=optimizer.weight_decay,
+            velocity=optimizer.velocity,
+        )
 
     def evaluate(
         self, x: np.ndarray, labels: np.ndarray | None, return_proba: bool = False
@@ -71,15 +76,49 @@ class NumpyBackend:
         self.model = model
 
     def train_epoch(
-        self, x: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int, lr: float
+        self, x: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int, lr: float,
+        optimizer: "SGD",
     ) -> int:
         m = self.model
-        return reference.train_epoch(m.weights, m.biases, x, labels, order, batch_size, lr)
+        velocities = None
+        if optimizer.velocity is not None:
+            weights, biases = parameter_views(optimizer.velocity, m.layer_sizes)
+            velocities = weights + biases
+        return reference.train_epoch(
+            m.weights, m.biases, x, labels, order, batch_size, lr, momentum=optimizer.momentum,
+            nesterov=optimizer.nesterov, weight_decay=optimizer.weight_decay, velocities=velocities,
+        )
 
     def evaluate(
         self, x: np.ndarray, labels: np.ndarray | None, return_proba: bool = False
     ) -> tuple[float, int, np.ndarray | None]:
         return reference.evaluate(self.model.weights, self.model.biases, x, labels, return_proba)
+
+
+class SGD:
+    """The optimiser's settings and state: PyTorch's SGD (momentum, Nesterov, weight decay).
+
+    ``velocity`` (laid out as the model's ``params``) holds the momentum buffers; it lives as
+    long as the Trainer, so successive ``fit`` calls continue with it, as in Keras.
+    """
+
+    def __init__(self, model: MLP, momentum: float, nesterov: bool, weight_decay: float) -> None:
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float, np.floating, np.integer)):
+            raise TypeError(f"momentum must be a real number, got {momentum!r}")
+        if not 0.0 <= float(momentum) < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        if not isinstance(nesterov, (bool, np.bool_)):
+            raise TypeError(f"nesterov must be True or False, got {nesterov!r}")
+        if nesterov and momentum == 0:
+            raise ValueError("nesterov=True needs momentum > 0")
+        if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float, np.floating, np.integer)):
+            raise TypeError(f"weight_decay must be a real number, got {weight_decay!r}")
+        if not (np.isfinite(weight_decay) and weight_decay >= 0):
+            raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay}")
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+        self.weight_decay = float(weight_decay)
+        self.velocity = np.zeros_like(model.params) if self.momentum else None
 
 
 class Trainer:
@@ -93,7 +132,9 @@ class Trainer:
     ``backend="native"`` runs the C++ engine on a float32 model; ``backend="numpy"`` runs the
     NumPy reference in the model's dtype. ``threads`` is the native engine's thread count
     (default: NANOMLP_NUM_THREADS, else the available cores); its results are bit-identical for
-    any count.
+    any count. ``momentum``, ``nesterov`` and ``weight_decay`` turn plain SGD into PyTorch's
+    ``optim.SGD`` with those settings (weight decay applies to weights, not biases); the
+    defaults keep the notebook's ``W -= lr * dW`` bit for bit.
     """
 
     def __init__(
@@ -104,6 +145,9 @@ class Trainer:
         epochs: int = 10,
         backend: str = "native",
         threads: int | None = None,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
     ) -> None:
         if not isinstance(model, MLP):
             raise TypeError(f"model must be an nanomlp.MLP, got {type(model).__name__}")
@@ -118,7 +162,24 @@ class Trainer:
         self._engine = (
             NativeBackend(model, self.threads) if backend == "native" else NumpyBackend(model)
         )
+        self.optimizer = SGD(model, momentum, nesterov, weight_decay)
         self.stop_training = False
+
+    def get_optimizer_state(self) -> dict[str, Any]:
+        """A copy of the optimiser's state (the momentum buffers), for ``set_optimizer_state``."""
+        v = self.optimizer.velocity
+        return {"velocity": None if v is None else v.copy()}
+
+    def set_optimizer_state(self, state: dict[str, Any]) -> None:
+        """Continue from a state that ``get_optimizer_state`` returned."""
+        v = state.get("velocity")
+        if (v is None) != (self.optimizer.velocity is None):
+            raise ValueError("the optimizer state does not match this trainer's momentum setting")
+        if v is not None:
+            v = np.asarray(v)
+            if v.shape != self.optimizer.velocity.shape:
+                raise ValueError(f"velocity must have shape {self.optimizer.velocity.shape}, got {v.shape}")
+            self.optimizer.velocity[...] = v
 
     def _features(self, x: Any, name: str = "x") -> np.ndarray:
         return check_features(x, self.model.n_features, name)
@@ -210,7 +271,7 @@ class Trainer:
             # The notebook permutes its already shuffled array, so the permutations compose.
             order = order[rng.permutation(len(x))]
             self.model.shuffle_order = order
-            self._engine.train_epoch(x, labels, order, self.batch_size, self.lr)
+            self._engine.train_epoch(x, labels, order, self.batch_size, self.lr, self.optimizer)
             logs: dict[str, float] = {}
             logs["train_loss"], logs["train_acc"] = self._metrics(x, labels)
             if val is not None:

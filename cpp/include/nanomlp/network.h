@@ -39,6 +39,15 @@ struct Metrics {
   int64_t rows = 0;
 };
 
+// Minibatch SGD, PyTorch's formulation (see sgd_apply): weight decay on the weights only;
+// momentum > 0 needs a velocity buffer, one float per parameter, kept between epochs.
+struct SgdOptions {
+  float lr = 0.01f;
+  float momentum = 0.0f;
+  bool nesterov = false;
+  float weight_decay = 0.0f;
+};
+
 class Network {
  public:
   // layer_sizes: input width, hidden widths…, class count (at least two entries, all ≥ 1).
@@ -57,9 +66,12 @@ class Network {
   int64_t bias_offset(int64_t l) const { return offsets_[l] + sizes_[l] * sizes_[l + 1]; }
 
   // One SGD epoch: rows x[order[0]], x[order[1]], … in batches of batch_size, the last one
-  // short. should_stop is polled between steps; returns the number of steps taken.
-  int64_t train_epoch(float* params, const float* x, const int32_t* labels, const int64_t* order,
-                      int64_t n_order, float lr, const std::function<bool()>& should_stop);
+  // short. velocity (num_params, laid out as params) is read and updated when
+  // sgd.momentum > 0, and may be null otherwise. should_stop is polled between steps; returns
+  // the number of steps taken.
+  int64_t train_epoch(float* params, float* velocity, const float* x, const int32_t* labels,
+                      const int64_t* order, int64_t n_order, const SgdOptions& sgd,
+                      const std::function<bool()>& should_stop);
 
   // Forward and backward of the rows x[order[0..B)], B ≤ batch_size: grads (num_params) and the
   // batch's mean loss. No update.
@@ -76,12 +88,14 @@ class Network {
   // forward pass; then, when grads is not null, the backward pass into grads, or, when update,
   // the backward pass fused with the SGD update of params. Adds loss and hits to metrics when
   // not null. params is only written when update.
-  void step(float* grads, bool update, float lr, const float* x, const int32_t* labels,
+  void step(float* grads, const SgdOptions* update, const float* x, const int32_t* labels,
             const int64_t* order, int64_t B, Metrics* metrics);
-  // The parameters the steps use: the caller's, or the padded copy train_epoch works on.
+  // The parameters the steps use: the caller's, or the padded copy train_epoch works on
+  // (with the velocities, when there are any, in a copy of the same layout).
   void use_params(float* params);
-  void use_padded_copy(const float* params);
-  void copy_back(float* params) const;
+  void use_padded_copy(const float* params, const float* velocity);
+  void copy_back(float* params, float* velocity) const;
+  void copy_padded(float* dst, const float* src, bool to_padded) const;
 
   int64_t layers() const { return static_cast<int64_t>(sizes_.size()) - 1; }
 
@@ -98,9 +112,10 @@ class Network {
   std::vector<float> db_;                      // [max width]: a bias gradient before its update
   // During an epoch the weights live in padded_: each row of W starts a cache line, so
   // threads updating neighbouring bands of columns share none.
-  Floats padded_;
+  Floats padded_, padded_velocity_;
   std::vector<int64_t> padded_w_, padded_b_, padded_ld_;  // per layer: offsets, row stride
   std::vector<float*> w_, b_;                  // per layer: the weights and biases in use
+  std::vector<float*> vw_, vb_;                // per layer: their velocities, or null
   std::vector<int64_t> ldw_;                   // per layer: the row stride of w_
   std::vector<GemmOp> forward_, dx_, dw_;      // per layer, the products of the current step
   std::vector<GemmChunks> forward_chunks_, dx_chunks_, dw_chunks_;
