@@ -22,5 +22,15 @@ __all__ = [
     "ModelCheckpoint",
     "TerminateOnNaN",
     "LearningRateScheduler",
+    "MLPClassifier",
     "__version__",
 ]
+
+
+def __getattr__(name: str):
+    # scikit-learn is optional and heavy: imported only when MLPClassifier is asked for.
+    if name == "MLPClassifier":
+        from .estimator import MLPClassifier
+
+        return MLPClassifier
+    raise AttributeError(f"module 'nanomlp' has no attribute {name!r}")

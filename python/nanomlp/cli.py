@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as _dt
-import inspect
 import json
 import os
 import platform
 import sys
+import time
 import warnings
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -106,7 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=_int_at_least(1), default=32, help="minibatch size (default: %(default)s)")
     train.add_argument("--epochs", type=_int_at_least(1), default=10, help="epochs (default: %(default)s)")
     train.add_argument("--momentum", type=_nonnegative_float, default=0.0,
-                       help="SGD momentum (default: 0, plain SGD)")
+                       help="SGD momentum in [0, 1) (default: 0, plain SGD)")
+    train.add_argument("--nesterov", action="store_true", help="Nesterov momentum")
+    train.add_argument("--weight-decay", type=_nonnegative_float, default=0.0,
+                       help="L2 weight decay on the weights (default: 0)")
     train.add_argument("--backend", choices=("native", "numpy"), default="native",
                        help="native: the C++ engine; numpy: the NumPy reference (default: %(default)s)")
     train.add_argument("--dtype", choices=("float32", "float64"), default="float32",
@@ -126,6 +129,44 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", metavar="DIR", help="output folder (default: runs/<date-time>/)")
     train.add_argument("--quiet", action="store_true", help="no per-epoch lines, only the results")
     train.set_defaults(handler=_train, command_parser=train)
+
+    sweep = commands.add_parser(
+        "sweep", parents=[common], help="train every combination of settings, compare them",
+        description="A grid search: every combination of the listed values, each run from the "
+        "same seed, on MNIST or Fashion-MNIST. Prints one summary line per run in the notebook's "
+        "format and writes results.csv, results.json and heatmap.png to --out. Runs go to "
+        "--jobs local processes, or to the Dask cluster at --scheduler.",
+    )
+    sweep.add_argument("--lr", type=_positive_float, nargs="+", default=[0.01], metavar="LR",
+                       help="learning rates (default: 0.01)")
+    sweep.add_argument("--batch-size", type=_int_at_least(1), nargs="+", default=[32], metavar="N",
+                       help="batch sizes (default: 32)")
+    sweep.add_argument("--epochs", type=_int_at_least(1), nargs="+", default=[10], metavar="N",
+                       help="epochs (default: 10)")
+    sweep.add_argument("--hidden", type=_hidden_spec, nargs="+", default=[DEFAULT_HIDDEN], metavar="W,W",
+                       help="hidden layer widths, comma-separated, one network per value (default: 128,64)")
+    sweep.add_argument("--momentum", type=_nonnegative_float, nargs="+", default=[0.0], metavar="M",
+                       help="momentum values in [0, 1) (default: 0)")
+    sweep.add_argument("--weight-decay", type=_nonnegative_float, nargs="+", default=[0.0], metavar="D",
+                       help="weight decay values (default: 0)")
+    sweep.add_argument("--seed", type=_int_at_least(0, 2**32 - 1), default=42, help="(default: %(default)s)")
+    sweep.add_argument("--dataset", choices=DATASET_CHOICES, default="mnist", help="(default: %(default)s)")
+    sweep.add_argument("--data", metavar="DIR", help="dataset folder or .npz (see 'nanomlp data info')")
+    sweep.add_argument("--val-size", type=_int_at_least(1), default=DEFAULT_VAL_SIZE,
+                       help="last training images held out for validation (default: %(default)s)")
+    sweep.add_argument("--limit", type=_int_at_least(1), default=None, metavar="N",
+                       help="use only the first N training images (validation included)")
+    sweep.add_argument("--test-limit", type=_int_at_least(1), default=None, metavar="N",
+                       help="use only the first N test images")
+    sweep.add_argument("--jobs", type=_int_at_least(1), default=1,
+                       help="local worker processes (default: %(default)s)")
+    sweep.add_argument("--threads", type=_int_at_least(1), default=None,
+                       help="engine threads per run (default: the cores divided among the jobs)")
+    sweep.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run on the Dask cluster whose scheduler is at ADDRESS (tcp://host:port)")
+    sweep.add_argument("--out", metavar="DIR", help="output folder (default: runs/<date-time>/)")
+    sweep.add_argument("--quiet", action="store_true", help="no progress, only the summary")
+    sweep.set_defaults(handler=_sweep, command_parser=sweep)
 
     evaluate = commands.add_parser(
         "evaluate", parents=[common], help="test loss, accuracy and per-class accuracy of a saved model",
@@ -181,6 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # -------------------------------------------------------------------------------------- helpers
+def _hidden_spec(text: str) -> tuple[int, ...]:
+    """``128,64`` → (128, 64); ``none`` → () (no hidden layer)."""
+    if text.strip().lower() in ("", "none"):
+        return ()
+    parse = _int_at_least(1)
+    return tuple(parse(part) for part in text.split(","))
+
+
 def _echo(*parts: Any) -> None:
     print(*parts, flush=True)
 
@@ -209,10 +258,6 @@ def _load_model(path: str) -> Any:
     from .model import MLP
 
     return MLP.load(path)
-
-
-def _accepts(function: Any, name: str) -> bool:
-    return name in inspect.signature(function).parameters
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -284,16 +329,12 @@ def _train(args: argparse.Namespace) -> int:
     sub = args.command_parser
     if args.dtype == "float64" and args.backend == "native":
         sub.error("--dtype float64 needs --backend numpy (the native engine trains float32)")
-    trainer_options: dict[str, Any] = {}
-    if args.momentum:
-        if not _accepts(Trainer.__init__, "momentum"):
-            sub.error(f"--momentum {args.momentum:g} is not supported yet: training is plain SGD (leave --momentum at 0)")
-        trainer_options["momentum"] = args.momentum
-    if args.threads is not None:
-        if _accepts(Trainer.__init__, "threads"):
-            trainer_options["threads"] = args.threads
-        else:
-            warnings.warn("--threads is ignored: this build's engine has no thread option", RuntimeWarning)
+    if args.momentum >= 1:
+        sub.error(f"argument --momentum: must be in [0, 1), got {args.momentum:g}")
+    if args.nesterov and not args.momentum:
+        sub.error("--nesterov needs --momentum > 0")
+    trainer_options = {"momentum": args.momentum, "nesterov": args.nesterov,
+                       "weight_decay": args.weight_decay, "threads": args.threads}
     if args.limit is not None and args.limit <= args.val_size:
         sub.error(f"--limit ({args.limit}) must be larger than --val-size ({args.val_size})")
     _use_agg()  # fail now, not after training, if matplotlib is missing
@@ -324,6 +365,8 @@ def _train(args: argparse.Namespace) -> int:
         "batch_size": args.batch_size,
         "epochs": args.epochs,
         "momentum": args.momentum,
+        "nesterov": args.nesterov,
+        "weight_decay": args.weight_decay,
         "backend": args.backend,
         "dtype": args.dtype,
         "threads": args.threads,
@@ -365,6 +408,87 @@ def _train(args: argparse.Namespace) -> int:
                      out / "confusion.png")
     _echo(f"Saved to {out}/: config.json history.json model.npz curves.png predictions.png confusion.png")
     return 0
+
+
+# ---------------------------------------------------------------------------------------- sweep
+def _sweep(args: argparse.Namespace) -> int:
+    from . import sweep as sw
+
+    sub = args.command_parser
+    if any(m >= 1 for m in args.momentum):
+        sub.error("argument --momentum: every value must be in [0, 1)")
+    if args.limit is not None and args.limit <= args.val_size:
+        sub.error(f"--limit ({args.limit}) must be larger than --val-size ({args.val_size})")
+    _use_agg()
+    axes: dict[str, list[Any]] = {"lr": args.lr, "batch_size": args.batch_size}
+    # Only the axes the user varied or moved off the default appear in the records.
+    for name, values, default in (("epochs", args.epochs, [10]), ("hidden", args.hidden, [DEFAULT_HIDDEN]),
+                                  ("momentum", args.momentum, [0.0]), ("weight_decay", args.weight_decay, [0.0])):
+        if list(values) != list(default):
+            axes[name] = list(values)
+    configs = [{**c, "seed": args.seed} for c in sw.grid(**axes)] if args.seed != 42 else sw.grid(**axes)
+
+    (x_train, y_train), (x_test, y_test) = _load_dataset(args.dataset, args.data)
+    if args.limit is not None:
+        x_train, y_train = x_train[: args.limit], y_train[: args.limit]
+    if args.test_limit is not None:
+        x_test, y_test = x_test[: args.test_limit], y_test[: args.test_limit]
+    n_fit = len(x_train) - args.val_size
+    if n_fit < 1:
+        raise CommandError(f"--val-size {args.val_size} leaves no training images out of {len(x_train)}")
+    data = ((x_train[:n_fit], y_train[:n_fit]), (x_train[n_fit:], y_train[n_fit:]), (x_test, y_test))
+
+    client = sw.connect(args.scheduler) if args.scheduler else None
+    out = Path(args.out) if args.out else _default_out()
+    done: dict[int, dict[str, Any]] = {}
+    start = time.perf_counter()
+    with _output_folder(out):
+        try:
+            sw.sweep(configs, data, jobs=args.jobs, client=client, threads=args.threads,
+                     on_record=done.__setitem__, progress=not args.quiet)
+        finally:
+            # Finished runs are kept, also when the sweep is interrupted.
+            records = [done[i] for i in sorted(done)]
+            if records:
+                _write_sweep_results(out, records, time.perf_counter() - start, configs, args)
+            if client is not None:
+                client.close()
+    _echo("\nSummary of Hyperparameter Tuning:")
+    for record in records:
+        _echo(sw.format_record(record))
+    _echo(f"Wall time: {time.perf_counter() - start:.1f} s for {len(records)} runs "
+          f"({'Dask at ' + args.scheduler if args.scheduler else f'--jobs {args.jobs}'})")
+    _echo(f"Saved to {out}/: results.csv results.json heatmap.png")
+    return 0
+
+
+def _write_sweep_results(out: Path, records: list[dict], seconds: float, configs: list[dict],
+                         args: argparse.Namespace) -> None:
+    import csv
+    import io
+
+    from . import plotting
+
+    columns = [k for k in records[0] if k != "history"]
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        writer.writerow({k: (",".join(map(str, v)) if isinstance(v, tuple) else v) for k, v in record.items()})
+    with atomic_write(out / "results.csv", "w", encoding="utf-8") as f:
+        f.write(text.getvalue())
+    _write_json(out / "results.json", {
+        "argv": args.argv, "nanomlp_version": __version__, "dataset": args.dataset,
+        "runs_planned": len(configs), "runs_finished": len(records), "wall_seconds": seconds,
+        "jobs": args.jobs, "scheduler": args.scheduler, "records": records,
+    })
+    # One cell per (lr, batch size): with other axes swept too, the cell shows their best run.
+    best: dict[tuple, dict] = {}
+    for record in records:
+        key = (record["lr"], record["batch_size"])
+        if key not in best or record["test_acc"] > best[key]["test_acc"]:
+            best[key] = record
+    _save_figure(plotting.plot_sweep(list(best.values())), out / "heatmap.png")
 
 
 # ------------------------------------------------------------------------------------- evaluate
