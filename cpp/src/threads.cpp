@@ -36,6 +36,8 @@ class Backoff {
 // How long an idle worker spins for the next run before it sleeps: longer than the gap between
 // two training steps, far shorter than anything a person notices.
 constexpr auto kIdleSpin = std::chrono::microseconds(500);
+// Pauses an idle worker spins before it starts yielding.
+constexpr int kIdlePauses = 1024;
 
 inline uint32_t tag_of(uint64_t v) { return static_cast<uint32_t>(v >> 32); }
 inline int64_t count_of(uint64_t v) { return static_cast<int64_t>(v & 0xFFFFFFFFu); }
@@ -141,10 +143,15 @@ void ThreadPool::idle(int tid) {
     uint32_t g = generation_.load(std::memory_order_acquire);
     if (g == seen) {
       const auto until = std::chrono::steady_clock::now() + kIdleSpin;
+      // Spin briefly, then yield between looks: on a machine busy with other work this thread
+      // may share a core with the one that will start the next run, and must not hold it.
       for (int n = 1; g == seen; ++n) {
-        cpu_relax();
+        if (n < kIdlePauses)
+          cpu_relax();
+        else
+          std::this_thread::yield();
         g = generation_.load(std::memory_order_acquire);
-        if (n % 256 == 0 && std::chrono::steady_clock::now() > until) break;
+        if (n % 64 == 0 && std::chrono::steady_clock::now() > until) break;
       }
     }
     if (g == seen) {
