@@ -292,7 +292,8 @@ class NanomlpRunner:
         trainer = self.trainer(batch_size, threads)
         order = first_order(trainer.model, len(data.x_train))
         start = time.perf_counter()
-        trainer._engine.train_epoch(data.x_train, data.y_train, order, batch_size, self.config.lr)
+        trainer._engine.train_epoch(data.x_train, data.y_train, order, batch_size, self.config.lr,
+                                    trainer.optimizer)
         return time.perf_counter() - start
 
     def infer(self, data: Data, threads: int) -> float:
