@@ -8,6 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 
 _REAL_KINDS = "fiu"  # float, signed and unsigned integer
+_FINITE_BLOCK_ROWS = 4096
 
 
 def check_int(value: Any, name: str, minimum: int | None = None) -> int:
@@ -60,12 +61,15 @@ def check_features(x: Any, n_features: int, name: str = "x") -> np.ndarray:
         raise ValueError(f"{name} must have at least one row, got shape {arr.shape}")
     with np.errstate(over="ignore"):  # out-of-range values become inf, refused just below
         arr = np.ascontiguousarray(arr, dtype=np.float32)
-    if not np.isfinite(arr).all():
-        bad = int(np.flatnonzero(~np.isfinite(arr).all(axis=1))[0])
-        raise ValueError(
-            f"{name} must be finite in float32; row {bad} holds NaN or infinity "
-            f"(or a value beyond float32's range)"
-        )
+    # In blocks of rows: a mask of the whole array would cost as much memory as the data.
+    for start in range(0, arr.shape[0], _FINITE_BLOCK_ROWS):
+        block = arr[start : start + _FINITE_BLOCK_ROWS]
+        if not np.isfinite(block).all():
+            bad = start + int(np.flatnonzero(~np.isfinite(block).all(axis=1))[0])
+            raise ValueError(
+                f"{name} must be finite in float32; row {bad} holds NaN or infinity "
+                f"(or a value beyond float32's range)"
+            )
     return arr
 
 

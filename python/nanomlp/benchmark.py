@@ -591,8 +591,40 @@ def run_benchmark(config: BenchConfig, log: Log | None = None) -> dict[str, Any]
             torch.set_num_threads(torch_threads)
     report["results"] = results
     report["ratios"] = ratios(results, report["peak"])
+    if not config.quick:
+        report["memory"] = fit_memory(config)
+        log(f"memory: max RSS {report['memory']['max_rss_mb']:.1f} MB = input arrays "
+            f"{report['memory']['inputs_mb']:.1f} MB + {report['memory']['excess_mb']:.1f} MB")
     report["wall_seconds"] = time.perf_counter() - wall_start
     return report
+
+
+# A fresh process, so that its max RSS is the fit's alone: load MNIST, one 10-epoch fit.
+_MEMORY_SCRIPT = """
+import json, sys
+from nanomlp import MLP, Trainer
+from nanomlp.datasets import load_mnist
+(x, y), (x_test, y_test) = load_mnist(sys.argv[1] or None)
+inputs = sum(a.nbytes for a in (x, y, x_test, y_test))
+Trainer(MLP(seed=42), epochs=10).fit(x[:-5000], y[:-5000], validation_data=(x[-5000:], y[-5000:]))
+# VmHWM, not getrusage's ru_maxrss: Linux carries the parent's peak across fork and exec
+# into ru_maxrss, while VmHWM is this process's own memory's high-water mark.
+hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({"inputs": inputs, "max_rss_kb": int(hwm.split()[1])}))
+"""
+
+
+def fit_memory(config: BenchConfig) -> dict[str, Any]:
+    """Peak memory (max RSS, interpreter included) of a 10-epoch MNIST fit in a new process
+    (Linux: it reads /proc/self/status)."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", _MEMORY_SCRIPT, config.data or ""],
+                          capture_output=True, text=True, check=True)
+    measured = json.loads(done.stdout.strip().splitlines()[-1])
+    inputs_mb = measured["inputs"] / 2**20
+    rss_mb = measured["max_rss_kb"] / 1024
+    return {"inputs_mb": inputs_mb, "max_rss_mb": rss_mb, "excess_mb": rss_mb - inputs_mb}
 
 
 def ratios(results: list[dict[str, Any]], peak: dict[str, Any]) -> list[dict[str, Any]]:
@@ -612,6 +644,16 @@ def ratios(results: list[dict[str, Any]], peak: dict[str, Any]) -> list[dict[str
         row["native_of_peak"] = native["gflops_median"] / peak[str(threads)]["gflops_median"]
         rows.append(row)
     return rows
+
+
+def thread_scaling(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Native's speedup on each thread count over one thread, per case and batch size."""
+    native = {(r["case"], r["batch_size"], r["threads"]): r["median_s"]
+              for r in results if r["backend"] == "native"}
+    return [{"case": case, "batch_size": batch, "threads": threads,
+             "speedup": native[(case, batch, 1)] / seconds}
+            for (case, batch, threads), seconds in native.items()
+            if threads != 1 and (case, batch, 1) in native]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -681,6 +723,16 @@ def markdown(report: dict[str, Any]) -> str:
         cells += [f"{row[f'native_vs_{b}']:.2f}×" for b in backends[1:]]
         cells += [f"{native['gflops_median']:.1f}", f"{100 * row['native_of_peak']:.1f}%"]
         lines.append("| " + " | ".join(cells) + " |")
+    scaling = thread_scaling(report["results"])
+    if scaling:
+        lines += ["", "Native thread scaling (median time on 1 thread / on N threads): " + "; ".join(
+            f"{r['case']}{' batch ' + str(r['batch_size']) if r['batch_size'] else ''} "
+            f"×{r['speedup']:.2f} on {r['threads']}" for r in scaling) + "."]
+    if "memory" in report:
+        mem = report["memory"]
+        lines += ["", f"Peak memory of a 10-epoch MNIST fit (max RSS of a fresh process, interpreter "
+                      f"included): {mem['max_rss_mb']:.1f} MB = the input arrays {mem['inputs_mb']:.1f} MB "
+                      f"+ {mem['excess_mb']:.1f} MB."]
     if report["notes"]:
         lines += ["", *(f"- {note}" for note in report["notes"])]
     lines += ["", f"Wall time of this run: {report['wall_seconds']:.0f} s.", ""]
