@@ -1,0 +1,51 @@
+"""Typed interface of nanomlp's native engine (the ``_core`` extension)."""
+from typing import Optional
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _core_testing as testing
+
+__version__: str
+
+class Network:
+    """An MLP's workspaces and threads; parameters stay in the caller's float32 array."""
+
+    def __init__(self, layer_sizes: list[int], batch_size: int, threads: int = 1) -> None: ...
+    @property
+    def threads(self) -> int: ...
+    @property
+    def kernel(self) -> str: ...
+    @property
+    def layer_sizes(self) -> list[int]: ...
+    @property
+    def batch_size(self) -> int: ...
+    @property
+    def num_params(self) -> int: ...
+    def weight_offset(self, layer: int) -> int: ...
+    def bias_offset(self, layer: int) -> int: ...
+    def train_epoch(
+        self,
+        params: npt.NDArray[np.float32],
+        x: npt.NDArray[np.float32],
+        labels: npt.NDArray[np.int32],
+        order: npt.NDArray[np.int64],
+        lr: float,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        velocity: Optional[npt.NDArray[np.float32]] = None,
+    ) -> int: ...
+    def gradients(
+        self,
+        params: npt.NDArray[np.float32],
+        x: npt.NDArray[np.float32],
+        labels: npt.NDArray[np.int32],
+    ) -> tuple[npt.NDArray[np.float32], float]: ...
+    def evaluate(
+        self,
+        params: npt.NDArray[np.float32],
+        x: npt.NDArray[np.float32],
+        labels: Optional[npt.NDArray[np.int32]] = None,
+        return_proba: bool = False,
+    ) -> tuple[float, int, Optional[npt.NDArray[np.float32]]]: ...

@@ -1,0 +1,24 @@
+"""Typed interface of ``nanomlp._core.testing``: the matrix kernels one by one, for the tests."""
+from typing import Optional
+
+import numpy as np
+import numpy.typing as npt
+
+generic_fuses: bool
+
+def available_kernels() -> list[str]: ...
+def gemm(
+    shape: str,
+    a: npt.NDArray[np.float32],
+    b: npt.NDArray[np.float32],
+    kernel: str,
+    threads: int = 1,
+    bias: Optional[npt.NDArray[np.float32]] = None,
+    relu: bool = False,
+    mask: Optional[npt.NDArray[np.float32]] = None,
+    c: Optional[npt.NDArray[np.float32]] = None,
+    lr: float = 0.0,
+    rows: Optional[npt.NDArray[np.int64]] = None,
+) -> npt.NDArray[np.float32]: ...
+def reference_gemm(shape: str, a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]: ...
+def library_gemm(shape: str, a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]: ...
