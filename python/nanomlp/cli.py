@@ -77,6 +77,31 @@ def _int_at_least(minimum: int, maximum: int | None = None):
 
 
 # ------------------------------------------------------------------------------------- parser
+def _add_data_options(parser: argparse.ArgumentParser, min_val_size: int) -> None:
+    """Which data, and how the training set is split: shared by train and sweep."""
+    parser.add_argument("--dataset", choices=DATASET_CHOICES, default="mnist", help="(default: %(default)s)")
+    parser.add_argument("--data", metavar="DIR", help="dataset folder or .npz (default: $NANOMLP_DATA, "
+                        "the cache, else a download; see 'nanomlp data info')")
+    parser.add_argument("--val-size", type=_int_at_least(min_val_size), default=DEFAULT_VAL_SIZE,
+                        help="last training images held out for validation (default: %(default)s)")
+    parser.add_argument("--limit", type=_int_at_least(1), default=None, metavar="N",
+                        help="use only the first N training images (validation included), for quick runs")
+
+
+def _split_data(args: argparse.Namespace) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """(fit, validation, test) pairs as the options say: the last --val-size training images
+    (of the first --limit) held out, as the notebook holds out its last 5,000."""
+    if args.limit is not None and args.limit <= args.val_size:
+        args.command_parser.error(f"--limit ({args.limit}) must be larger than --val-size ({args.val_size})")
+    (x_train, y_train), (x_test, y_test) = _load_dataset(args.dataset, args.data)
+    if args.limit is not None:
+        x_train, y_train = x_train[: args.limit], y_train[: args.limit]
+    if args.val_size >= len(x_train):
+        raise CommandError(f"--val-size {args.val_size} leaves no training images out of {len(x_train)}")
+    n_fit = len(x_train) - args.val_size
+    return (x_train[:n_fit], y_train[:n_fit]), (x_train[n_fit:], y_train[n_fit:]), (x_test, y_test)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line, for ``main`` and for documentation."""
     common = argparse.ArgumentParser(add_help=False)
@@ -119,13 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="threads of the native engine (default: the engine's choice)")
     train.add_argument("--seed", type=_int_at_least(0, 2**32 - 1), default=42,
                        help="seed of the initial weights and the shuffles (default: %(default)s)")
-    train.add_argument("--dataset", choices=DATASET_CHOICES, default="mnist", help="(default: %(default)s)")
-    train.add_argument("--data", metavar="DIR", help="dataset folder or .npz (default: $NANOMLP_DATA, "
-                       "the cache, else a download; see 'nanomlp data info')")
-    train.add_argument("--val-size", type=_int_at_least(0), default=DEFAULT_VAL_SIZE,
-                       help="last training images held out for validation (default: %(default)s)")
-    train.add_argument("--limit", type=_int_at_least(1), default=None, metavar="N",
-                       help="use only the first N training images (validation included), for quick runs")
+    _add_data_options(train, min_val_size=0)
     train.add_argument("--out", metavar="DIR", help="output folder (default: runs/<date-time>/)")
     train.add_argument("--quiet", action="store_true", help="no per-epoch lines, only the results")
     train.set_defaults(handler=_train, command_parser=train)
@@ -150,12 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--weight-decay", type=_nonnegative_float, nargs="+", default=[0.0], metavar="D",
                        help="weight decay values (default: 0)")
     sweep.add_argument("--seed", type=_int_at_least(0, 2**32 - 1), default=42, help="(default: %(default)s)")
-    sweep.add_argument("--dataset", choices=DATASET_CHOICES, default="mnist", help="(default: %(default)s)")
-    sweep.add_argument("--data", metavar="DIR", help="dataset folder or .npz (see 'nanomlp data info')")
-    sweep.add_argument("--val-size", type=_int_at_least(1), default=DEFAULT_VAL_SIZE,
-                       help="last training images held out for validation (default: %(default)s)")
-    sweep.add_argument("--limit", type=_int_at_least(1), default=None, metavar="N",
-                       help="use only the first N training images (validation included)")
+    _add_data_options(sweep, min_val_size=1)
     sweep.add_argument("--test-limit", type=_int_at_least(1), default=None, metavar="N",
                        help="use only the first N test images")
     sweep.add_argument("--jobs", type=_int_at_least(1), default=1,
@@ -335,20 +349,12 @@ def _train(args: argparse.Namespace) -> int:
         sub.error("--nesterov needs --momentum > 0")
     trainer_options = {"momentum": args.momentum, "nesterov": args.nesterov,
                        "weight_decay": args.weight_decay, "threads": args.threads}
-    if args.limit is not None and args.limit <= args.val_size:
-        sub.error(f"--limit ({args.limit}) must be larger than --val-size ({args.val_size})")
     _use_agg()  # fail now, not after training, if matplotlib is missing
 
-    (x_train, y_train), (x_test, y_test) = _load_dataset(args.dataset, args.data)
-    if args.limit is not None:
-        x_train, y_train = x_train[: args.limit], y_train[: args.limit]
-    if args.val_size >= len(x_train):
-        raise CommandError(f"--val-size {args.val_size} leaves no training images out of {len(x_train)}")
-    n_fit = len(x_train) - args.val_size
-    x_fit, y_fit = x_train[:n_fit], y_train[:n_fit]
-    validation = (x_train[n_fit:], y_train[n_fit:]) if args.val_size else None
+    (x_fit, y_fit), (x_val, y_val), (x_test, y_test) = _split_data(args)
+    validation = (x_val, y_val) if args.val_size else None
 
-    layer_sizes = [x_train.shape[1], *args.hidden, int(max(y_train.max(), y_test.max())) + 1]
+    layer_sizes = [x_fit.shape[1], *args.hidden, int(max(y_fit.max(), y_val.max(initial=0), y_test.max())) + 1]
     model = MLP(layer_sizes, seed=args.seed, dtype=args.dtype)
     trainer = Trainer(model, lr=args.lr, batch_size=args.batch_size, epochs=args.epochs,
                       backend=args.backend, **trainer_options)
@@ -373,7 +379,7 @@ def _train(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "val_size": args.val_size,
         "limit": args.limit,
-        "n_train": n_fit,
+        "n_train": len(x_fit),
         "n_val": args.val_size,
         "n_test": len(x_test),
         "started": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -417,8 +423,6 @@ def _sweep(args: argparse.Namespace) -> int:
     sub = args.command_parser
     if any(m >= 1 for m in args.momentum):
         sub.error("argument --momentum: every value must be in [0, 1)")
-    if args.limit is not None and args.limit <= args.val_size:
-        sub.error(f"--limit ({args.limit}) must be larger than --val-size ({args.val_size})")
     _use_agg()
     axes: dict[str, list[Any]] = {"lr": args.lr, "batch_size": args.batch_size}
     # Only the axes the user varied or moved off the default appear in the records.
@@ -428,15 +432,10 @@ def _sweep(args: argparse.Namespace) -> int:
             axes[name] = list(values)
     configs = [{**c, "seed": args.seed} for c in sw.grid(**axes)] if args.seed != 42 else sw.grid(**axes)
 
-    (x_train, y_train), (x_test, y_test) = _load_dataset(args.dataset, args.data)
-    if args.limit is not None:
-        x_train, y_train = x_train[: args.limit], y_train[: args.limit]
+    fit, val, (x_test, y_test) = _split_data(args)
     if args.test_limit is not None:
         x_test, y_test = x_test[: args.test_limit], y_test[: args.test_limit]
-    n_fit = len(x_train) - args.val_size
-    if n_fit < 1:
-        raise CommandError(f"--val-size {args.val_size} leaves no training images out of {len(x_train)}")
-    data = ((x_train[:n_fit], y_train[:n_fit]), (x_train[n_fit:], y_train[n_fit:]), (x_test, y_test))
+    data = (fit, val, (x_test, y_test))
 
     client = sw.connect(args.scheduler) if args.scheduler else None
     out = Path(args.out) if args.out else _default_out()
