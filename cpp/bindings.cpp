@@ -7,8 +7,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+
+#include <unistd.h>
 
 #include "nanomlp/gemm.h"
 #include "nanomlp/network.h"
@@ -18,6 +22,69 @@ namespace py = pybind11;
 using nanomlp::Network;
 
 namespace {
+
+// One call at a time per Network: its workspaces and pool serve a single call, and Python
+// threads may share a Network (a Trainer's predict from several threads). The lock is taken
+// after the GIL is released, so a waiting thread never holds the GIL that the running call
+// needs to poll for Ctrl-C.
+struct LockedNetwork : Network {
+  using Network::Network;
+  std::mutex busy;
+};
+
+// More threads than any CPU offers: spawning them could fail half-way, which the pool cannot
+// undo.
+constexpr int kMaxThreads = 1024;
+
+// The Network sizes its buffers with int64 products; these are checked here first, so sizes
+// whose products overflow, or exceed what an address space holds, are a MemoryError rather
+// than a wrapped size.
+void require_sizes(const std::vector<int64_t>& sizes, int64_t batch, int threads) {
+  if (threads < 1 || threads > kMaxThreads)
+    throw py::value_error("threads must be in [1, " + std::to_string(kMaxThreads) + "], got " +
+                          std::to_string(threads));
+  if (sizes.size() < 2) throw py::value_error("layer_sizes needs at least two entries");
+  for (int64_t s : sizes)
+    if (s < 1) throw py::value_error("every layer size must be >= 1, got " + std::to_string(s));
+  if (batch < 1) throw py::value_error("batch_size must be >= 1, got " + std::to_string(batch));
+  // Beyond this many floats no allocation can succeed (the byte count overflows ptrdiff_t).
+  constexpr int64_t kMaxFloats = std::numeric_limits<int64_t>::max() / 64;
+  const int64_t rows = std::max<int64_t>(batch, 256);
+  int64_t params = 0, floats = 0;
+  bool overflow = false;
+  auto add = [&](int64_t& total, int64_t a, int64_t b) {
+    int64_t p;
+    overflow |= __builtin_mul_overflow(a, b, &p) || __builtin_add_overflow(total, p, &total) ||
+                total > kMaxFloats;
+  };
+  for (int64_t s : sizes) overflow |= s > kMaxFloats;  // so that s + 16 cannot overflow
+  for (size_t l = 0; l < sizes.size() && !overflow; ++l) {
+    if (l > 0) {  // activations and deltas; the input is read in place
+      add(floats, rows, sizes[l]);
+      add(floats, batch, sizes[l]);
+    }
+    if (l + 1 < sizes.size()) {
+      add(params, sizes[l] + 1, sizes[l + 1]);
+      add(floats, sizes[l] + 1, sizes[l + 1] + 16);  // the padded copy (Wᵀ is smaller)
+    }
+  }
+  // Zero-filling buffers larger than the machine's memory would end in the OOM killer rather
+  // than a failed allocation, so those are refused here too.
+  const int64_t pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  const bool too_big = !overflow && pages > 0 && page > 0 && floats / page * 4 > pages;
+  if (overflow || too_big) {
+    std::string s;
+    for (size_t i = 0; i < sizes.size(); ++i) s += (i ? ", " : "") + std::to_string(sizes[i]);
+    const std::string need =
+        overflow ? "more memory than can be addressed"
+                 : std::to_string(floats / (1 << 28)) + " GiB of workspaces, more than this "
+                   "machine's " + std::to_string(pages / ((1 << 30) / page)) + " GiB";
+    const std::string msg = "a Network of layer sizes [" + s + "] and batch size " +
+                            std::to_string(batch) + " needs " + need;
+    PyErr_SetString(PyExc_MemoryError, msg.c_str());
+    throw py::error_already_set();
+  }
+}
 
 std::string shape_of(const py::array& a) {
   std::string s = "(";
@@ -241,9 +308,19 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "nanomlp's native engine: MLP training and inference over float32 buffers.";
   m.attr("__version__") = NANOMLP_VERSION;
 
-  py::class_<Network>(m, "Network")
-      .def(py::init<std::vector<int64_t>, int64_t, int>(), py::arg("layer_sizes"),
-           py::arg("batch_size"), py::arg("threads") = 1,
+  py::class_<LockedNetwork>(m, "Network")
+      .def(py::init([](std::vector<int64_t> layer_sizes, int64_t batch_size, int threads) {
+             require_sizes(layer_sizes, batch_size, threads);
+             try {
+               return new LockedNetwork(std::move(layer_sizes), batch_size, threads);
+             } catch (const std::bad_alloc&) {
+               PyErr_SetString(PyExc_MemoryError,
+                               "not enough memory for the Network's workspaces (layer sizes and "
+                               "batch size too large for this machine)");
+               throw py::error_already_set();
+             }
+           }),
+           py::arg("layer_sizes"), py::arg("batch_size"), py::arg("threads") = 1,
            "Workspaces for these layer sizes and batch size, and a pool of threads (>= 1); the "
            "results are bit-identical for any thread count.")
       .def_property_readonly("threads", &Network::threads)
@@ -256,7 +333,7 @@ PYBIND11_MODULE(_core, m) {
       .def("bias_offset", &Network::bias_offset, py::arg("layer"))
       .def(
           "train_epoch",
-          [](Network& net, py::array params, py::array x, py::array labels, py::array order,
+          [](LockedNetwork& net, py::array params, py::array x, py::array labels, py::array order,
              float lr, float momentum, bool nesterov, float weight_decay, py::object velocity) {
             require_params(net, params, true);
             require_x(net, x);
@@ -290,6 +367,7 @@ PYBIND11_MODULE(_core, m) {
             int64_t steps;
             {
               py::gil_scoped_release nogil;
+              std::lock_guard<std::mutex> lock(net.busy);
               steps = net.train_epoch(p, v, xs, ys, os, n, sgd, std::ref(poll));
             }
             poll.rethrow_if_interrupted();
@@ -302,7 +380,7 @@ PYBIND11_MODULE(_core, m) {
           "returns the number of steps.")
       .def(
           "gradients",
-          [](Network& net, py::array params, py::array x, py::array labels) {
+          [](LockedNetwork& net, py::array params, py::array x, py::array labels) {
             require_params(net, params, false);
             require_x(net, x);
             require_labels(net, labels, x.shape(0));
@@ -317,6 +395,7 @@ PYBIND11_MODULE(_core, m) {
             double loss;
             {
               py::gil_scoped_release nogil;
+              std::lock_guard<std::mutex> lock(net.busy);
               loss = net.gradients(grads.mutable_data(), static_cast<const float*>(params.data()),
                                    static_cast<const float*>(x.data()),
                                    static_cast<const int32_t*>(labels.data()), order.data(), B);
@@ -327,7 +406,7 @@ PYBIND11_MODULE(_core, m) {
           "Gradients of the mean loss over one batch, and that loss; params are not changed.")
       .def(
           "evaluate",
-          [](Network& net, py::array params, py::array x, py::object labels, bool return_proba) {
+          [](LockedNetwork& net, py::array params, py::array x, py::object labels, bool return_proba) {
             require_params(net, params, false);
             require_x(net, x);
             const int64_t n = x.shape(0);
@@ -349,6 +428,7 @@ PYBIND11_MODULE(_core, m) {
             SignalPoll poll;
             {
               py::gil_scoped_release nogil;
+              std::lock_guard<std::mutex> lock(net.busy);
               metrics = net.evaluate(static_cast<const float*>(params.data()),
                                      static_cast<const float*>(x.data()), ys, n, out,
                                      std::ref(poll));

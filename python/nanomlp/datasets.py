@@ -27,6 +27,7 @@ import contextlib
 import gzip
 import hashlib
 import logging
+import math
 import os
 import socket
 import ssl
@@ -257,7 +258,7 @@ def _parse_idx(data: bytes, magic: int, ndim: int, name: str) -> np.ndarray:
             f"(uint8, {ndim}-D): not an IDX {kind} file, or a mix-up of file names"
         )
     dims = tuple(int(d) for d in head[1:])
-    expected = int(np.prod(dims, dtype=np.int64))
+    expected = math.prod(dims)  # Python ints: np.prod would wrap at 2**63 and let a bad header pass
     payload = len(data) - header
     if payload != expected:
         what = "truncated" if payload < expected else "too long"
@@ -906,7 +907,20 @@ def load(name: str, path=None, *, dtype="float32", flatten: bool = True, downloa
         found = _download(spec, mirrors=mirrors, cache_dir=cache_dir, verify=verify, timeout=timeout,
                           progress=progress, searched=searched)
     reader = _read_npz if found.kind == "npz" else _read_idx
-    return reader(found, spec, verify, dt, flatten)
+    try:
+        return reader(found, spec, verify, dt, flatten)
+    except (ChecksumError, DatasetFormatError) as damaged:
+        # Only a cache this module filled is replaced: files the user points at are theirs.
+        if found.source != "nanomlp cache" or not verify or not download or _offline():
+            raise
+        log.warning("%s; downloading %s again", damaged, spec.title)
+        try:
+            found = _download(spec, mirrors=mirrors, cache_dir=cache_dir, verify=verify, timeout=timeout,
+                              progress=progress, force=True, searched=searched)
+        except DownloadError as failed:
+            raise type(damaged)(f"{damaged}\nDownloading it again failed too: {failed}") from failed
+        reader = _read_npz if found.kind == "npz" else _read_idx
+        return reader(found, spec, verify, dt, flatten)
 
 
 def load_mnist(path=None, *, dtype="float32", flatten: bool = True, download: bool = True, mirrors=None,

@@ -1,10 +1,12 @@
 """The multilayer perceptron: layer sizes, parameters and their initialisation."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import threading
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -70,6 +72,7 @@ class MLP:
         dtype: str | np.dtype = "float32",
     ) -> None:
         self.layer_sizes = check_layer_sizes(layer_sizes)
+        self._training_lock = threading.RLock()
         if seed is not None:
             seed = check_int(seed, "seed", 0)
             if seed >= 2**32:
@@ -97,14 +100,34 @@ class MLP:
         """``weights`` and ``biases`` as views of ``params``."""
         self.weights, self.biases = parameter_views(self.params, self.layer_sizes)
 
+    @contextlib.contextmanager
+    def _training(self) -> Iterator[None]:
+        """Held while something writes the parameters; refused if another thread holds it.
+
+        Two threads stepping the same parameters would race on them: the second is refused
+        at once rather than made to wait. The holding thread may enter again (a callback
+        that fits the model it is called from).
+        """
+        if not self._training_lock.acquire(blocking=False):
+            raise RuntimeError(
+                f"{self!r} is being trained in another thread; train one model from one thread "
+                "at a time (give each thread its own MLP, or wait for the other fit to end)"
+            )
+        try:
+            yield
+        finally:
+            self._training_lock.release()
+
     # Pickling would copy each view on its own; the views are rebuilt from params instead.
+    # The lock cannot be pickled, and a copy is trained on its own anyway.
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        del state["weights"], state["biases"]
+        del state["weights"], state["biases"], state["_training_lock"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self._training_lock = threading.RLock()
         self._bind_views()
 
     @property

@@ -215,7 +215,17 @@ class Trainer:
         composed shuffle saved in ``model.shuffle_order`` (which ``fit`` keeps up to date and
         ``MLP.save`` stores), so ``fit(epochs=2)``, save, load, ``fit(initial_epoch=2,
         epochs=4)`` gives bit for bit the weights of ``fit(epochs=4)``.
+
+        A model is trained from one thread at a time: ``fit`` on a model that another thread
+        is training raises ``RuntimeError``.
         """
+        with self.model._training():
+            return self._fit(x, y, validation_data, verbose, callbacks, epochs, initial_epoch)
+
+    def _fit(
+        self, x: Any, y: Any, validation_data: tuple[Any, Any] | None, verbose: int,
+        callbacks: Sequence[Callback] | None, epochs: int | None, initial_epoch: int,
+    ) -> History:
         x = self._features(x)
         labels = self._labels(y, len(x))
         val = None
