@@ -28,6 +28,7 @@ def atomic_write(path: PathLike, mode: str = "wb", encoding: str | None = None) 
         raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
+    existed = path.exists()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
         os.chmod(tmp, 0o666 & ~_UMASK)
@@ -36,9 +37,19 @@ def atomic_write(path: PathLike, mode: str = "wb", encoding: str | None = None) 
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(err, OSError):
+            # A full disk or a failing device: say what happened to the file the user cares about.
+            kept = "the previous file is left intact" if existed else "no file was written"
+            message = f"cannot write {path} ({err.strerror or err}); {kept}"
+            args = (err.errno, message) if err.errno is not None else (message,)
+            try:
+                clear = type(err)(*args)
+            except Exception:  # a subclass with another signature
+                clear = OSError(*args)
+            raise clear from err
         raise
     # The rename itself is durable only once the folder's entry is on disk.
     with contextlib.suppress(OSError):
