@@ -144,7 +144,7 @@ def _train_epoch_case(c: dict) -> Any:
     # Accepted, so every array had the engine's dtype and layout: the reference must agree.
     weights, biases = parameter_views(before, c["sizes"])
     velocities = None
-    if v_before is not None:
+    if v_before is not None and c["momentum"] > 0:  # without momentum it is not read
         vw, vb = parameter_views(v_before, c["sizes"])
         velocities = vw + vb
     with np.errstate(all="ignore"):
@@ -568,7 +568,14 @@ def test_idx_parser(case):
 def test_idx_header_whose_size_overflows_int64_is_refused():
     """2**31 x 2**31 x 4 bytes wraps to 0 in int64: the empty payload must not pass for it."""
     blob = struct.pack(">4I", ds.IMAGE_MAGIC, 2**31, 2**31, 4)
-    with pytest.raises(ds.DatasetFormatError, match="truncated"):
+    with pytest.raises(ds.DatasetFormatError, match="^f: corrupted header: dimensions 2147483648 x"):
+        ds._parse_idx(blob, ds.IMAGE_MAGIC, 3, "f")
+
+
+def test_idx_header_beyond_any_array_is_refused():
+    """0 x (2**32-1) x (2**32-1) holds no data, but no array has that shape."""
+    blob = struct.pack(">4I", ds.IMAGE_MAGIC, 0, 2**32 - 1, 2**32 - 1)
+    with pytest.raises(ds.DatasetFormatError, match="^f: corrupted header: dimensions 0 x 4294967295"):
         ds._parse_idx(blob, ds.IMAGE_MAGIC, 3, "f")
 
 

@@ -259,6 +259,10 @@ def _parse_idx(data: bytes, magic: int, ndim: int, name: str) -> np.ndarray:
         )
     dims = tuple(int(d) for d in head[1:])
     expected = math.prod(dims)  # Python ints: np.prod would wrap at 2**63 and let a bad header pass
+    if math.prod(d for d in dims if d) > sys.maxsize:  # even with no data, no array has that shape
+        raise DatasetFormatError(
+            f"{name}: corrupted header: dimensions {' x '.join(map(str, dims))} are beyond any array's size"
+        )
     payload = len(data) - header
     if payload != expected:
         what = "truncated" if payload < expected else "too long"
