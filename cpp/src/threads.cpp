@@ -60,16 +60,25 @@ ThreadPool::ThreadPool(int threads, int max_phases, int64_t max_chunks)
     total_[p].store(0);
   }
   workers_.reserve(static_cast<size_t>(threads - 1));
-  for (int tid = 1; tid < threads; ++tid) workers_.emplace_back(&ThreadPool::idle, this, tid);
+  try {
+    for (int tid = 1; tid < threads; ++tid) workers_.emplace_back(&ThreadPool::idle, this, tid);
+  } catch (...) {
+    // A thread the system would not start (a process limit): the destructor will not run for
+    // a half-built pool, and destroying joinable threads would terminate the process.
+    stop_workers();
+    throw;
+  }
 }
 
-ThreadPool::~ThreadPool() {
+void ThreadPool::stop_workers() {
   stop_.store(true);
   generation_.fetch_add(1);
   { std::lock_guard<std::mutex> lock(mutex_); }
   wake_.notify_all();
   for (std::thread& t : workers_) t.join();
 }
+
+ThreadPool::~ThreadPool() { stop_workers(); }
 
 void ThreadPool::dispatch(int phases, const int64_t* chunks, WorkFn fn, void* work) {
   if (phases > max_phases_) throw std::logic_error("ThreadPool::run: too many phases");

@@ -42,6 +42,8 @@ class ThreadPool {
   }
 
  private:
+  // Ends and joins every worker started so far.
+  void stop_workers();
   template <class F>
   static void call(void* work, int phase, int64_t chunk) {
     (*static_cast<F*>(work))(phase, chunk);
