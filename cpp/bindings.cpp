@@ -194,6 +194,23 @@ const float* optional_matrix(const py::object& obj, py::array* keep, const char*
   return static_cast<const float*>(keep->data());
 }
 
+using GemmFn = void (*)(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t,
+                        float*, int64_t);
+
+// a·b, aᵀ·b or a·bᵀ (shape "nn", "tn", "nt") through one of the three product functions.
+py::array_t<float> serial_product(const std::string& shape, const py::array& a, const py::array& b,
+                                  GemmFn nn, GemmFn tn, GemmFn nt) {
+  const Shape s = product_shape(shape, a, b);
+  py::array_t<float> out({s.M, s.N});
+  const auto* pa = static_cast<const float*>(a.data());
+  const auto* pb = static_cast<const float*>(b.data());
+  float* pc = out.mutable_data();
+  if (shape == "nn") nn(s.M, s.N, s.K, pa, s.K, pb, s.N, pc, s.N);
+  if (shape == "tn") tn(s.M, s.N, s.K, pa, s.M, pb, s.N, pc, s.N);
+  if (shape == "nt") nt(s.M, s.N, s.K, pa, s.K, pb, s.K, pc, s.N);
+  return out;
+}
+
 void bind_testing(py::module_& testing) {
   testing.def(
       "available_kernels",
@@ -274,29 +291,14 @@ void bind_testing(py::module_& testing) {
   testing.def(
       "reference_gemm",
       [](const std::string& shape, py::array a, py::array b) {
-        const Shape s = product_shape(shape, a, b);
-        py::array_t<float> out({s.M, s.N});
-        const auto* pa = static_cast<const float*>(a.data());
-        const auto* pb = static_cast<const float*>(b.data());
-        float* pc = out.mutable_data();
-        if (shape == "nn") nanomlp::reference::gemm_nn(s.M, s.N, s.K, pa, s.K, pb, s.N, pc, s.N);
-        if (shape == "tn") nanomlp::reference::gemm_tn(s.M, s.N, s.K, pa, s.M, pb, s.N, pc, s.N);
-        if (shape == "nt") nanomlp::reference::gemm_nt(s.M, s.N, s.K, pa, s.K, pb, s.K, pc, s.N);
-        return out;
+        return serial_product(shape, a, b, nanomlp::reference::gemm_nn,
+                              nanomlp::reference::gemm_tn, nanomlp::reference::gemm_nt);
       },
       py::arg("shape"), py::arg("a"), py::arg("b"), "The naive reference product, as gemm.");
   testing.def(
       "library_gemm",
       [](const std::string& shape, py::array a, py::array b) {
-        const Shape s = product_shape(shape, a, b);
-        py::array_t<float> out({s.M, s.N});
-        const auto* pa = static_cast<const float*>(a.data());
-        const auto* pb = static_cast<const float*>(b.data());
-        float* pc = out.mutable_data();
-        if (shape == "nn") nanomlp::gemm_nn(s.M, s.N, s.K, pa, s.K, pb, s.N, pc, s.N);
-        if (shape == "tn") nanomlp::gemm_tn(s.M, s.N, s.K, pa, s.M, pb, s.N, pc, s.N);
-        if (shape == "nt") nanomlp::gemm_nt(s.M, s.N, s.K, pa, s.K, pb, s.K, pc, s.N);
-        return out;
+        return serial_product(shape, a, b, nanomlp::gemm_nn, nanomlp::gemm_tn, nanomlp::gemm_nt);
       },
       py::arg("shape"), py::arg("a"), py::arg("b"),
       "The serial gemm_nn / gemm_tn / gemm_nt of the library, on the selected path.");
