@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ from nanomlp import datasets
 from nanomlp.callbacks import ModelCheckpoint
 # The loopback mirror and the isolation (no real network, a private cache) of the download tests.
 from test_datasets import cache, isolated, mirror, refused_url, synthetic, trust, write_idx  # noqa: F401
+from test_model_io import kill_while_saving
 
 
 @pytest.fixture
@@ -148,31 +148,12 @@ _TRAIN_WITH_CHECKPOINTS = textwrap.dedent(
 )
 
 
-def _writing(folder: Path) -> bool:
-    for p in folder.iterdir():
-        try:
-            if p.name.endswith(".tmp") and p.stat().st_size > 0:
-                return True
-        except FileNotFoundError:  # renamed into place meanwhile
-            pass
-    return False
-
-
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_sigkill_during_a_model_checkpoint_in_fit_leaves_a_loadable_checkpoint(out):
     path = out / "ckpt.npz"
     proc = subprocess.Popen([sys.executable, "-c", _TRAIN_WITH_CHECKPOINTS, str(path)],
                             stdout=subprocess.PIPE, text=True)
-    try:
-        for _ in range(3):  # a few epochs, each checkpointed
-            assert proc.stdout.readline(), "training ended early"
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not _writing(out):
-            pass
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        proc.stdout.close()
+    kill_while_saving(proc, out, saves=3, seconds=20)  # a few epochs, each checkpointed
     assert proc.returncode == -signal.SIGKILL
     model = MLP.load(path)
     assert model.metadata["epoch"] >= 3

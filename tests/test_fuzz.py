@@ -21,7 +21,6 @@ import struct
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,7 +28,6 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-import nanomlp
 from nanomlp import MLP, Trainer, _core, reference
 from nanomlp import datasets as ds
 from nanomlp.model import parameter_layout, parameter_views

@@ -176,20 +176,25 @@ def _writing(folder: Path) -> bool:
     return False
 
 
-def test_checkpoint_killed_mid_write_leaves_a_loadable_file(tmp_path):
-    path = tmp_path / "ckpt.npz"
-    proc = subprocess.Popen([sys.executable, "-c", _SAVE_LOOP, str(path)], stdout=subprocess.PIPE, text=True)
+def kill_while_saving(proc: subprocess.Popen, folder: Path, saves: int, seconds: float) -> None:
+    """SIGKILL ``proc`` once it has printed ``saves`` lines (one per finished save) and a
+    temporary file in ``folder`` is being filled: the next save is under way."""
     try:
-        for _ in range(3):  # a few complete saves first
-            assert proc.stdout.readline()
-        # Then kill while a temporary file is being filled: the next save is under way.
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not _writing(tmp_path):
+        for _ in range(saves):
+            assert proc.stdout.readline(), "the process ended before it was killed"
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not _writing(folder):
             pass
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         proc.stdout.close()
+
+
+def test_checkpoint_killed_mid_write_leaves_a_loadable_file(tmp_path):
+    path = tmp_path / "ckpt.npz"
+    proc = subprocess.Popen([sys.executable, "-c", _SAVE_LOOP, str(path)], stdout=subprocess.PIPE, text=True)
+    kill_while_saving(proc, tmp_path, saves=3, seconds=10)
     assert proc.returncode == -signal.SIGKILL
     model = MLP.load(path)
     k = model.metadata["k"]

@@ -154,9 +154,13 @@ def _on_dask(client: Any, configs: list[dict], data: Data, threads: int, finishe
         from distributed import as_completed
     except ImportError as err:
         raise ImportError('sweeps on Dask need it installed: pip install "nanomlp[distributed]"') from err
-    # Once per worker, not once per run; one future for the whole tuple (a bare tuple would
-    # scatter as a tuple of futures).
-    [shared] = client.scatter([data], broadcast=True)
+    # Shipped once, not once per run; one future for the whole tuple (a bare tuple would
+    # scatter as a tuple of futures). hash=False: a fresh key each time, never one the
+    # scheduler is still releasing from an earlier sweep of the same data or a lost worker.
+    def scatter() -> Any:
+        return client.scatter([data], broadcast=True, hash=False, timeout=_DASK_SCATTER_SECONDS)[0]
+
+    shared = scatter()
 
     def submit(index: int) -> Any:
         # pure=False: each run is its own task, even for equal settings; retries cover a run
@@ -179,7 +183,7 @@ def _on_dask(client: Any, configs: list[dict], data: Data, threads: int, finishe
                 future.result()  # raises the run's own error
             attempts[index] += 1
             if used is shared:
-                [shared] = client.scatter([data], broadcast=True)
+                shared = scatter()
             retry = submit(index)
             futures[retry] = (index, shared)
             pending.add(retry)
@@ -190,6 +194,8 @@ def _on_dask(client: Any, configs: list[dict], data: Data, threads: int, finishe
 
 # How often a run is submitted to Dask before its failure is final.
 _DASK_ATTEMPTS = 3
+# A scatter that has not reached the workers by then fails instead of waiting for ever.
+_DASK_SCATTER_SECONDS = 120
 
 
 def connect(address: str) -> Any:
