@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nanomlp import MLP, Trainer, _atomic
+from nanomlp import MLP, Trainer, _io
 from nanomlp import datasets
 from nanomlp.callbacks import ModelCheckpoint
 # The loopback mirror and the isolation (no real network, a private cache) of the download tests.
@@ -63,17 +63,17 @@ def fill_disk(monkeypatch, where: str) -> None:
                 return io.BufferedWriter(FullDisk(fd, "wb"), buffer_size=buffer)
             return real_fdopen(fd, mode, *args, **kwargs)
 
-        monkeypatch.setattr(_atomic.os, "fdopen", fdopen)
+        monkeypatch.setattr(_io.os, "fdopen", fdopen)
     elif where == "fsync":
         def fsync(fd):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-        monkeypatch.setattr(_atomic.os, "fsync", fsync)
+        monkeypatch.setattr(_io.os, "fsync", fsync)
     else:
         def replace(src, dst):
             raise OSError(errno.EIO, os.strerror(errno.EIO))
 
-        monkeypatch.setattr(_atomic.os, "replace", replace)
+        monkeypatch.setattr(_io.os, "replace", replace)
 
 
 # write: the disk is full from the first byte written; flush: when the buffered archive is

@@ -46,7 +46,7 @@ import numpy as np
 
 import nanomlp
 from nanomlp import _checks
-from nanomlp._atomic import atomic_write
+from nanomlp._io import atomic_write
 from nanomlp.datasets import DatasetError, load_mnist
 
 DEFAULT_OUT = Path("bench") / "results"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import sys
 import time
 import warnings
 from typing import Any, Callable, TextIO
@@ -17,6 +16,7 @@ from typing import Any, Callable, TextIO
 import numpy as np
 
 from ._checks import check_int, check_positive_float
+from ._progress import StatusLine, bar, duration
 
 __all__ = [
     "Callback", "History", "ProgressBar", "EarlyStopping", "ModelCheckpoint", "TerminateOnNaN",
@@ -68,12 +68,6 @@ def format_epoch(epoch: int, epochs: int, logs: dict) -> str:
     return line
 
 
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
-
-
 class ProgressBar(Callback):
     """Reports progress: ``verbose=0`` silent, ``1`` progress bar, ``2`` one line per epoch.
 
@@ -91,64 +85,40 @@ class ProgressBar(Callback):
         self.stream = stream
         self.width = check_int(width, "width", 1)
         self._start = 0.0
-        self._bar_shown = False
-
-    def _out(self) -> TextIO:
-        # Looked up at each write, so redirecting sys.stdout after construction works.
-        return self.stream or sys.stdout
+        self._line = StatusLine(stream, to_stdout=True)
 
     def _redraws(self) -> bool:
-        isatty = getattr(self._out(), "isatty", None)
-        return self.verbose == 1 and callable(isatty) and bool(isatty())
+        return self.verbose == 1 and self._line.redraws()
 
     def _epochs(self) -> tuple[int, int]:
         return int(self.params.get("initial_epoch", 0)), int(self.params.get("epochs", 0))
 
     def _bar(self, done: int) -> str:
         first, total = self._epochs()
-        todo = max(total - first, 1)
-        fraction = min(max((done - first) / todo, 0.0), 1.0)
-        filled = int(round(fraction * self.width))
-        arrow = ">" if 0 < filled < self.width else ""
-        bar = "=" * max(filled - len(arrow), 0) + arrow + " " * (self.width - filled)
         elapsed = time.perf_counter() - self._start
-        text = f"[{bar}] {done}/{total} epochs - {_duration(elapsed)} elapsed"
+        text = f"{bar((done - first) / max(total - first, 1), self.width)} {done}/{total} epochs"
+        text += f" - {duration(elapsed)} elapsed"
         if done > first:
-            text += f" - ETA {_duration(elapsed / (done - first) * (total - done))}"
+            text += f" - ETA {duration(elapsed / (done - first) * (total - done))}"
         return text
-
-    def _draw(self, text: str) -> None:
-        out = self._out()
-        out.write("\r\x1b[K" + text)
-        out.flush()
-        self._bar_shown = True
-
-    def _clear(self) -> None:
-        if self._bar_shown:
-            self._out().write("\r\x1b[K")
-            self._bar_shown = False
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self._start = time.perf_counter()
-        self._bar_shown = False
+        self._line = StatusLine(self.stream, to_stdout=True)
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        if self._redraws() and not self._bar_shown:  # later bars are drawn at each epoch's end
-            self._draw(self._bar(epoch))
+        if self._redraws() and not self._line.shown:  # later bars are drawn at each epoch's end
+            self._line.show(self._bar(epoch))
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if not self.verbose:
             return
-        self._clear()
-        out = self._out()
-        out.write(format_epoch(epoch, self._epochs()[1], logs or {}) + "\n")
-        out.flush()
+        self._line.write(format_epoch(epoch, self._epochs()[1], logs or {}))
         if self._redraws() and epoch + 1 < self._epochs()[1]:
-            self._draw(self._bar(epoch + 1))
+            self._line.show(self._bar(epoch + 1))
 
     def on_train_end(self, logs: dict | None = None) -> None:
-        self._clear()
-        self._out().flush()
+        self._line.clear()
 
 
 def _improvement_test(monitor: str, mode: str, min_delta: float) -> Callable[[float, float], bool]:

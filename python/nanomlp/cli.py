@@ -21,7 +21,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from . import __version__
-from ._atomic import atomic_write
+from ._io import atomic_write, write_json
 
 DATASET_CHOICES = ("mnist", "fashion-mnist")
 # The notebook's experiment, the defaults of `nanomlp train`.
@@ -274,20 +274,6 @@ def _load_model(path: str) -> Any:
     return MLP.load(path)
 
 
-def _write_json(path: Path, data: Any) -> None:
-    with atomic_write(path, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, default=_json_default)
-        f.write("\n")
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (Path, os.PathLike)):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
-
-
 def _save_figure(fig: Any, path: Path) -> None:
     import matplotlib.pyplot as plt
 
@@ -403,8 +389,8 @@ def _train(args: argparse.Namespace) -> int:
         record = {"epoch": [e + 1 for e in history.epoch], **history.history,
                   "test_loss": test_loss, "test_acc": test_acc}
         model.metadata = {"config": config, "history": record}
-        _write_json(out / "config.json", config)
-        _write_json(out / "history.json", record)
+        write_json(out / "config.json", config)
+        write_json(out / "history.json", record)
         model.save(out / "model.npz")
         from . import plotting
 
@@ -476,7 +462,7 @@ def _write_sweep_results(out: Path, records: list[dict], seconds: float, configs
         writer.writerow({k: (",".join(map(str, v)) if isinstance(v, tuple) else v) for k, v in record.items()})
     with atomic_write(out / "results.csv", "w", encoding="utf-8") as f:
         f.write(text.getvalue())
-    _write_json(out / "results.json", {
+    write_json(out / "results.json", {
         "argv": args.argv, "nanomlp_version": __version__, "dataset": args.dataset,
         "runs_planned": len(configs), "runs_finished": len(records), "wall_seconds": seconds,
         "jobs": args.jobs, "scheduler": args.scheduler, "records": records,

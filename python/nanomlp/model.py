@@ -10,7 +10,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from ._atomic import atomic_write
+from ._io import atomic_write, json_default
 from ._checks import check_int, check_layer_sizes
 from ._core import __version__
 
@@ -155,7 +155,7 @@ class MLP:
         meta = dict(self.metadata if metadata is None else metadata)
         meta["nanomlp_version"] = __version__
         try:
-            meta_json = json.dumps(meta, default=_json_default)
+            meta_json = json.dumps(meta, default=json_default)
         except (TypeError, ValueError) as err:
             raise TypeError(f"metadata must be JSON-serialisable: {err}") from err
         kind, keys, pos, has_gauss, cached = self.random_state.get_state()
@@ -276,17 +276,6 @@ class MLP:
 
     def __repr__(self) -> str:
         return f"MLP(layer_sizes={self.layer_sizes}, seed={self.seed}, dtype='{self.dtype}')"
-
-
-def _json_default(value: Any) -> Any:
-    """NumPy scalars and arrays in metadata (a history's floats, a config's ints) as JSON."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
 
 
 def _text(entry: np.ndarray) -> str:
