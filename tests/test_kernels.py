@@ -11,7 +11,8 @@ import pytest
 
 from nanomlp import _core
 from nanomlp.model import MLP
-from nanomlp.trainer import Trainer, resolve_threads
+from nanomlp.backends import resolve_threads
+from nanomlp.trainer import Trainer
 
 testing = _core.testing
 KERNELS = testing.available_kernels()

@@ -105,3 +105,48 @@ def check_labels(y: Any, n_rows: int, n_classes: int, name: str = "y") -> np.nda
             f"{name}[{bad}] = {arr[bad]} is not a class id in [0, {n_classes})"
         )
     return np.ascontiguousarray(arr, dtype=np.int32)
+
+
+def check_real(value: Any, name: str) -> float:
+    """A real number (not bool), as a Python float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
+    return float(value)
+
+
+def check_nonnegative_float(value: Any, name: str) -> float:
+    """A finite real number >= 0."""
+    value = check_real(value, name)
+    if not (math.isfinite(value) and value >= 0.0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+    return value
+
+
+def check_fraction(value: Any, name: str) -> float:
+    """A real number in [0, 1): a momentum, a decay rate, a dropout rate."""
+    value = check_real(value, name)
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {value}")
+    return value
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """True or False (NumPy's bool too)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
+    """One of ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
+
+
+def check_verbose(verbose: Any) -> int:
+    """0 (silent), 1 (progress bar) or 2 (one line per epoch)."""
+    verbose = check_int(verbose, "verbose", 0)
+    if verbose > 2:
+        raise ValueError(f"verbose must be 0, 1 or 2, got {verbose}")
+    return verbose

@@ -15,7 +15,7 @@ from typing import Any, Callable, TextIO
 
 import numpy as np
 
-from ._checks import check_int, check_positive_float
+from ._checks import check_int, check_positive_float, check_verbose
 from ._progress import StatusLine, bar, duration
 
 __all__ = [
@@ -37,6 +37,33 @@ class Callback:
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None: ...
 
     def on_train_end(self, logs: dict | None = None) -> None: ...
+
+
+class CallbackList:
+    """The callbacks of one ``fit``, called in order: ``History`` last, so it records what the
+    others add to the logs (a scheduler's ``lr``)."""
+
+    def __init__(self, callbacks: list[Callback], trainer: Any, params: dict[str, Any]) -> None:
+        self.callbacks = callbacks
+        for callback in callbacks:
+            callback.trainer = trainer
+            callback.params = params
+
+    def on_train_begin(self) -> None:
+        for callback in self.callbacks:
+            callback.on_train_begin()
+
+    def on_epoch_begin(self, epoch: int) -> None:
+        for callback in self.callbacks:
+            callback.on_epoch_begin(epoch)
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        for callback in self.callbacks:
+            callback.on_epoch_end(epoch, logs)
+
+    def on_train_end(self) -> None:
+        for callback in self.callbacks:
+            callback.on_train_end()
 
 
 class History(Callback):
@@ -78,10 +105,7 @@ class ProgressBar(Callback):
     """
 
     def __init__(self, verbose: int = 1, stream: TextIO | None = None, width: int = 30) -> None:
-        verbose = check_int(verbose, "verbose", 0)
-        if verbose > 2:
-            raise ValueError(f"verbose must be 0, 1 or 2, got {verbose}")
-        self.verbose = verbose
+        self.verbose = check_verbose(verbose)
         self.stream = stream
         self.width = check_int(width, "width", 1)
         self._start = 0.0

@@ -10,6 +10,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from . import _defaults
 from ._io import atomic_write, json_default
 from ._checks import check_int, check_layer_sizes
 from ._core import __version__
@@ -67,8 +68,8 @@ class MLP:
 
     def __init__(
         self,
-        layer_sizes: Sequence[int] = (784, 128, 64, 10),
-        seed: int | None = 42,
+        layer_sizes: Sequence[int] = _defaults.LAYER_SIZES,
+        seed: int | None = _defaults.SEED,
         dtype: str | np.dtype = "float32",
     ) -> None:
         self.layer_sizes = check_layer_sizes(layer_sizes)

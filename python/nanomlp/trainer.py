@@ -1,98 +1,25 @@
 """Training and inference: ``Trainer`` runs an ``MLP`` on the native engine or the NumPy reference."""
 from __future__ import annotations
 
-import os
 import time
 from typing import Any, Sequence
 
 import numpy as np
 
-from . import _core, reference
-from ._checks import check_features, check_int, check_labels, check_positive_float
-from .callbacks import Callback, History, ProgressBar, TerminateOnNaN
-from .model import MLP, parameter_views
-
-BACKENDS = ("native", "numpy")
-
-
-def resolve_threads(threads: Any = None) -> int:
-    """``threads`` (>= 1); by default NANOMLP_NUM_THREADS, else the cores this process may use."""
-    if threads is not None:
-        return check_int(threads, "threads", 1)
-    env = os.environ.get("NANOMLP_NUM_THREADS", "").strip()
-    if env:
-        try:
-            value = int(env)
-        except ValueError:
-            raise ValueError(f"NANOMLP_NUM_THREADS must be an integer >= 1, got {env!r}") from None
-        return check_int(value, "NANOMLP_NUM_THREADS", 1)
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
-
-
-class NativeBackend:
-    """The C++ engine, on the model's float32 parameters in place."""
-
-    def __init__(self, model: MLP, threads: int = 1) -> None:
-        if model.dtype != np.float32:
-            raise ValueError(
-                f"backend='native' trains float32 parameters, but the model is {model.dtype}; "
-                "use MLP(dtype='float32') or backend='numpy'"
-            )
-        self.model = model
-        self.threads = threads
-        self._networks: dict[int, Any] = {}
-
-    def _network(self, batch_size: int) -> Any:
-        # Workspaces are sized once per batch size and reused for every epoch.
-        if batch_size not in self._networks:
-            self._networks[batch_size] = _core.Network(
-                list(self.model.layer_sizes), batch_size, threads=self.threads
-            )
-        return self._networks[batch_size]
-
-    def train_epoch(
-        self, x: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int, lr: float,
-        optimizer: "SGD",
-    ) -> int:
-        net = self._network(min(batch_size, len(order)))
-        return net.train_epoch(
-            self.model.params, x, labels, order, lr, momentum=optimizer.momentum,
-            nesterov=optimizer.nesterov, weight_decay=optimizer.weight_decay,
-            velocity=optimizer.velocity,
-        )
-
-    def evaluate(
-        self, x: np.ndarray, labels: np.ndarray | None, return_proba: bool = False
-    ) -> tuple[float, int, np.ndarray | None]:
-        return self._network(1).evaluate(self.model.params, x, labels, return_proba)
-
-
-class NumpyBackend:
-    """The NumPy reference, in the model's dtype (float64 reproduces the notebook)."""
-
-    def __init__(self, model: MLP) -> None:
-        self.model = model
-
-    def train_epoch(
-        self, x: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int, lr: float,
-        optimizer: "SGD",
-    ) -> int:
-        m = self.model
-        velocities = None
-        if optimizer.velocity is not None:
-            weights, biases = parameter_views(optimizer.velocity, m.layer_sizes)
-            velocities = weights + biases
-        return reference.train_epoch(
-            m.weights, m.biases, x, labels, order, batch_size, lr, momentum=optimizer.momentum,
-            nesterov=optimizer.nesterov, weight_decay=optimizer.weight_decay, velocities=velocities,
-        )
-
-    def evaluate(
-        self, x: np.ndarray, labels: np.ndarray | None, return_proba: bool = False
-    ) -> tuple[float, int, np.ndarray | None]:
-        return reference.evaluate(self.model.weights, self.model.biases, x, labels, return_proba)
+from . import _defaults
+from ._checks import (
+    check_bool,
+    check_features,
+    check_fraction,
+    check_int,
+    check_labels,
+    check_nonnegative_float,
+    check_positive_float,
+    check_verbose,
+)
+from .backends import make_backend, resolve_threads
+from .callbacks import Callback, CallbackList, History, ProgressBar, TerminateOnNaN
+from .model import MLP
 
 
 class SGD:
@@ -103,21 +30,11 @@ class SGD:
     """
 
     def __init__(self, model: MLP, momentum: float, nesterov: bool, weight_decay: float) -> None:
-        if isinstance(momentum, bool) or not isinstance(momentum, (int, float, np.floating, np.integer)):
-            raise TypeError(f"momentum must be a real number, got {momentum!r}")
-        if not 0.0 <= float(momentum) < 1.0:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-        if not isinstance(nesterov, (bool, np.bool_)):
-            raise TypeError(f"nesterov must be True or False, got {nesterov!r}")
-        if nesterov and momentum == 0:
+        self.momentum = check_fraction(momentum, "momentum")
+        self.nesterov = check_bool(nesterov, "nesterov")
+        if self.nesterov and self.momentum == 0:
             raise ValueError("nesterov=True needs momentum > 0")
-        if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float, np.floating, np.integer)):
-            raise TypeError(f"weight_decay must be a real number, got {weight_decay!r}")
-        if not (np.isfinite(weight_decay) and weight_decay >= 0):
-            raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay}")
-        self.momentum = float(momentum)
-        self.nesterov = bool(nesterov)
-        self.weight_decay = float(weight_decay)
+        self.weight_decay = check_nonnegative_float(weight_decay, "weight_decay")
         self.velocity = np.zeros_like(model.params) if self.momentum else None
 
 
@@ -140,9 +57,9 @@ class Trainer:
     def __init__(
         self,
         model: MLP,
-        lr: float = 0.01,
-        batch_size: int = 32,
-        epochs: int = 10,
+        lr: float = _defaults.LR,
+        batch_size: int = _defaults.BATCH_SIZE,
+        epochs: int = _defaults.EPOCHS,
         backend: str = "native",
         threads: int | None = None,
         momentum: float = 0.0,
@@ -155,15 +72,17 @@ class Trainer:
         self.lr = check_positive_float(lr, "lr")
         self.batch_size = check_int(batch_size, "batch_size", 1)
         self.epochs = check_int(epochs, "epochs", 0)
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-        self.backend = backend
         self.threads = resolve_threads(threads)
-        self._engine = (
-            NativeBackend(model, self.threads) if backend == "native" else NumpyBackend(model)
-        )
+        self._engine = make_backend(backend, model, self.threads)
+        self.backend = backend
         self.optimizer = SGD(model, momentum, nesterov, weight_decay)
         self.stop_training = False
+
+    @property
+    def kernel(self) -> str:
+        """The code path that computes: ``"avx512"``, ``"avx2"`` or ``"generic"`` (the native
+        engine's instruction set, chosen at run time or by NANOMLP_KERNEL), or ``"numpy"``."""
+        return self._engine.kernel
 
     def get_optimizer_state(self) -> dict[str, Any]:
         """A copy of the optimiser's state (the momentum buffers), for ``set_optimizer_state``."""
@@ -234,9 +153,7 @@ class Trainer:
                 raise ValueError("validation_data must be a pair (x_val, y_val)")
             x_val = self._features(validation_data[0], "validation_data[0]")
             val = (x_val, self._labels(validation_data[1], len(x_val), "validation_data[1]"))
-        verbose = check_int(verbose, "verbose", 0)
-        if verbose > 2:
-            raise ValueError(f"verbose must be 0, 1 or 2, got {verbose}")
+        verbose = check_verbose(verbose)
         epochs = self.epochs if epochs is None else check_int(epochs, "epochs", 0)
         initial_epoch = check_int(initial_epoch, "initial_epoch", 0)
         if initial_epoch > epochs:
@@ -260,23 +177,17 @@ class Trainer:
             all_callbacks.append(TerminateOnNaN())
         if verbose:
             all_callbacks.insert(0, ProgressBar(verbose))
-        # Last, so it records what the other callbacks add to the logs (a scheduler's lr).
-        all_callbacks.append(history)
         params = {
             "epochs": epochs, "initial_epoch": initial_epoch,
             "samples": len(x), "batch_size": self.batch_size,
         }
-        for callback in all_callbacks:
-            callback.trainer = self
-            callback.params = params
+        hooks = CallbackList([*all_callbacks, history], self, params)
 
         self.stop_training = False
         rng = self.model.random_state
-        for callback in all_callbacks:
-            callback.on_train_begin()
+        hooks.on_train_begin()
         for epoch in range(initial_epoch, epochs):
-            for callback in all_callbacks:
-                callback.on_epoch_begin(epoch)
+            hooks.on_epoch_begin(epoch)
             start = time.perf_counter()
             # The notebook permutes its already shuffled array, so the permutations compose.
             order = order[rng.permutation(len(x))]
@@ -287,12 +198,10 @@ class Trainer:
             if val is not None:
                 logs["val_loss"], logs["val_acc"] = self._metrics(*val)
             logs["epoch_seconds"] = time.perf_counter() - start
-            for callback in all_callbacks:
-                callback.on_epoch_end(epoch, logs)
+            hooks.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
-        for callback in all_callbacks:
-            callback.on_train_end()
+        hooks.on_train_end()
         return history
 
     def evaluate(self, x: Any, y: Any) -> tuple[float, float]:

@@ -1,0 +1,130 @@
+"""Where an epoch runs: the C++ engine or the NumPy reference, chosen by name.
+
+A backend trains one epoch over rows taken in a given order and evaluates rows in chunks; it
+knows nothing of callbacks, validation data or epochs. Both read and write the model's
+parameters (and the optimiser's buffers) in place.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Protocol
+
+import numpy as np
+
+from . import _core, reference
+from ._checks import check_int
+from .model import MLP, parameter_views
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def resolve_threads(threads: Any = None) -> int:
+    """``threads`` (>= 1); by default NANOMLP_NUM_THREADS, else the cores this process may use."""
+    if threads is not None:
+        return check_int(threads, "threads", 1)
+    env = os.environ.get("NANOMLP_NUM_THREADS", "").strip()
+    if env:
+        try:
+            value = int(env)
+        except ValueError:
+            raise ValueError(f"NANOMLP_NUM_THREADS must be an integer >= 1, got {env!r}") from None
+        return check_int(value, "NANOMLP_NUM_THREADS", 1)
+    return usable_cores()
+
+
+class Backend(Protocol):
+    """What ``Trainer`` needs of a backend."""
+
+    kernel: str
+
+    def train_epoch(
+        self, x: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int, lr: float,
+        optimizer: Any,
+    ) -> int: ...
+
+    def evaluate(
+        self, x: np.ndarray, labels: np.ndarray | None, return_proba: bool = False
+    ) -> tuple[float, int, np.ndarray | None]: ...
+
+
+class NativeBackend:
+    """The C++ engine, on the model's float32 parameters in place."""
+
+    def __init__(self, model: MLP, threads: int) -> None:
+        if model.dtype != np.float32:
+            raise ValueError(
+                f"backend='native' trains float32 parameters, but the model is {model.dtype}; "
+                "use MLP(dtype='float32') or backend='numpy'"
+            )
+        self.model = model
+        self.threads = threads
+        self._networks: dict[int, Any] = {}
+        self.kernel: str = self._network(1).kernel
+
+    def _network(self, batch_size: int) -> Any:
+        # Workspaces are sized once per batch size and reused for every epoch.
+        if batch_size not in self._networks:
+            self._networks[batch_size] = _core.Network(
+                list(self.model.layer_sizes), batch_size, threads=self.threads
+            )
+        return self._networks[batch_size]
+
+    def train_epoch(
+        self, x: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int, lr: float,
+        optimizer: Any,
+    ) -> int:
+        net = self._network(min(batch_size, len(order)))
+        return net.train_epoch(
+            self.model.params, x, labels, order, lr, momentum=optimizer.momentum,
+            nesterov=optimizer.nesterov, weight_decay=optimizer.weight_decay,
+            velocity=optimizer.velocity,
+        )
+
+    def evaluate(
+        self, x: np.ndarray, labels: np.ndarray | None, return_proba: bool = False
+    ) -> tuple[float, int, np.ndarray | None]:
+        return self._network(1).evaluate(self.model.params, x, labels, return_proba)
+
+
+class NumpyBackend:
+    """The NumPy reference, in the model's dtype (float64 reproduces the notebook)."""
+
+    kernel = "numpy"
+
+    def __init__(self, model: MLP, threads: int) -> None:
+        self.model = model  # NumPy's BLAS picks its own threads: ``threads`` is the engine's
+
+    def train_epoch(
+        self, x: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int, lr: float,
+        optimizer: Any,
+    ) -> int:
+        m = self.model
+        velocities = None
+        if optimizer.velocity is not None:
+            weights, biases = parameter_views(optimizer.velocity, m.layer_sizes)
+            velocities = weights + biases
+        return reference.train_epoch(
+            m.weights, m.biases, x, labels, order, batch_size, lr, momentum=optimizer.momentum,
+            nesterov=optimizer.nesterov, weight_decay=optimizer.weight_decay, velocities=velocities,
+        )
+
+    def evaluate(
+        self, x: np.ndarray, labels: np.ndarray | None, return_proba: bool = False
+    ) -> tuple[float, int, np.ndarray | None]:
+        return reference.evaluate(self.model.weights, self.model.biases, x, labels, return_proba)
+
+
+BACKENDS: dict[str, type] = {"native": NativeBackend, "numpy": NumpyBackend}
+
+
+def make_backend(name: Any, model: MLP, threads: int) -> Backend:
+    """The backend registered under ``name``, for ``model``."""
+    if not isinstance(name, str) or name not in BACKENDS:
+        raise ValueError(f"backend must be one of {tuple(BACKENDS)}, got {name!r}")
+    return BACKENDS[name](model, threads)
