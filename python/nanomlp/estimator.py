@@ -22,6 +22,7 @@ except ImportError as err:  # pragma: no cover - exercised only without scikit-l
 from ._checks import check_int
 from .callbacks import Callback
 from .model import MLP
+from .backends import resolve_threads
 from .trainer import Trainer
 
 
@@ -168,6 +169,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         history = trainer.fit(x, y, validation_data=validation, callbacks=[stop], verbose=int(self.verbose))
         self.n_iter_ += len(history.history.get("train_loss", []))
         self._optimizer_state = trainer.get_optimizer_state()
+        self._engine = trainer
         if self.early_stopping and self._best_params is not None:
             self.model_.params[:] = self._best_params
         if self.loss_curve_:
@@ -202,7 +204,25 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         """Probabilities of each class in ``classes_`` order, (n_samples, n_classes)."""
         check_is_fitted(self, "model_")
         X = validate_data(self, X, dtype=np.float32, order="C", reset=False)
-        return Trainer(self.model_, threads=self.threads).predict_proba(X)
+        return self._predictor().predict_proba(X)
+
+    def _predictor(self) -> Trainer:
+        # The engine of the last fit (workspaces, thread pool), not a new one per call; predict
+        # may not change the estimator, so a stale one is replaced for this call only.
+        cached = self.__dict__.get("_engine")
+        if cached is not None and cached.model is self.model_ and cached.threads == resolve_threads(self.threads):
+            return cached
+        return Trainer(self.model_, threads=self.threads)
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state.pop("_engine", None)  # it holds threads
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        if "model_" in state:
+            self._engine = Trainer(self.model_, threads=self.threads)
 
     def predict(self, X: Any) -> np.ndarray:
         proba = self.predict_proba(X)
