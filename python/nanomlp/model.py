@@ -192,20 +192,22 @@ class MLP:
         def bad(what: str) -> ValueError:
             return ValueError(f"{path}: {what}")
 
-        try:
-            npz = np.load(path, allow_pickle=False)
-        except Exception as err:  # BadZipFile, EOFError, OSError, pickled data refused ...
-            # np.load takes any unknown bytes for a pickle: say what the user needs to hear.
-            reason = "not an .npz archive" if "pickle" in str(err) else str(err)
-            raise bad(f"not a nanomlp model file, or truncated or corrupted ({reason})") from err
-        if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise bad("not a nanomlp model file (a single .npy array, not an .npz)")
-        try:
-            with npz:
-                # Reading every entry in full makes zipfile check each one's CRC.
-                z = {key: npz[key] for key in npz.files}
-        except Exception as err:  # BadZipFile (bad CRC), zlib.error, EOFError, ValueError ...
-            raise bad(f"truncated or corrupted ({type(err).__name__}: {err})") from err
+        # Opened here, not by np.load: np.load leaves its file open when the archive is bad.
+        with open(path, "rb") as file:
+            try:
+                npz = np.load(file, allow_pickle=False)
+            except Exception as err:  # BadZipFile, EOFError, OSError, pickled data refused ...
+                # np.load takes any unknown bytes for a pickle: say what the user needs to hear.
+                reason = "not an .npz archive" if "pickle" in str(err) else str(err)
+                raise bad(f"not a nanomlp model file, or truncated or corrupted ({reason})") from err
+            if not isinstance(npz, np.lib.npyio.NpzFile):
+                raise bad("not a nanomlp model file (a single .npy array, not an .npz)")
+            try:
+                with npz:
+                    # Reading every entry in full makes zipfile check each one's CRC.
+                    z = {key: npz[key] for key in npz.files}
+            except Exception as err:  # BadZipFile (bad CRC), zlib.error, EOFError, ValueError ...
+                raise bad(f"truncated or corrupted ({type(err).__name__}: {err})") from err
         # NpzFile hands back raw bytes for a member that is not an .npy array.
         odd = sorted(key for key, value in z.items() if not isinstance(value, np.ndarray))
         if odd:
