@@ -1,4 +1,4 @@
-"""``nanomlp bench``: the benchmark of ``nanomlp.benchmark``, its options passed through."""
+"""``nanomlp bench``: the benchmark of ``nanomlp.bench``, its options passed through."""
 from __future__ import annotations
 
 import argparse
@@ -19,7 +19,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> argpars
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..benchmark import main
+    from ..bench import main
 
     bench_args = list(args.bench_args)
     if bench_args[:1] == ["--"]:
