@@ -6,12 +6,10 @@ from typing import Any
 
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    # No help of its own: --help passes through, so the benchmark's parser lists its options.
     bench = commands.add_parser(
-        "bench", parents=parents, help="time an epoch: native engine vs NumPy reference",
-        description="Time one MNIST epoch, training only and inference: the native engine vs "
-        "the NumPy reference (and PyTorch, if installed), with the machine's GEMM peak; writes "
-        "bench_epoch.json, .md and .png. Its options go after '--', e.g. "
-        "'nanomlp bench -- --quick'; 'nanomlp bench -- --help' lists them.",
+        "bench", parents=parents, add_help=False,
+        help="time an epoch: native engine vs NumPy reference",
     )
     bench.add_argument("bench_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     bench.set_defaults(handler=run, command_parser=bench)
