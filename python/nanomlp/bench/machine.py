@@ -66,7 +66,7 @@ def machine_info(torch_module: Any | None) -> dict[str, Any]:
         for lib in threadpool_info()
     ]
     env_names = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
-                 "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NANOMLP_THREADS")
+                 "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NANOMLP_NUM_THREADS")
     return {
         "machine": machine,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
