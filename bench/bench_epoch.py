@@ -1,11 +1,11 @@
 """Native vs NumPy vs PyTorch, one epoch: ``python bench/bench_epoch.py --help``.
 
-The benchmark lives in the package (``nanomlp.benchmark``) so that ``nanomlp bench`` runs it
+The benchmark lives in the package (``nanomlp.bench``) so that ``nanomlp bench`` runs it
 from an installed copy too.
 """
 import sys
 
-from nanomlp.benchmark import main
+from nanomlp.bench import main
 
 if __name__ == "__main__":
     sys.exit(main())

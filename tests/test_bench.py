@@ -11,9 +11,9 @@ import pytest
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    from nanomlp import benchmark
+    from nanomlp import bench
 
-    return benchmark
+    return bench
 
 
 def test_flop_counts_follow_the_layer_sizes(bench: ModuleType) -> None:

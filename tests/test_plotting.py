@@ -156,7 +156,7 @@ def test_importing_nanomlp_never_imports_matplotlib():
     assert done.returncode == 0, done.stderr
 
 
-def test_missing_matplotlib_names_the_extra():
+def test_missing_matplotlib_says_how_to_install_it():
     done = _run(
         "import sys; sys.modules['matplotlib'] = None\n"
         "from nanomlp.plotting import plot_history\n"
@@ -166,4 +166,4 @@ def test_missing_matplotlib_names_the_extra():
         "    print(err)\n"
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == 'nanomlp.plotting needs matplotlib: pip install "nanomlp[plot]"'
+    assert done.stdout.strip() == "nanomlp.plotting needs matplotlib: pip install matplotlib"

@@ -31,6 +31,16 @@ def check_positive_float(value: Any, name: str) -> float:
     return value
 
 
+def check_momentum(value: Any, name: str = "momentum") -> float:
+    """A real number in [0, 1): SGD momentum (1 or more would never let the velocity decay)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    if not 0.0 <= value < 1.0:  # also refuses NaN
+        raise ValueError(f"{name} must be in [0, 1), got {value:g}")
+    return value
+
+
 def check_layer_sizes(layer_sizes: Sequence[int]) -> tuple[int, ...]:
     """Input width, hidden widths, class count: at least two integers, each >= 1."""
     if isinstance(layer_sizes, (str, bytes)) or not isinstance(layer_sizes, Sequence):

@@ -1,9 +1,9 @@
 """Figures of an experiment: learning curves, predictions, confusion matrix, sweep heatmap.
 
-matplotlib is imported only when a function here is called (install it with
-``pip install "nanomlp[plot]"``). Every function returns the ``Figure``; pass ``ax`` to draw
-into axes of your own figure instead of a new one. Nothing here calls ``plt.show()``: in a
-notebook the figure shows itself, in a script call ``plt.show()`` or ``fig.savefig(...)``.
+matplotlib (a dependency of nanomlp) is imported only when a function here is called. Every
+function returns the ``Figure``; pass ``ax`` to draw into axes of your own figure instead of a
+new one. Nothing here calls ``plt.show()``: in a notebook the figure shows itself, in a script
+call ``plt.show()`` or ``fig.savefig(...)``.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def _pyplot() -> Any:
         import matplotlib.pyplot as plt
     except ImportError as err:
         raise ImportError(
-            'nanomlp.plotting needs matplotlib: pip install "nanomlp[plot]"'
+            "nanomlp.plotting needs matplotlib: pip install matplotlib"
         ) from err
     return plt
 

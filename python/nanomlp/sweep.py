@@ -4,27 +4,28 @@ depend on where or in which order its run executed."""
 from __future__ import annotations
 
 import itertools
-import os
-import sys
 import time
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from . import _defaults
 from ._checks import check_int
+from ._progress import StatusLine
+from ._system import usable_cores
 from .model import MLP
 from .trainer import Trainer
 
 # The settings a run understands, with the classic notebook's defaults.
 DEFAULTS: dict[str, Any] = {
-    "hidden": (128, 64),
-    "lr": 0.01,
-    "batch_size": 32,
-    "epochs": 10,
+    "hidden": tuple(_defaults.LAYER_SIZES[1:-1]),
+    "lr": _defaults.LR,
+    "batch_size": _defaults.BATCH_SIZE,
+    "epochs": _defaults.EPOCHS,
     "momentum": 0.0,
     "nesterov": False,
     "weight_decay": 0.0,
-    "seed": 42,
+    "seed": _defaults.SEED,
     "backend": "native",
 }
 # The data of a sweep: (x_train, y_train), (x_val, y_val), (x_test, y_test).
@@ -88,10 +89,6 @@ def format_record(record: dict[str, Any]) -> str:
     return f"{head} → Test Acc: {record['test_acc']:.4f}, Test Loss: {record['test_loss']:.4f}"
 
 
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def sweep(
     configs: Sequence[dict[str, Any]],
     data: Data,
@@ -113,9 +110,10 @@ def sweep(
     jobs = check_int(jobs, "jobs", 1)
     configs = list(configs)
     if threads is None:
-        threads = 1 if client is not None else max(1, _cores() // jobs)
+        threads = 1 if client is not None else max(1, usable_cores() // jobs)
     threads = check_int(threads, "threads", 1)
     records: list[dict[str, Any] | None] = [None] * len(configs)
+    status = StatusLine()
 
     def finished(index: int, record: dict[str, Any]) -> None:
         records[index] = record
@@ -123,11 +121,12 @@ def sweep(
             on_record(index, record)
         if progress:
             done = sum(r is not None for r in records)
+            text = f"[sweep] {done}/{len(configs)} runs"
             # Redrawn in place on a terminal; one line per run in a log.
-            tty = sys.stderr.isatty()
-            end = "\n" if done == len(configs) or not tty else ""
-            print(f"{chr(13) if tty else ''}[sweep] {done}/{len(configs)} runs", end=end,
-                  file=sys.stderr, flush=True)
+            if done == len(configs) or not status.redraws():
+                status.write(text)
+            else:
+                status.show(text)
 
     if client is not None:
         _on_dask(client, configs, data, threads, finished)

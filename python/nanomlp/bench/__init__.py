@@ -1,0 +1,63 @@
+"""Speed of one training epoch: nanomlp's native engine vs the NumPy reference vs PyTorch.
+
+The same 784-128-64-10 network, the same MNIST data, the same initial weights, the same
+shuffle order and the same thread counts for every backend:
+
+- native: ``Trainer(MLP(dtype="float32"), backend="native")``;
+- numpy64: the NumPy reference in float64, the classic notebook's code path;
+- numpy32: the NumPy reference in float32;
+- torch: ``nn.Sequential`` of Linear/ReLU with ``optim.SGD`` and ``CrossEntropyLoss``
+  (when PyTorch is importable).
+
+Cases, each at every thread count: the notebook's epoch (train on 55,000 images, then a forward
+pass over the 55,000 training and 5,000 validation images for the metrics) at each batch size,
+training only (images/s) at each batch size, and inference (images/s). The machine's own peak
+is measured in the same run: a float32 GEMM through NumPy. Before any timing, native and
+reference must agree after one epoch on a subset, or the run stops.
+
+Outputs (written atomically to ``--out``, default ``bench/results/``): ``bench_epoch.json``
+(every timing plus the machine, versions, BLAS kernel and OpenBLAS environment),
+``bench_epoch.md`` (the table) and ``bench_epoch.png`` (achieved GFLOP/s against the peak).
+
+The fair command leaves OpenBLAS free to pick its own kernel::
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE nanomlp bench
+
+Programmatic use: ``main(argv)`` is the command line; ``run_benchmark(BenchConfig(...))``
+returns the report dict and ``write_outputs(report, out_dir)`` writes the three files.
+
+Modules: ``config`` (settings, FLOP accounting, data), ``machine`` (CPU, BLAS, GEMM peak),
+``runners`` (the backends), ``run`` (parity and timings), ``memory`` (the peak-memory
+workload, run in its own process), ``report`` (Markdown and PNG), ``main`` (command line).
+"""
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from .main import build_parser, main
+
+# Where the other public names live, loaded on first use: ``python -m nanomlp.bench.memory``
+# imports this package first, and the peak memory it measures should be the fit's, not the
+# harness's.
+_EXPORTS = {
+    "BenchConfig": "config", "ParityError": "config", "Data": "config", "load_data": "config",
+    "flop_counts": "config", "epoch_flop": "config", "OUTPUT_NAMES": "config",
+    "BACKENDS": "config", "BACKEND_LABELS": "config", "LAYER_SIZES": "config",
+    "machine_info": "machine", "gemm_peak": "machine",
+    "NanomlpRunner": "runners", "TorchRunner": "runners",
+    "run_benchmark": "run", "check_parity": "run", "max_weight_difference": "run",
+    "fit_memory": "run", "ratios": "run", "thread_scaling": "run",
+    "markdown": "report", "chart_png": "report", "write_outputs": "report",
+}
+__all__ = sorted(["main", "build_parser", *_EXPORTS])
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

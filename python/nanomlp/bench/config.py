@@ -1,0 +1,153 @@
+"""What the benchmark runs and on what: its settings, FLOP accounting, data and statistics."""
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .. import _checks, _defaults
+from ..datasets import load_mnist
+from ..model import MLP
+
+DEFAULT_OUT = Path("bench") / "results"
+LAYER_SIZES = tuple(_defaults.LAYER_SIZES)
+# The notebook validates on the last 5,000 training images and trains on the rest.
+N_VALIDATION = _defaults.VAL_SIZE
+BACKENDS = ("native", "numpy64", "numpy32", "torch")
+BACKEND_LABELS = {
+    "native": "native f32",
+    "numpy64": "NumPy f64",
+    "numpy32": "NumPy f32",
+    "torch": "PyTorch f32",
+}
+# Rows per forward pass at inference, the reference's chunk, so every backend sees the same.
+INFERENCE_CHUNK = 4096
+OUTPUT_NAMES = {"json": "bench_epoch.json", "markdown": "bench_epoch.md", "chart": "bench_epoch.png"}
+
+Log = Callable[[str], None]
+
+
+class ParityError(RuntimeError):
+    """The native engine and the float32 reference disagree: the timings would mean nothing."""
+
+
+@dataclass
+class BenchConfig:
+    """What to run; the defaults are the full benchmark."""
+
+    data: str | None = None  # MNIST folder or mnist.npz; None reads $NANOMLP_DATA
+    repeats: int = 5
+    batch_sizes: tuple[int, ...] = (32, 128, 256)
+    threads: tuple[int, ...] = (1, 2)
+    lr: float = _defaults.LR
+    seed: int = _defaults.SEED
+    n_train: int | None = None  # None: all 55,000 training images of the notebook's split
+    n_val: int | None = None  # None: all 5,000 validation images
+    parity_rows: int = 2000
+    parity_tol: float = 1e-5
+    gemm_size: int = 2048
+    use_torch: bool = True
+    quick: bool = False
+    layer_sizes: tuple[int, ...] = field(default=LAYER_SIZES)
+
+    @classmethod
+    def quick_config(cls, **overrides: Any) -> "BenchConfig":
+        """A smoke run: small subsets, one repeat, a smaller GEMM."""
+        values: dict[str, Any] = dict(
+            repeats=1, n_train=2000, n_val=500, parity_rows=500, gemm_size=512, quick=True
+        )
+        values.update(overrides)
+        return cls(**values)
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` or ``TypeError`` naming the first bad setting."""
+        _checks.check_int(self.repeats, "repeats", 1)
+        for b in self.batch_sizes:
+            _checks.check_int(b, "batch_sizes", 1)
+        for t in self.threads:
+            _checks.check_int(t, "threads", 1)
+        if not self.batch_sizes or not self.threads:
+            raise ValueError("batch_sizes and threads must each name at least one value")
+        _checks.check_positive_float(self.lr, "lr")
+        _checks.check_positive_float(self.parity_tol, "parity_tol")
+        _checks.check_int(self.parity_rows, "parity_rows", 1)
+        _checks.check_int(self.gemm_size, "gemm_size", 1)
+        for name in ("n_train", "n_val"):
+            if getattr(self, name) is not None:
+                _checks.check_int(getattr(self, name), name, 1)
+
+# ---------------------------------------------------------------------------------------------
+# FLOP accounting
+
+def flop_counts(layer_sizes: Sequence[int]) -> dict[str, int]:
+    """Multiply-adds (2 FLOP each) of the dense layers per image; element-wise work is ignored.
+
+    Forward: x·W for every layer. Training step: the forward, dW = Aᵀ·dZ for every layer, and
+    dA = dZ·Wᵀ for every layer but the first (nobody needs the gradient of the input).
+    """
+    products = [a * b for a, b in zip(layer_sizes[:-1], layer_sizes[1:])]
+    forward = 2 * sum(products)
+    backward = 2 * sum(products) + 2 * sum(products[1:])
+    return {"forward_per_image": forward, "train_step_per_image": forward + backward}
+
+
+def epoch_flop(flops: dict[str, int], n_train: int, n_val: int) -> int:
+    """The notebook's epoch: a training step per training image, a forward pass per image."""
+    return n_train * flops["train_step_per_image"] + (n_train + n_val) * flops["forward_per_image"]
+
+# ---------------------------------------------------------------------------------------------
+# Data
+
+@dataclass
+class Data:
+    """The notebook's split, validated once the way ``Trainer`` validates it."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray  # int32 class ids, what the engines take
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_all: np.ndarray  # training then validation rows: the inference workload
+    y_all: np.ndarray
+
+
+def load_data(config: BenchConfig) -> Data:
+    """MNIST's training images split as the notebook splits them, cut to the configured sizes."""
+    (x, y), _ = load_mnist(config.data)
+    n_classes = config.layer_sizes[-1]
+    x_train, y_train = x[:-N_VALIDATION], y[:-N_VALIDATION]
+    x_val, y_val = x[-N_VALIDATION:], y[-N_VALIDATION:]
+    if config.n_train is not None:
+        x_train, y_train = x_train[: config.n_train], y_train[: config.n_train]
+    if config.n_val is not None:
+        x_val, y_val = x_val[: config.n_val], y_val[: config.n_val]
+    x_train = _checks.check_features(x_train, config.layer_sizes[0], "x_train")
+    x_val = _checks.check_features(x_val, config.layer_sizes[0], "x_val")
+    y_train = _checks.check_labels(y_train, len(x_train), n_classes, "y_train")
+    y_val = _checks.check_labels(y_val, len(x_val), n_classes, "y_val")
+    return Data(x_train, y_train, x_val, y_val,
+                np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val]))
+
+
+def first_order(model: MLP, n_rows: int) -> np.ndarray:
+    """The first epoch's shuffle, drawn from the model's random state as ``Trainer.fit`` draws it."""
+    return np.arange(n_rows, dtype=np.int64)[model.random_state.permutation(n_rows)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Statistics
+
+def timing_stats(seconds: list[float], flop: int) -> dict[str, Any]:
+    """Median, min and max of repeated timings, and the GFLOP/s they mean for ``flop``."""
+    median = statistics.median(seconds)
+    return {
+        "seconds": seconds,
+        "median_s": median,
+        "min_s": min(seconds),
+        "max_s": max(seconds),
+        "gflops_median": flop / median / 1e9,
+        "gflops_best": flop / min(seconds) / 1e9,
+    }
+

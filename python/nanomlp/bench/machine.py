@@ -1,0 +1,110 @@
+"""The machine a benchmark ran on: CPU, BLAS, versions, environment, and its GEMM peak."""
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from .._system import usable_cores
+from .config import timing_stats
+
+
+def _cpuinfo() -> dict[str, Any]:
+    info: dict[str, Any] = {"cpu_model": None, "flags": []}
+    cores: set[tuple[str, str]] = set()
+    physical = core = None
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return {"cpu_model": platform.processor() or platform.machine(), "flags": []}
+    for line in lines:
+        key, _, value = (part.strip() for part in line.partition(":"))
+        if key == "model name" and info["cpu_model"] is None:
+            info["cpu_model"] = value
+        elif key == "flags" and not info["flags"]:
+            wanted = ("avx", "avx2", "fma", "avx512f", "avx512vl", "avx512_bf16", "amx_tile")
+            info["flags"] = [flag for flag in value.split() if flag in wanted]
+        elif key == "physical id":
+            physical = value
+        elif key == "core id":
+            core = value
+        elif not line.strip() and physical is not None and core is not None:
+            cores.add((physical, core))
+            physical = core = None
+    if physical is not None and core is not None:
+        cores.add((physical, core))
+    if cores:
+        info["physical_cores"] = len(cores)
+    return info
+
+
+def _version(module: str) -> str | None:
+    try:
+        return __import__(module).__version__
+    except ImportError:
+        return None
+
+
+def machine_info(torch_module: Any | None) -> dict[str, Any]:
+    """CPU, versions, the BLAS libraries loaded (with OpenBLAS's kernel) and the BLAS environment."""
+    from threadpoolctl import threadpool_info
+
+    machine = _cpuinfo()
+    machine["logical_cpus"] = os.cpu_count()
+    machine["usable_cpus"] = usable_cores()
+    machine["platform"] = platform.platform()
+    machine["python"] = platform.python_version()
+    blas = [
+        {k: v for k, v in lib.items() if k != "filepath"} | {"library": Path(lib.get("filepath", "")).name}
+        for lib in threadpool_info()
+    ]
+    env_names = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
+                 "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NANOMLP_NUM_THREADS")
+    return {
+        "machine": machine,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "versions": {
+            "nanomlp": __version__,
+            "numpy": np.__version__,
+            "torch": getattr(torch_module, "__version__", None),
+            "threadpoolctl": _version("threadpoolctl"),
+            "matplotlib": _version("matplotlib"),
+        },
+        "blas": blas,
+        # None means unset: OpenBLAS then detects the CPU itself.
+        "env": {name: os.environ.get(name) for name in env_names},
+    }
+
+
+def openblas_kernel(blas: list[dict[str, Any]]) -> str:
+    """OpenBLAS's version and the CPU kernel it picked, from ``machine_info``'s BLAS list."""
+    kernels = [f"{lib.get('version')} {lib.get('architecture')}" for lib in blas
+               if lib.get("internal_api") == "openblas"]
+    return ", ".join(kernels) or "no OpenBLAS loaded"
+
+
+def gemm_peak(size: int, threads: int, repeats: int) -> dict[str, Any]:
+    """float32 size×size×size GEMM through NumPy on ``threads`` BLAS threads, in GFLOP/s."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((size, size), dtype=np.float32)
+    b = rng.standard_normal((size, size), dtype=np.float32)
+    c = np.empty((size, size), dtype=np.float32)
+    flop = 2 * size**3
+    seconds = []
+    with threadpool_limits(limits=threads, user_api="blas"):
+        np.matmul(a, b, out=c)  # warm-up: threads started, pages touched
+        for _ in range(max(repeats, 3)):
+            start = time.perf_counter()
+            np.matmul(a, b, out=c)
+            seconds.append(time.perf_counter() - start)
+    return {"size": size, "threads": threads, "flop": flop, **timing_stats(seconds, flop)}
+

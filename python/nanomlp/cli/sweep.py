@@ -1,0 +1,104 @@
+"""``nanomlp sweep``: train every combination of settings, locally or on Dask, and compare."""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import time
+from pathlib import Path
+from typing import Any
+
+from .. import __version__, _defaults
+from .. import sweep as sw
+from .._io import atomic_write, write_json
+from . import _common as c
+
+# The swept settings that appear in the records only when moved off their default.
+_OPTIONAL_AXES = ("epochs", "hidden", "momentum", "weight_decay")
+
+
+def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    sweep = commands.add_parser(
+        "sweep", parents=parents, help="train every combination of settings, compare them",
+        description="A grid search: every combination of the listed values, each run from the "
+        "same seed, on MNIST or Fashion-MNIST. Prints one summary line per run in the notebook's "
+        "format and writes results.csv, results.json and heatmap.png to --out. Runs go to "
+        "--jobs local processes, or to the Dask cluster at --scheduler.",
+    )
+    c.add_training_options(sweep, grid=True)
+    c.add_data_options(sweep, min_val_size=1)
+    sweep.add_argument("--test-limit", type=c.int_at_least(1), default=None, metavar="N",
+                       help="use only the first N test images")
+    sweep.add_argument("--jobs", type=c.int_at_least(1), default=1,
+                       help="local worker processes (default: %(default)s)")
+    sweep.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run on the Dask cluster whose scheduler is at ADDRESS (tcp://host:port)")
+    c.add_output_options(sweep, quiet_help="no progress, only the summary")
+    sweep.set_defaults(handler=run, command_parser=sweep)
+    return sweep
+
+
+def run(args: argparse.Namespace) -> int:
+    c.use_agg()
+    axes: dict[str, list[Any]] = {"lr": args.lr, "batch_size": args.batch_size}
+    for name in _OPTIONAL_AXES:
+        values = getattr(args, name)
+        if list(values) != list(args.command_parser.get_default(name)):
+            axes[name] = list(values)
+    configs = sw.grid(**axes)
+    if args.seed != _defaults.SEED:
+        configs = [{**config, "seed": args.seed} for config in configs]
+
+    fit, val, (x_test, y_test) = c.split_data(args)
+    if args.test_limit is not None:
+        x_test, y_test = x_test[: args.test_limit], y_test[: args.test_limit]
+    data = (fit, val, (x_test, y_test))
+
+    client = sw.connect(args.scheduler) if args.scheduler else None
+    out = Path(args.out) if args.out else c.default_out()
+    done: dict[int, dict[str, Any]] = {}
+    start = time.perf_counter()
+    with c.output_folder(out):
+        try:
+            sw.sweep(configs, data, jobs=args.jobs, client=client, threads=args.threads,
+                     on_record=done.__setitem__, progress=not args.quiet)
+        finally:
+            # Finished runs are kept, also when the sweep is interrupted.
+            records = [done[i] for i in sorted(done)]
+            if records:
+                _write_results(out, records, time.perf_counter() - start, configs, args)
+            if client is not None:
+                client.close()
+    c.echo("\nSummary of Hyperparameter Tuning:")
+    for record in records:
+        c.echo(sw.format_record(record))
+    c.echo(f"Wall time: {time.perf_counter() - start:.1f} s for {len(records)} runs "
+           f"({'Dask at ' + args.scheduler if args.scheduler else f'--jobs {args.jobs}'})")
+    c.echo(f"Saved to {out}/: results.csv results.json heatmap.png")
+    return 0
+
+
+def _write_results(out: Path, records: list[dict], seconds: float, configs: list[dict],
+                   args: argparse.Namespace) -> None:
+    from .. import plotting
+
+    columns = [k for k in records[0] if k != "history"]
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        writer.writerow({k: (",".join(map(str, v)) if isinstance(v, tuple) else v) for k, v in record.items()})
+    with atomic_write(out / "results.csv", "w", encoding="utf-8") as f:
+        f.write(text.getvalue())
+    write_json(out / "results.json", {
+        "argv": args.argv, "nanomlp_version": __version__, "dataset": args.dataset,
+        "runs_planned": len(configs), "runs_finished": len(records), "wall_seconds": seconds,
+        "jobs": args.jobs, "scheduler": args.scheduler, "records": records,
+    })
+    # One cell per (lr, batch size): with other axes swept too, the cell shows their best run.
+    best: dict[tuple, dict] = {}
+    for record in records:
+        key = (record["lr"], record["batch_size"])
+        if key not in best or record["test_acc"] > best[key]["test_acc"]:
+            best[key] = record
+    c.save_figure(plotting.plot_sweep(list(best.values())), out / "heatmap.png")
