@@ -180,3 +180,21 @@ def test_an_equal_dtype_from_another_object_is_accepted():
     trainer = Trainer(model, epochs=1)
     trainer.fit(X, Y)
     assert np.isfinite(model.params).all()
+
+
+def test_train_epoch_checks_its_order_and_steps_in_it():
+    rng = np.random.default_rng(0)
+    x = rng.random((40, 784), dtype=np.float32)
+    y = rng.integers(0, 10, 40)
+    trainer = Trainer(MLP([784, 8, 10], seed=1), batch_size=16)
+    for bad in ([0, 40], [-1], np.zeros((2, 2), int), [0.5], []):
+        with pytest.raises(ValueError, match="order"):
+            trainer.train_epoch(x, y, bad)
+    assert trainer.train_epoch(x, y) == 3
+    # The same steps as fit's engine call on the same order: the reference agrees.
+    order = rng.permutation(40)
+    a, b = MLP([784, 8, 10], seed=1), MLP([784, 8, 10], seed=1, dtype="float64")
+    Trainer(a, batch_size=16).train_epoch(x, y, order)
+    Trainer(b, batch_size=16, backend="numpy").train_epoch(x, y, order)
+    assert np.allclose(a.params, b.params, atol=1e-6)
+    assert not np.array_equal(a.params, MLP([784, 8, 10], seed=1).params)

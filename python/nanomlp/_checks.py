@@ -31,16 +31,6 @@ def check_positive_float(value: Any, name: str) -> float:
     return value
 
 
-def check_momentum(value: Any, name: str = "momentum") -> float:
-    """A real number in [0, 1): SGD momentum (1 or more would never let the velocity decay)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
-    value = float(value)
-    if not 0.0 <= value < 1.0:  # also refuses NaN
-        raise ValueError(f"{name} must be in [0, 1), got {value:g}")
-    return value
-
-
 def check_layer_sizes(layer_sizes: Sequence[int]) -> tuple[int, ...]:
     """Input width, hidden widths, class count: at least two integers, each >= 1."""
     if isinstance(layer_sizes, (str, bytes)) or not isinstance(layer_sizes, Sequence):
@@ -53,12 +43,15 @@ def check_layer_sizes(layer_sizes: Sequence[int]) -> tuple[int, ...]:
     return sizes
 
 
-def check_features(x: Any, n_features: int, name: str = "x") -> np.ndarray:
+def check_features(
+    x: Any, n_features: int, name: str = "x", assume_finite: bool = False
+) -> np.ndarray:
     """Rows of features as C-contiguous float32.
 
     Any real dtype is accepted; other dtypes, other layouts and other strides are converted
     (a copy) and float32 C-contiguous input is used as is. Refused: bool, complex, object and
-    string dtypes, a shape other than ``(n_rows >= 1, n_features)``, NaN and infinity.
+    string dtypes, a shape other than ``(n_rows >= 1, n_features)``, and, unless
+    ``assume_finite``, NaN and infinity.
     """
     arr = np.asarray(x)
     if arr.dtype.kind not in _REAL_KINDS:
@@ -71,6 +64,8 @@ def check_features(x: Any, n_features: int, name: str = "x") -> np.ndarray:
         raise ValueError(f"{name} must have at least one row, got shape {arr.shape}")
     with np.errstate(over="ignore"):  # out-of-range values become inf, refused just below
         arr = np.ascontiguousarray(arr, dtype=np.float32)
+    if assume_finite:  # the caller checked already; NaN gives NaN out, never a crash
+        return arr
     # In blocks of rows: a mask of the whole array would cost as much memory as the data.
     for start in range(0, arr.shape[0], _FINITE_BLOCK_ROWS):
         block = arr[start : start + _FINITE_BLOCK_ROWS]
@@ -133,10 +128,11 @@ def check_nonnegative_float(value: Any, name: str) -> float:
 
 
 def check_fraction(value: Any, name: str) -> float:
-    """A real number in [0, 1): a momentum, a decay rate, a dropout rate."""
+    """A real number in [0, 1): a momentum (1 would never let the velocity decay), a decay
+    rate, a dropout rate."""
     value = check_real(value, name)
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {value}")
+    if not 0.0 <= value < 1.0:  # also refuses NaN
+        raise ValueError(f"{name} must be in [0, 1), got {value:g}")
     return value
 
 

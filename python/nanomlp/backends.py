@@ -14,14 +14,8 @@ import numpy as np
 
 from . import _core, reference
 from ._checks import check_int
+from ._system import usable_cores
 from .model import MLP, parameter_views
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its affinity mask where the OS has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
 
 
 def resolve_threads(threads: Any = None) -> int:

@@ -100,8 +100,8 @@ class Trainer:
                 raise ValueError(f"velocity must have shape {self.optimizer.velocity.shape}, got {v.shape}")
             self.optimizer.velocity[...] = v
 
-    def _features(self, x: Any, name: str = "x") -> np.ndarray:
-        return check_features(x, self.model.n_features, name)
+    def _features(self, x: Any, name: str = "x", assume_finite: bool = False) -> np.ndarray:
+        return check_features(x, self.model.n_features, name, check_bool(assume_finite, "assume_finite"))
 
     def _labels(self, y: Any, n_rows: int, name: str = "y") -> np.ndarray:
         return check_labels(y, n_rows, self.model.n_classes, name)
@@ -204,14 +204,41 @@ class Trainer:
         hooks.on_train_end()
         return history
 
-    def evaluate(self, x: Any, y: Any) -> tuple[float, float]:
-        """(mean cross-entropy, accuracy) over the rows of ``x``."""
-        x = self._features(x)
+    def train_epoch(
+        self, x: Any, y: Any, order: Any = None, *, assume_finite: bool = False
+    ) -> int:
+        """Optimisation steps over the rows of ``x`` taken in ``order`` (default: each row
+        once, as they are), in batches of ``batch_size``; no metrics, no callbacks, no shuffle.
+        ``order`` holds row indices: a permutation, or any sample of rows.
+
+        The building block of ``fit``, for a loop of your own. ``assume_finite=True`` skips
+        the scan of ``x`` for NaN and infinity (as scikit-learn's ``assume_finite``): for
+        data already checked once. Returns the number of steps taken.
+        """
+        x = self._features(x, assume_finite=assume_finite)
+        labels = self._labels(y, len(x))
+        if order is None:
+            order = np.arange(len(x), dtype=np.int64)
+        else:
+            order = np.asarray(order)
+            if order.dtype.kind not in "iu" or order.ndim != 1 or len(order) == 0:
+                raise ValueError(f"order must be a 1-D array of row indices, got {order!r:.60}")
+            if order.min() < 0 or order.max() >= len(x):
+                raise ValueError(f"order must hold row indices in [0, {len(x)})")
+            order = np.ascontiguousarray(order, dtype=np.int64)
+        with self.model._training():
+            return self._engine.train_epoch(x, labels, order, self.batch_size, self.lr, self.optimizer)
+
+    def evaluate(self, x: Any, y: Any, *, assume_finite: bool = False) -> tuple[float, float]:
+        """(mean cross-entropy, accuracy) over the rows of ``x``; ``assume_finite`` as in
+        ``train_epoch``."""
+        x = self._features(x, assume_finite=assume_finite)
         return self._metrics(x, self._labels(y, len(x)))
 
-    def predict_proba(self, x: Any) -> np.ndarray:
+    def predict_proba(self, x: Any, *, assume_finite: bool = False) -> np.ndarray:
         """Class probabilities, (n_samples, n_classes), in the model's dtype."""
-        return self._engine.evaluate(self._features(x), None, return_proba=True)[2]
+        x = self._features(x, assume_finite=assume_finite)
+        return self._engine.evaluate(x, None, return_proba=True)[2]
 
     def predict(self, x: Any) -> np.ndarray:
         """The most probable class of each row, int64."""

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from .. import _defaults
-from .._checks import check_momentum
+from .._checks import check_fraction
 from .._io import atomic_write
 
 DATASET_CHOICES = ("mnist", "fashion-mnist")
@@ -46,7 +46,7 @@ def positive_float(text: str) -> float:
 def momentum(text: str) -> float:
     """SGD momentum, range-checked by the validator that the library's users meet too."""
     try:
-        return check_momentum(_number(text), "value")
+        return check_fraction(_number(text), "value")
     except ValueError as err:
         # argparse prefixes "argument --momentum: ", so the validator's own name goes.
         raise argparse.ArgumentTypeError(str(err).removeprefix("value ")) from None
