@@ -3,12 +3,24 @@
 It runs in the parameters' dtype: float64 reproduces the notebook's numbers (its weights were
 float64 and NumPy promoted each float32 batch to them), float32 is what the native engine
 computes. It is the oracle of the parity tests and the baseline of the benchmarks.
+
+Beyond plain SGD it holds the optimizers (``sgd_update``, ``adam_update``, ``rmsprop_update``),
+sample weights and dropout (``backward``, ``forward``), and gradient clipping and dropout
+masks (from the ``clipping`` and ``dropout`` modules). The optimizer updates are elementwise
+and follow PyTorch's single-tensor (``foreach=False``) code operation by operation, each
+operation rounded in the array's dtype: a port that rounds each operation in float32 (no
+fused multiply-add) matches them to the bit. Their scalars (bias corrections, step sizes,
+``1 - lr * weight_decay``) are computed in float64 as Python computes them, then rounded to
+the dtype once, as PyTorch converts a Python number for a kernel.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
+
+from .clipping import clip_grad_norm, clip_grad_value, grad_norm  # noqa: F401 (part of the reference)
+from .dropout import dropout_mask
 
 # The notebook clips probabilities to [EPSILON, 1 - EPSILON] before taking the log.
 EPSILON = 1e-10
@@ -27,12 +39,20 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return exp_shifted / np.sum(exp_shifted, axis=1, keepdims=True)
 
 
-def forward(weights: Arrays, biases: Arrays, x: np.ndarray) -> tuple[np.ndarray, Arrays]:
-    """Probabilities [B×C] and the input of every layer (x, then each ReLU output)."""
+def forward(
+    weights: Arrays, biases: Arrays, x: np.ndarray, masks: Sequence[np.ndarray | None] | None = None
+) -> tuple[np.ndarray, Arrays]:
+    """Probabilities [B×C] and the input of every layer (x, then each ReLU output).
+
+    ``masks`` (one per hidden layer, see ``dropout.dropout_mask``) multiply the ReLU outputs:
+    dropout, as ``Linear → ReLU → Dropout`` in PyTorch."""
     x = x.astype(weights[0].dtype, copy=False)
     inputs = [x]
-    for w, b in zip(weights[:-1], biases[:-1]):
-        inputs.append(relu(np.dot(inputs[-1], w) + b))
+    for layer, (w, b) in enumerate(zip(weights[:-1], biases[:-1])):
+        a = relu(np.dot(inputs[-1], w) + b)
+        if masks is not None and masks[layer] is not None:
+            a = a * masks[layer]
+        inputs.append(a)
     return softmax(np.dot(inputs[-1], weights[-1]) + biases[-1]), inputs
 
 
@@ -46,11 +66,46 @@ def one_hot(labels: np.ndarray, n_classes: int, dtype: np.dtype) -> np.ndarray:
     return np.eye(n_classes, dtype=dtype)[labels]
 
 
+def weight_sum(weights: np.ndarray) -> float:
+    """Σ weights, accumulated in float64 from the first row to the last (a fixed order)."""
+    return float(np.cumsum(weights, dtype=np.float64)[-1]) if len(weights) else 0.0
+
+
+def batch_loss(probs: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+    """The batch's mean cross-entropy in float64; ``Σ w_i·l_i / Σ w_i`` with weights (0 if Σ w = 0)."""
+    losses = cross_entropy(probs, labels).astype(np.float64)
+    if sample_weight is None:
+        return float(losses.mean())
+    w = np.asarray(sample_weight, dtype=probs.dtype).astype(np.float64)
+    total = weight_sum(w)
+    return float(np.dot(w, losses) / total) if total else 0.0
+
+
 def backward(
-    weights: Arrays, inputs: Arrays, probs: np.ndarray, labels: np.ndarray
+    weights: Arrays,
+    inputs: Arrays,
+    probs: np.ndarray,
+    labels: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+    masks: Sequence[np.ndarray | None] | None = None,
 ) -> tuple[Arrays, Arrays]:
-    """Gradients (dW per layer, db per layer) of the batch's mean cross-entropy."""
-    dz = (probs - one_hot(labels, probs.shape[1], probs.dtype)) / labels.shape[0]
+    """Gradients (dW per layer, db per layer) of the batch's mean cross-entropy.
+
+    With ``sample_weight`` (one per row of the batch) the loss is the weighted mean
+    ``Σ w_i·l_i / Σ w_i``, as scikit-learn's MLP and PyTorch's class-weighted cross-entropy
+    define it (Keras divides by the batch size instead): scaling every weight by a constant
+    changes nothing. The weights are rounded to the dtype, Σ w is accumulated in float64 in row
+    order (``weight_sum``) and rounded to the dtype, and ``dz = (probs - onehot) * w / Σ w``.
+    With weights all 1 this is ``(probs - onehot) / B`` to the bit; a batch whose weights are
+    all 0 gives zero gradients. ``masks`` are the dropout masks ``forward`` used.
+    """
+    diff = probs - one_hot(labels, probs.shape[1], probs.dtype)
+    if sample_weight is None:
+        dz = diff / labels.shape[0]
+    else:
+        w = np.asarray(sample_weight).astype(probs.dtype)
+        total = weight_sum(w)
+        dz = diff * w[:, None] / probs.dtype.type(total) if total else np.zeros_like(diff)
     dws: Arrays = [None] * len(weights)  # type: ignore[list-item]
     dbs: Arrays = [None] * len(weights)  # type: ignore[list-item]
     for layer in range(len(weights) - 1, -1, -1):
@@ -59,7 +114,10 @@ def backward(
         dbs[layer] = np.sum(dz, axis=0)
         if layer > 0:
             # a > 0 exactly where the pre-activation z > 0, the notebook's relu_derivative.
-            dz = np.dot(dz, weights[layer].T) * (a > 0)
+            g = np.dot(dz, weights[layer].T)
+            if masks is not None and masks[layer - 1] is not None:
+                g = g * masks[layer - 1]  # dropout's backward comes before ReLU's
+            dz = g * (a > 0)
     return dws, dbs
 
 
@@ -89,6 +147,141 @@ def sgd_step(
         p -= lr * g
 
 
+# --- Optimizer updates: PyTorch's single-tensor code, one rounded operation at a time -------
+#
+# Each takes the flat parameters, their gradient (left unchanged), the state that
+# ``optim.Optimizer.init_state`` made (updated in place, "step" included) and the step's lr.
+# ``decay`` says which parameters weight decay applies to: True, False, or a boolean mask
+# shaped like ``param`` (this project decays weights, never biases). ``a + s * b`` below is
+# two roundings, a product then a sum, where PyTorch's vectorised loops fuse them (add with
+# alpha, lerp_, addcmul_; not addcdiv_ or /): that is why torch's float32 results are close
+# to these, not equal (see tests/test_optim_reference). A port must not contract them either.
+
+
+def _with_weight_decay(param: np.ndarray, grad: np.ndarray, weight_decay: float, decay: Any) -> np.ndarray:
+    """``grad.add(param, alpha=weight_decay)`` where ``decay`` holds, else ``grad``."""
+    if not weight_decay or decay is False:
+        return grad
+    decayed = grad + param.dtype.type(weight_decay) * param
+    return decayed if decay is True else np.where(decay, decayed, grad)
+
+
+def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
+    """``start.lerp_(end, weight)`` for a scalar weight, PyTorch's two-sided formula."""
+    w = start.dtype.type(weight)
+    if abs(w) < 0.5:
+        start += w * (end - start)
+    else:
+        start[...] = end - (end - start) * (start.dtype.type(1) - w)
+
+
+def _addcmul_(out: np.ndarray, t1: np.ndarray, t2: np.ndarray, value: float) -> None:
+    """``out.addcmul_(t1, t2, value=value)``: ``out + value * t1 * t2``, left to right."""
+    out += (out.dtype.type(value) * t1) * t2
+
+
+def _addcdiv_(out: np.ndarray, t1: np.ndarray, t2: np.ndarray, value: float) -> None:
+    """``out.addcdiv_(t1, t2, value=value)``: ``out + value * t1 / t2``, left to right."""
+    out += (out.dtype.type(value) * t1) / t2
+
+
+def sgd_update(
+    param: np.ndarray, grad: np.ndarray, state: dict[str, Any], lr: float, *,
+    momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0, decay: Any = True,
+) -> None:
+    """``torch.optim.SGD`` (dampening 0): ``g = grad + wd·param``; ``buf = momentum·buf + g``
+    (``buf = g`` on the first step, as PyTorch clones it); ``g = g + momentum·buf`` (Nesterov)
+    or ``buf``; ``param += (-lr)·g``."""
+    dt = param.dtype.type
+    g = _with_weight_decay(param, grad, weight_decay, decay)
+    if momentum:
+        buf = state["momentum_buffer"]
+        if state["step"] == 0:
+            buf[...] = g
+        else:
+            buf *= dt(momentum)
+            buf += g
+        g = g + dt(momentum) * buf if nesterov else buf
+    param += dt(-lr) * g
+    state["step"] += 1
+
+
+def adam_update(
+    param: np.ndarray, grad: np.ndarray, state: dict[str, Any], lr: float, *,
+    betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
+    amsgrad: bool = False, decoupled_weight_decay: bool = False, decay: Any = True,
+) -> None:
+    """``torch.optim.Adam``, or ``AdamW`` with ``decoupled_weight_decay=True``.
+
+    ``t += 1``; ``param *= 1 - lr·wd`` (AdamW) or ``g = grad + wd·param`` (Adam);
+    ``m.lerp_(g, 1 - β1)``; ``v = v·β2 + (1 - β2)·g·g``; ``v̂ = max(v̂, v)`` (amsgrad);
+    ``denom = sqrt(v or v̂) / sqrt(1 - β2^t) + eps``; ``param += (-lr / (1 - β1^t))·m / denom``.
+    """
+    dt = param.dtype.type
+    beta1, beta2 = betas
+    state["step"] += 1
+    step = float(state["step"])
+    if weight_decay and decay is not False:
+        if decoupled_weight_decay:
+            param[...] = np.where(decay, param * dt(1 - lr * weight_decay), param)
+        else:
+            grad = _with_weight_decay(param, grad, weight_decay, decay)
+    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    _lerp_(exp_avg, grad, 1 - beta1)
+    exp_avg_sq *= dt(beta2)
+    _addcmul_(exp_avg_sq, grad, grad, 1 - beta2)
+    bias_correction1 = 1 - beta1**step
+    bias_correction2 = 1 - beta2**step
+    step_size = lr / bias_correction1
+    bias_correction2_sqrt = bias_correction2**0.5
+    if amsgrad:
+        np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
+        exp_avg_sq = state["max_exp_avg_sq"]
+    denom = np.sqrt(exp_avg_sq) / dt(bias_correction2_sqrt)
+    denom += dt(eps)
+    _addcdiv_(param, exp_avg, denom, -step_size)
+
+
+def rmsprop_update(
+    param: np.ndarray, grad: np.ndarray, state: dict[str, Any], lr: float, *,
+    alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
+    centered: bool = False, decay: Any = True,
+) -> None:
+    """``torch.optim.RMSprop``: ``g = grad + wd·param``; ``s = s·α + (1 - α)·g·g``;
+    ``avg = sqrt(s - ḡ·ḡ)`` after ``ḡ.lerp_(g, 1 - α)`` (centered) or ``sqrt(s)``, plus eps;
+    ``buf = momentum·buf + g / avg`` and ``param += (-lr)·buf``, or without momentum
+    ``param += (-lr)·g / avg``."""
+    dt = param.dtype.type
+    state["step"] += 1
+    g = _with_weight_decay(param, grad, weight_decay, decay)
+    square_avg = state["square_avg"]
+    square_avg *= dt(alpha)
+    _addcmul_(square_avg, g, g, 1 - alpha)
+    if centered:
+        grad_avg = state["grad_avg"]
+        _lerp_(grad_avg, g, 1 - alpha)
+        avg = square_avg + (dt(-1) * grad_avg) * grad_avg
+        np.sqrt(avg, out=avg)
+    else:
+        avg = np.sqrt(square_avg)
+    avg += dt(eps)
+    if momentum > 0:
+        buf = state["momentum_buffer"]
+        buf *= dt(momentum)
+        _addcdiv_(buf, g, avg, 1.0)
+        param += dt(-lr) * buf
+    else:
+        _addcdiv_(param, g, avg, -lr)
+
+
+# --- One epoch --------------------------------------------------------------------------------
+
+
+def _layout_order(weights: Arrays, biases: Arrays) -> Arrays:
+    """The engine's flat layout: per layer the weights, then the biases."""
+    return [a for pair in zip(weights, biases) for a in pair]
+
+
 def train_epoch(
     weights: Arrays,
     biases: Arrays,
@@ -96,18 +289,66 @@ def train_epoch(
     labels: np.ndarray,
     order: np.ndarray,
     batch_size: int,
-    lr: float,
-    **optimizer: Any,
+    lr: float | np.ndarray,
+    *,
+    optimizer: Any = None,
+    state: dict[str, Any] | None = None,
+    sample_weight: np.ndarray | None = None,
+    dropout: float = 0.0,
+    dropout_seed: int = 0,
+    first_step: int = 0,
+    clip_value: float | None = None,
+    clip_norm: float | None = None,
+    **sgd_options: Any,
 ) -> int:
-    """One epoch of minibatch SGD over x[order], the last batch short; returns the steps.
+    """One epoch of minibatch training over x[order], the last batch short; returns the steps.
 
-    ``optimizer`` holds ``sgd_step``'s momentum, nesterov, weight_decay and velocities."""
+    ``lr`` is one learning rate, or one per step of the epoch (a schedule's ``values``).
+    Without ``optimizer``, plain SGD through ``sgd_step``, whose momentum, nesterov,
+    weight_decay and velocities ``sgd_options`` holds. With ``optimizer`` (an
+    ``optim.Optimizer``) and its ``state``, its update on the flat parameters, weights decayed
+    and biases not. Per step, in this order: dropout masks of the hidden layers for step
+    ``first_step + i`` and the batch's dataset rows; forward; backward with the batch's
+    ``sample_weight`` (one per row of x); ``clip_grad_value``; ``clip_grad_norm``; the update.
+    """
+    n_steps = -(-len(order) // batch_size)
+    if np.ndim(lr) == 0:
+        lrs = [lr] * n_steps
+    else:
+        lrs = np.asarray(lr, dtype=np.float64).tolist()
+        if len(lrs) < n_steps:
+            raise ValueError(f"lr holds {len(lrs)} learning rates for an epoch of {n_steps} steps")
+    if optimizer is not None:
+        if sgd_options:
+            raise TypeError(f"{sorted(sgd_options)} are options of plain SGD, not of optimizer=")
+        decay = np.concatenate([np.full(a.size, i % 2 == 0) for i, a in enumerate(_layout_order(weights, biases))])
     steps = 0
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
-        probs, inputs = forward(weights, biases, x[rows])
-        dws, dbs = backward(weights, inputs, probs, labels[rows])
-        sgd_step(weights, biases, dws, dbs, lr, **optimizer)
+        masks = None
+        if dropout:
+            masks = [
+                dropout_mask(dropout_seed, first_step + steps, rows, w.shape[1], dropout, layer, w.dtype)
+                for layer, w in enumerate(weights[:-1])
+            ]
+        probs, inputs = forward(weights, biases, x[rows], masks)
+        batch_weight = None if sample_weight is None else sample_weight[rows]
+        dws, dbs = backward(weights, inputs, probs, labels[rows], batch_weight, masks)
+        if clip_value is not None:
+            clip_grad_value(_layout_order(dws, dbs), clip_value)
+        if clip_norm is not None:
+            clip_grad_norm(_layout_order(dws, dbs), clip_norm)
+        if optimizer is None:
+            sgd_step(weights, biases, dws, dbs, lrs[steps], **sgd_options)
+        else:
+            tensors = _layout_order(weights, biases)
+            params = np.concatenate([a.ravel() for a in tensors])
+            grads = np.concatenate([a.ravel() for a in _layout_order(dws, dbs)])
+            optimizer.update(params, grads, state, lrs[steps], decay=decay)
+            offset = 0
+            for a in tensors:
+                a[...] = params[offset : offset + a.size].reshape(a.shape)
+                offset += a.size
         steps += 1
     return steps
 
