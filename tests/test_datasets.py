@@ -1,22 +1,19 @@
 """nanomlp.datasets: local reading, the search order, downloads from a loopback mirror, bad files.
 
 No test reaches the internet: every download goes to an ``http.server`` on 127.0.0.1 (a guard
-below refuses any other address), and the environment (HOME, caches, NANOMLP_*) points into
-tmp_path so the user's real caches are never read or written.
+in the ``isolated`` fixture refuses any other address), and the environment (HOME, caches,
+NANOMLP_*) points into tmp_path so the user's real caches are never read or written.
 """
 from __future__ import annotations
 
 import dataclasses
 import gzip
 import hashlib
-import http.server
 import re
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 import tracemalloc
 import urllib.request
@@ -37,186 +34,12 @@ from nanomlp.datasets import (
     load_mnist,
 )
 
+from support.data import check_arrays, data_files, idx_bytes, synthetic, trust, write_idx
+from support.mirror import refused_url
+
 IDX = datasets.IDX_FILES
 REPO = Path(__file__).resolve().parents[1]
-
-
-# ----------------------------------------------------------------------------- isolation
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """A fresh HOME, cache, Keras home and working folder; no NANOMLP_* variable; loopback only."""
-    home = tmp_path / "home"
-    home.mkdir()
-    cwd = tmp_path / "cwd"
-    cwd.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    for var in ("NANOMLP_CACHE", "KERAS_HOME", "NANOMLP_DATA", "NANOMLP_OFFLINE",
-                "NANOMLP_MNIST_MIRROR", "NANOMLP_FASHION_MNIST_MIRROR"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.chdir(cwd)
-
-    real = socket.create_connection
-
-    def loopback_only(address, *args, **kwargs):
-        if address[0] not in ("127.0.0.1", "localhost"):
-            raise AssertionError(f"a test tried to reach {address}: tests must stay on loopback")
-        return real(address, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "create_connection", loopback_only)
-    return tmp_path
-
-
-@pytest.fixture
-def cache(tmp_path, monkeypatch) -> Path:
-    """NANOMLP_CACHE in tmp_path; returns it."""
-    path = tmp_path / "cache"
-    monkeypatch.setenv("NANOMLP_CACHE", str(path))
-    return path
-
-
-def data_files(folder: Path) -> list[str]:
-    """What a later call could trust: everything but the (empty) lock file."""
-    if not folder.exists():
-        return []
-    return sorted(p.name for p in folder.iterdir() if p.name != ".lock")
-
-
-# ----------------------------------------------------------------------------- synthetic data
-def idx_bytes(arr: np.ndarray, magic: int) -> bytes:
-    return np.array([magic, *arr.shape], dtype=">u4").tobytes() + arr.astype(np.uint8).tobytes()
-
-
-def synthetic(n_train: int = 30, n_test: int = 12, seed: int = 0):
-    """Small MNIST-shaped data: ({idx base name: raw IDX bytes}, arrays)."""
-    rng = np.random.default_rng(seed)
-    arrays = {
-        "x_train": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
-        "y_train": rng.integers(0, 10, n_train, dtype=np.uint8),
-        "x_test": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
-        "y_test": rng.integers(0, 10, n_test, dtype=np.uint8),
-    }
-    raw = {
-        "train-images-idx3-ubyte": idx_bytes(arrays["x_train"], 0x803),
-        "train-labels-idx1-ubyte": idx_bytes(arrays["y_train"], 0x801),
-        "t10k-images-idx3-ubyte": idx_bytes(arrays["x_test"], 0x803),
-        "t10k-labels-idx1-ubyte": idx_bytes(arrays["y_test"], 0x801),
-    }
-    return raw, arrays
-
-
-def write_idx(folder: Path, raw: dict, gz: bool = True) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for base, data in raw.items():
-        if gz:
-            (folder / (base + ".gz")).write_bytes(gzip.compress(data, compresslevel=1))
-        else:
-            (folder / base).write_bytes(data)
-    return folder
-
-
-def trust(monkeypatch, name: str, raw: dict, npz: bytes | None = None) -> None:
-    """Make the synthetic files the ones whose hashes ``name`` expects."""
-    table = {base: hashlib.sha256(data).hexdigest() for base, data in raw.items()}
-    if npz is not None:
-        table["mnist.npz"] = hashlib.sha256(npz).hexdigest()
-    monkeypatch.setitem(datasets.SHA256, name, table)
-
-
-def check_arrays(result, arrays) -> None:
-    (x_train, y_train), (x_test, y_test) = result
-    for x, y, split in ((x_train, y_train, "train"), (x_test, y_test, "test")):
-        n = arrays[f"x_{split}"].shape[0]
-        assert x.shape == (n, 784) and x.dtype == np.float32 and x.flags.c_contiguous
-        assert y.shape == (n,) and y.dtype == np.int64 and y.flags.c_contiguous
-        np.testing.assert_array_equal(x, arrays[f"x_{split}"].reshape(n, 784) / np.float32(255))
-        np.testing.assert_array_equal(y, arrays[f"y_{split}"])
-
-
-# ----------------------------------------------------------------------------- loopback mirror
-class Mirror(http.server.ThreadingHTTPServer):
-    """Serves ``files`` ({url path: bytes}); ``modes`` ({url path: mode}) makes a path misbehave:
-    "404", "truncate" (half the body, full Content-Length), "truncate-nolength" (half the body,
-    no Content-Length), "stall-headers" (no answer), "stall-body" (headers and 1 KiB, then
-    nothing), "slow" (waits ``delay`` s before answering)."""
-
-    daemon_threads = True
-
-    def __init__(self):
-        super().__init__(("127.0.0.1", 0), MirrorHandler)
-        self.files: dict[str, bytes] = {}
-        self.modes: dict[str, str] = {}
-        self.requests: list[str] = []
-        self.delay = 0.0
-        self.release = threading.Event()
-
-    def url(self, prefix: str) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}{prefix}"
-
-    def mount(self, prefix: str, files: dict, mode: str | None = None) -> str:
-        """Serve {name: bytes} under ``prefix``; returns the mirror URL."""
-        for name, data in files.items():
-            self.files[prefix + name] = data
-            if mode:
-                self.modes[prefix + name] = mode
-        return self.url(prefix)
-
-
-class MirrorHandler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.0"
-
-    def log_message(self, *args):  # quiet
-        pass
-
-    def do_GET(self):
-        srv: Mirror = self.server
-        srv.requests.append(self.path)
-        mode = srv.modes.get(self.path)
-        body = srv.files.get(self.path)
-        if body is None or mode == "404":
-            self.send_error(404)
-            return
-        if mode == "stall-headers":
-            srv.release.wait(10)
-            return
-        if mode == "slow":
-            time.sleep(srv.delay)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        if mode != "truncate-nolength":
-            self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if mode in ("truncate", "truncate-nolength"):
-            self.wfile.write(body[: len(body) // 2])
-            return
-        if mode == "stall-body":
-            self.wfile.write(body[:1024])
-            self.wfile.flush()
-            srv.release.wait(10)
-            return
-        self.wfile.write(body)
-
-
-@pytest.fixture
-def mirror():
-    server = Mirror()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-
-def refused_url() -> str:
-    """A loopback port with nobody listening."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/mnist/"
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 @pytest.fixture(scope="session")

@@ -23,9 +23,13 @@ import pytest
 from nanomlp import MLP, Trainer, _io
 from nanomlp import datasets
 from nanomlp.callbacks import ModelCheckpoint
-# The loopback mirror and the isolation (no real network, a private cache) of the download tests.
-from test_datasets import cache, isolated, mirror, refused_url, synthetic, trust, write_idx  # noqa: F401
-from test_model_io import kill_while_saving
+
+from support.data import synthetic, trust, write_idx
+from support.mirror import refused_url
+from support.processes import kill_while_saving
+
+# The isolation of the download tests (no real network, a private cache), for every test here.
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 @pytest.fixture
