@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 from nanomlp import datasets
+from nanomlp.datasets import fetch, npz, specs
 from nanomlp.datasets import (
     ChecksumError,
     DatasetFormatError,
@@ -121,7 +122,7 @@ def test_raw_idx_and_torchvision_folder(mnist_dir, mnist, isolated):
 def mnist_npz(tmp_path_factory, mnist_dir) -> Path:
     """A Keras-style mnist.npz made from the IDX files (not Keras's bytes: verified by content)."""
     arrays = {}
-    for key, base in datasets._NPZ_TO_IDX.items():
+    for key, base in npz.NPZ_TO_IDX.items():
         data = gzip.decompress((mnist_dir / (base + ".gz")).read_bytes())
         offset = 16 if key.startswith("x") else 8
         arr = np.frombuffer(data, np.uint8, offset=offset)
@@ -210,8 +211,8 @@ def test_fashion_mnist_system_and_keras_copies(isolated, monkeypatch):
     raw, arrays = synthetic(seed=1)
     trust(monkeypatch, "fashion-mnist", raw)
     system = write_idx(isolated / "usr-share" / "fashion-mnist", raw)
-    spec = datasets._SPECS["fashion-mnist"]
-    monkeypatch.setitem(datasets._SPECS, "fashion-mnist", dataclasses.replace(spec, system=(str(system),)))
+    spec = specs.SPECS["fashion-mnist"]
+    monkeypatch.setitem(specs.SPECS, "fashion-mnist", dataclasses.replace(spec, system=(str(system),)))
     info = dataset_info("fashion_mnist")
     assert (info.source, info.location) == ("system copy", system)
     check_arrays(load_fashion_mnist(download=False), arrays)
@@ -556,5 +557,5 @@ def test_describe_certificate_failure():
     import urllib.error
 
     exc = urllib.error.URLError(ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"))
-    assert "TLS certificate verification failed" in datasets._describe(exc, 30)
-    assert "SSL_CERT_FILE" in datasets._describe(exc, 30)
+    assert "TLS certificate verification failed" in fetch.describe(exc, 30)
+    assert "SSL_CERT_FILE" in fetch.describe(exc, 30)

@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 
 from nanomlp import MLP, Trainer, _core, reference
 from nanomlp import datasets as ds
+from nanomlp.datasets.idx import parse_idx
 from nanomlp.model import parameter_layout, parameter_views
 
 _EXAMPLES = int(os.environ.get("NANOMLP_FUZZ_EXAMPLES", "60"))
@@ -552,7 +553,7 @@ def idx_blobs(draw) -> tuple[bytes, int, int]:
 def test_idx_parser(case):
     blob, magic, ndim = case
     try:
-        arr = ds._parse_idx(blob, magic, ndim, "f")
+        arr = parse_idx(blob, magic, ndim, "f")
     except ds.DatasetFormatError as err:
         event("refused")
         assert str(err).startswith("f: ")
@@ -567,14 +568,14 @@ def test_idx_header_whose_size_overflows_int64_is_refused():
     """2**31 x 2**31 x 4 bytes wraps to 0 in int64: the empty payload must not pass for it."""
     blob = struct.pack(">4I", ds.IMAGE_MAGIC, 2**31, 2**31, 4)
     with pytest.raises(ds.DatasetFormatError, match="^f: corrupted header: dimensions 2147483648 x"):
-        ds._parse_idx(blob, ds.IMAGE_MAGIC, 3, "f")
+        parse_idx(blob, ds.IMAGE_MAGIC, 3, "f")
 
 
 def test_idx_header_beyond_any_array_is_refused():
     """0 x (2**32-1) x (2**32-1) holds no data, but no array has that shape."""
     blob = struct.pack(">4I", ds.IMAGE_MAGIC, 0, 2**32 - 1, 2**32 - 1)
     with pytest.raises(ds.DatasetFormatError, match="^f: corrupted header: dimensions 0 x 4294967295"):
-        ds._parse_idx(blob, ds.IMAGE_MAGIC, 3, "f")
+        parse_idx(blob, ds.IMAGE_MAGIC, 3, "f")
 
 
 @FUZZ
