@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
+import io
 import re
 import signal
 import subprocess
@@ -547,9 +548,19 @@ def test_progress_bar(mirror, cache, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"nanomlp: downloading MNIST from {url} into {cache / 'mnist'}\n")
     size = len(gzip.compress(raw["t10k-labels-idx1-ubyte"]))
-    assert f"\rt10k-labels-idx1-ubyte.gz: [##############################] 100% of {size} B\n" in err
+    # Off a terminal nothing is redrawn: one finished line per file.
+    assert f"\nt10k-labels-idx1-ubyte.gz: [{'=' * 30}] 100% of {size} B\n" in err and "\r" not in err
     download("mnist", mirrors=[url], force=True)  # stderr is not a terminal here: no bar
     assert capsys.readouterr().err == ""
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    download("mnist", mirrors=[url], force=True)  # a terminal: the bar by default, redrawn in place
+    err = sys.stderr.getvalue()
+    assert f"\r\x1b[Kt10k-labels-idx1-ubyte.gz: [{'=' * 30}] 100% of {size} B\n" in err
 
 
 def test_describe_certificate_failure():

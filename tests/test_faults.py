@@ -108,6 +108,23 @@ def test_full_disk_on_a_first_save_leaves_no_file(out, monkeypatch):
     assert list(out.iterdir()) == []
 
 
+@pytest.mark.parametrize("where", ["write", "replace"])
+def test_full_disk_during_a_download_is_no_mirror_failure_and_leaves_nothing(where, cache, mirror, monkeypatch):
+    raw, _ = synthetic()
+    trust(monkeypatch, "mnist", raw)
+    url = mirror.mount("/mnist/", {base + ".gz": gzip.compress(data) for base, data in raw.items()})
+    fill_disk(monkeypatch, where)
+    with pytest.raises(OSError) as info:
+        datasets.load_mnist(mirrors=[url, url], timeout=10)
+    assert not isinstance(info.value, datasets.DownloadError)  # the next mirror would not help
+    assert info.value.errno == (errno.EIO if where == "replace" else errno.ENOSPC)
+    folder = cache / "mnist"
+    message = str(info.value)
+    assert f"cannot write {folder / 't10k-labels-idx1-ubyte.gz'} (" in message and message.endswith("; no file was written")
+    assert mirror.requests == ["/mnist/t10k-labels-idx1-ubyte.gz"]
+    assert [p.name for p in folder.iterdir()] == [".lock"]
+
+
 def test_full_disk_during_a_checkpoint_stops_training_and_keeps_the_last_one(out, monkeypatch):
     rng = np.random.default_rng(0)
     x, y = rng.random((64, 10), dtype=np.float32), rng.integers(0, 3, 64)

@@ -1,3 +1,4 @@
+# Ours, not pooch: pooch has one URL per file, hashes the bytes as sent (not decompressed), locks nothing.
 """Downloads into nanomlp's cache: mirrors in order, each file hashed as it arrives (its
 decompressed content), written under a temporary ``.part`` name and renamed into place only once
 verified, under a lock, so an interrupted or failed download never leaves a file a later call
@@ -11,16 +12,15 @@ import os
 import socket
 import ssl
 import sys
-import tempfile
-import time
 import urllib.error
 import urllib.request
 import zlib
 from http.client import HTTPException
 from pathlib import Path
-from typing import Callable, Union
+from typing import IO, Callable, Union
 
-from .._progress import is_terminal
+from .._io import atomic_write
+from .._progress import StatusLine, bar, is_terminal, size
 from .checksums import SHA256, identify
 from .errors import ChecksumError, DatasetError, DownloadError
 from .idx import structure_check
@@ -42,40 +42,38 @@ ProgressArg = Union[None, bool, Callable[[str, int, "int | None"], None]]
 
 
 class MirrorFailed(Exception):
-    """One URL failed in a way that the next mirror may fix."""
+    """One URL failed in a way that the next mirror may fix (not an OSError: a full disk is not
+    the mirror's fault, and ``atomic_write`` reports those itself)."""
 
 
 class _Progress:
-    """A progress bar on stderr (when it is a terminal), or the user's callback."""
+    """One file's progress: to the user's callback, and as a bar on stderr."""
 
     def __init__(self, progress: ProgressArg, name: str, total: int | None):
         self.callback = progress if callable(progress) else None
-        self.bar = progress is True or (progress is None and is_terminal(sys.stderr))
-        self.name, self.total, self.last = name, total, 0.0
+        drawn = progress is True or (progress is None and is_terminal(sys.stderr))
+        # Redrawn on a terminal; elsewhere only the finished line is written.
+        self.line = StatusLine(min_interval=0.1) if drawn else None
+        self.name, self.total = name, total
 
     def __call__(self, done: int, final: bool = False) -> None:
         if self.callback is not None:
             self.callback(self.name, done, self.total)
-        if not self.bar:
+        if self.line is None:
             return
-        now = time.monotonic()
-        if not final and now - self.last < 0.1:
-            return
-        self.last = now
         if self.total:
-            frac = min(done / self.total, 1.0)
-            filled = int(frac * 30)
-            text = f"\r{self.name}: [{'#' * filled}{'.' * (30 - filled)}] {frac:4.0%} of {_size(self.total)}"
+            fraction = min(done / self.total, 1.0)
+            text = f"{self.name}: {bar(fraction)} {fraction:4.0%} of {size(self.total)}"
         else:
-            text = f"\r{self.name}: {_size(done)}"
-        sys.stderr.write(text + ("\n" if final else ""))
-        sys.stderr.flush()
+            text = f"{self.name}: {size(done)}"
+        if final:
+            self.line.write(text)
+        else:
+            self.line.show(text)
 
-
-def _size(n: int) -> str:
-    if n >= 1e6:
-        return f"{n / 1e6:.1f} MB"
-    return f"{n / 1e3:.0f} kB" if n >= 1e3 else f"{n} B"
+    def abandon(self) -> None:
+        if self.line is not None:
+            self.line.clear()
 
 
 class _Hasher:
@@ -136,77 +134,69 @@ def describe(exc: BaseException, timeout: float) -> str:
     return f"{type(reason).__name__}: {reason}"
 
 
+def _receive(url: str, out: IO[bytes], name: str, *, expected: str | None, decompress: bool, timeout: float,
+             progress: ProgressArg) -> None:
+    """Stream ``url`` into ``out``, hashing as it arrives. Network errors are the mirror's fault
+    (``MirrorFailed``: the next one is tried); errors writing ``out`` are not."""
+    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+    try:
+        resp = urllib.request.urlopen(request, timeout=timeout)
+    except (urllib.error.URLError, HTTPException, OSError, ValueError) as exc:
+        raise MirrorFailed(describe(exc, timeout)) from exc
+    with resp:
+        length = resp.headers.get("Content-Length")
+        total = int(length) if length and length.isdigit() else None
+        hasher = _Hasher(decompress)
+        shown = _Progress(progress, name, total)
+        done = 0
+        read = getattr(resp, "read1", resp.read)  # read1: what has arrived, not a full chunk
+        try:
+            while True:
+                try:
+                    chunk = read(_CHUNK)
+                except (HTTPException, OSError, ValueError) as exc:
+                    raise MirrorFailed(describe(exc, timeout) + f" after {done} bytes") from exc
+                if not chunk:
+                    break
+                out.write(chunk)
+                try:
+                    hasher.update(chunk)
+                except zlib.error as exc:
+                    raise MirrorFailed(f"not a valid gzip file ({exc})") from exc
+                done += len(chunk)
+                shown(done)
+        except BaseException:
+            shown.abandon()
+            raise
+        shown(done, final=True)
+    if total is not None and done < total:
+        raise MirrorFailed(f"truncated download: got {done} of {total} bytes")
+    actual = hasher.hexdigest()
+    if expected is not None and actual != expected:
+        what = "decompressed content" if decompress else "file"
+        raise MirrorFailed(
+            f"SHA-256 mismatch of the {what}: expected {expected}, actual {actual}{identify(actual)}; "
+            "the download was deleted"
+        )
+
+
 def fetch(url: str, dest: Path, *, expected: str | None, decompress: bool, timeout: float,
           progress: ProgressArg, check: Callable[[Path], None] | None) -> None:
-    """Download ``url`` to ``dest``: a temporary name in the same folder, verified, then renamed.
+    """Download ``url`` to ``dest``, whole and verified or not at all.
 
-    On any failure or interruption the temporary file is deleted and ``dest`` is untouched.
     ``expected`` is the SHA-256 (of the decompressed content when ``decompress``), or None to skip
     the check; ``check`` validates the file's structure before it is renamed into place.
     """
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=PART_SUFFIX)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
-            # Network errors are the mirror's fault (the next one is tried); disk errors are not.
-            try:
-                resp = urllib.request.urlopen(request, timeout=timeout)
-            except (urllib.error.URLError, HTTPException, OSError, ValueError) as exc:
-                raise MirrorFailed(describe(exc, timeout)) from exc
-            with resp:
-                length = resp.headers.get("Content-Length")
-                total = int(length) if length and length.isdigit() else None
-                hasher = _Hasher(decompress)
-                bar = _Progress(progress, dest.name, total)
-                done = 0
-                read = getattr(resp, "read1", resp.read)  # read1: what has arrived, not a full chunk
-                while True:
-                    try:
-                        chunk = read(_CHUNK)
-                    except (HTTPException, OSError, ValueError) as exc:
-                        raise MirrorFailed(describe(exc, timeout) + f" after {done} bytes") from exc
-                    if not chunk:
-                        break
-                    out.write(chunk)
-                    try:
-                        hasher.update(chunk)
-                    except zlib.error as exc:
-                        raise MirrorFailed(f"not a valid gzip file ({exc})") from exc
-                    done += len(chunk)
-                    bar(done)
-                bar(done, final=True)
-            if total is not None and done < total:
-                raise MirrorFailed(f"truncated download: got {done} of {total} bytes")
-            actual = hasher.hexdigest()
-            if expected is not None and actual != expected:
-                what = "decompressed content" if decompress else "file"
-                raise MirrorFailed(
-                    f"SHA-256 mismatch of the {what}: expected {expected}, actual {actual}{identify(actual)}; "
-                    "the download was deleted"
-                )
-            out.flush()
-            os.fsync(out.fileno())
+
+    def verify(tmp: Path) -> None:
         if check is not None:
             try:
                 check(tmp)
             except DatasetError as exc:
                 raise MirrorFailed(str(exc).replace(str(tmp), dest.name)) from exc
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_dir(dest.parent)
 
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    with atomic_write(dest, "wb", suffix=PART_SUFFIX, verify=verify) as out:
+        _receive(url, out, dest.name, expected=expected, decompress=decompress, timeout=timeout, progress=progress)
 
 
 def _remove_stale_parts(folder: Path) -> None:
