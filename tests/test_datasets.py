@@ -251,6 +251,15 @@ def _missing(folder, raw):
     (folder / "t10k-labels-idx1-ubyte").unlink()
 
 
+def _no_pixels(folder, raw):
+    (folder / "train-images-idx3-ubyte").write_bytes(idx_bytes(np.zeros((30, 0, 28), np.uint8), 0x803))
+
+
+def _no_images(folder, raw):
+    (folder / "t10k-images-idx3-ubyte").write_bytes(idx_bytes(np.zeros((0, 28, 28), np.uint8), 0x803))
+    (folder / "t10k-labels-idx1-ubyte").write_bytes(idx_bytes(np.zeros(0, np.uint8), 0x801))
+
+
 BAD_IDX = {
     "wrong magic": (_wrong_magic, DatasetFormatError,
                     r"train-images-idx3-ubyte: wrong magic number 0x00000801 \(that of IDX labels\), expected 0x00000803"),
@@ -261,6 +270,10 @@ BAD_IDX = {
                        r"count mismatch: .*train-images-idx3-ubyte holds 30 images but .*train-labels-idx1-ubyte holds 29 labels"),
     "bad gzip": (_bad_gzip, DatasetFormatError, r"train-labels-idx1-ubyte.gz: not a valid gzip file"),
     "missing file": (_missing, DatasetNotFoundError, r"incomplete: missing t10k-labels-idx1-ubyte\[.gz\]"),
+    "no pixels": (_no_pixels, DatasetFormatError,
+                  r"train-images-idx3-ubyte: bad header: dimensions 30 x 0 x 28 declare images of 0 x 28 pixels"),
+    "no images": (_no_images, DatasetFormatError,
+                  r"t10k-images-idx3-ubyte: bad header: dimensions 0 x 28 x 28 declare no images"),
 }
 
 
@@ -305,10 +318,15 @@ def _npz_count(path, arrays):
     np.savez(path, **{**arrays, "y_train": arrays["y_train"][:-1]})
 
 
+def _npz_empty(path, arrays):
+    np.savez(path, **{**arrays, "x_test": np.zeros((0, 28, 28), np.uint8), "y_test": np.zeros(0, np.uint8)})
+
+
 BAD_NPZ = {
     "missing key": (_npz_missing_key, r"the npz lacks the key\(s\) y_test \(it has: x_train, y_train, x_test\)"),
     "not a zip": (_npz_not_zip, r"not a readable npz file"),
     "count mismatch": (_npz_count, r"count mismatch: x_train holds 30 images but y_train holds 29 labels"),
+    "no images": (_npz_empty, r"x_test of shape \(0, 28, 28\) holds no images"),
 }
 
 

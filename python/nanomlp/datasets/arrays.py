@@ -18,7 +18,7 @@ def check_dtype(dtype: object) -> np.dtype:
 def convert(x: np.ndarray, y: np.ndarray, *, dtype: np.dtype, flatten: bool) -> Split:
     """Images (N, rows, cols) of uint8 and labels (N,) as C-contiguous, writable arrays."""
     if flatten:
-        x = x.reshape(x.shape[0], -1)
+        x = x.reshape(x.shape[0], x.shape[1] * x.shape[2])
     if dtype == np.uint8:
         if not x.flags.writeable or not x.flags.c_contiguous:
             x = np.array(x, dtype=np.uint8, order="C", copy=True)

@@ -40,6 +40,16 @@ def read_bytes(path: Path) -> bytes:
     return data
 
 
+def unusable(shape: Sequence[int], kind: str) -> str | None:
+    """Why no dataset has ``kind`` ("images" or "labels") of this shape, or None when one may:
+    a split holds at least one item, an image at least one row and one column."""
+    if kind == "images" and 0 in shape[1:]:
+        return f"images of {shape[1]} x {shape[2]} pixels; an image needs at least one row and one column"
+    if shape[0] == 0:
+        return f"no {kind}; each split of a dataset needs at least one"
+    return None
+
+
 def parse_idx(data: bytes, magic: int, ndim: int, name: str) -> np.ndarray:
     """An IDX buffer as a uint8 array of ``ndim`` dimensions: a read-only view of ``data``."""
     header = 4 + 4 * ndim
@@ -61,6 +71,9 @@ def parse_idx(data: bytes, magic: int, ndim: int, name: str) -> np.ndarray:
     expected = math.prod(dims)  # Python ints: np.prod would wrap at 2**63 and let a bad header pass
     if math.prod(d for d in dims if d) > sys.maxsize:  # even with no data, no array has that shape
         raise DatasetFormatError(f"{name}: corrupted header: dimensions {shown} are beyond any array's size")
+    why = unusable(dims, kind)
+    if why is not None:
+        raise DatasetFormatError(f"{name}: bad header: dimensions {shown} declare {why}")
     payload = len(data) - header
     if payload != expected:
         what = "truncated" if payload < expected else "too long"

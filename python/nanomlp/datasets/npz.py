@@ -9,7 +9,7 @@ import numpy as np
 from .arrays import Split, convert
 from .checksums import SHA256, file_sha256, identify, local_hint
 from .errors import ChecksumError, DatasetError, DatasetFormatError
-from .idx import IMAGE_MAGIC, LABEL_MAGIC, idx_header
+from .idx import IMAGE_MAGIC, LABEL_MAGIC, idx_header, unusable
 from .specs import IDX_FILES, Spec
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -46,6 +46,9 @@ def read_npz_arrays(path: Path) -> dict[str, np.ndarray]:
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if x.ndim != 3 or x.dtype.kind not in "ui":
             raise DatasetFormatError(f"{path}: x_{split} is {x.dtype} of shape {x.shape}, expected uint8 (N, rows, cols)")
+        why = unusable(x.shape, "images")
+        if why is not None:
+            raise DatasetFormatError(f"{path}: x_{split} of shape {x.shape} holds {why}")
         if y.ndim != 1 or y.dtype.kind not in "ui":
             raise DatasetFormatError(f"{path}: y_{split} is {y.dtype} of shape {y.shape}, expected integers (N,)")
         if y.shape[0] != x.shape[0]:
