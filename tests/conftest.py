@@ -10,6 +10,10 @@ from pathlib import Path
 
 import pytest
 
+# Fixtures shared by several test modules: ``isolated`` and ``cache`` (support/data.py),
+# ``mirror`` (support/mirror.py). tests/ is on sys.path: pytest puts a conftest's folder there.
+pytest_plugins = ("support.data", "support.mirror")
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "mnist"
 

@@ -1,22 +1,20 @@
 """nanomlp.datasets: local reading, the search order, downloads from a loopback mirror, bad files.
 
 No test reaches the internet: every download goes to an ``http.server`` on 127.0.0.1 (a guard
-below refuses any other address), and the environment (HOME, caches, NANOMLP_*) points into
-tmp_path so the user's real caches are never read or written.
+in the ``isolated`` fixture refuses any other address), and the environment (HOME, caches,
+NANOMLP_*) points into tmp_path so the user's real caches are never read or written.
 """
 from __future__ import annotations
 
 import dataclasses
 import gzip
 import hashlib
-import http.server
+import io
 import re
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 import tracemalloc
 import urllib.request
@@ -26,6 +24,7 @@ import numpy as np
 import pytest
 
 from nanomlp import datasets
+from nanomlp.datasets import fetch, npz, specs
 from nanomlp.datasets import (
     ChecksumError,
     DatasetFormatError,
@@ -37,186 +36,12 @@ from nanomlp.datasets import (
     load_mnist,
 )
 
+from support.data import check_arrays, data_files, idx_bytes, synthetic, trust, write_idx
+from support.mirror import refused_url
+
 IDX = datasets.IDX_FILES
 REPO = Path(__file__).resolve().parents[1]
-
-
-# ----------------------------------------------------------------------------- isolation
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """A fresh HOME, cache, Keras home and working folder; no NANOMLP_* variable; loopback only."""
-    home = tmp_path / "home"
-    home.mkdir()
-    cwd = tmp_path / "cwd"
-    cwd.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    for var in ("NANOMLP_CACHE", "KERAS_HOME", "NANOMLP_DATA", "NANOMLP_OFFLINE",
-                "NANOMLP_MNIST_MIRROR", "NANOMLP_FASHION_MNIST_MIRROR"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.chdir(cwd)
-
-    real = socket.create_connection
-
-    def loopback_only(address, *args, **kwargs):
-        if address[0] not in ("127.0.0.1", "localhost"):
-            raise AssertionError(f"a test tried to reach {address}: tests must stay on loopback")
-        return real(address, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "create_connection", loopback_only)
-    return tmp_path
-
-
-@pytest.fixture
-def cache(tmp_path, monkeypatch) -> Path:
-    """NANOMLP_CACHE in tmp_path; returns it."""
-    path = tmp_path / "cache"
-    monkeypatch.setenv("NANOMLP_CACHE", str(path))
-    return path
-
-
-def data_files(folder: Path) -> list[str]:
-    """What a later call could trust: everything but the (empty) lock file."""
-    if not folder.exists():
-        return []
-    return sorted(p.name for p in folder.iterdir() if p.name != ".lock")
-
-
-# ----------------------------------------------------------------------------- synthetic data
-def idx_bytes(arr: np.ndarray, magic: int) -> bytes:
-    return np.array([magic, *arr.shape], dtype=">u4").tobytes() + arr.astype(np.uint8).tobytes()
-
-
-def synthetic(n_train: int = 30, n_test: int = 12, seed: int = 0):
-    """Small MNIST-shaped data: ({idx base name: raw IDX bytes}, arrays)."""
-    rng = np.random.default_rng(seed)
-    arrays = {
-        "x_train": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
-        "y_train": rng.integers(0, 10, n_train, dtype=np.uint8),
-        "x_test": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
-        "y_test": rng.integers(0, 10, n_test, dtype=np.uint8),
-    }
-    raw = {
-        "train-images-idx3-ubyte": idx_bytes(arrays["x_train"], 0x803),
-        "train-labels-idx1-ubyte": idx_bytes(arrays["y_train"], 0x801),
-        "t10k-images-idx3-ubyte": idx_bytes(arrays["x_test"], 0x803),
-        "t10k-labels-idx1-ubyte": idx_bytes(arrays["y_test"], 0x801),
-    }
-    return raw, arrays
-
-
-def write_idx(folder: Path, raw: dict, gz: bool = True) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for base, data in raw.items():
-        if gz:
-            (folder / (base + ".gz")).write_bytes(gzip.compress(data, compresslevel=1))
-        else:
-            (folder / base).write_bytes(data)
-    return folder
-
-
-def trust(monkeypatch, name: str, raw: dict, npz: bytes | None = None) -> None:
-    """Make the synthetic files the ones whose hashes ``name`` expects."""
-    table = {base: hashlib.sha256(data).hexdigest() for base, data in raw.items()}
-    if npz is not None:
-        table["mnist.npz"] = hashlib.sha256(npz).hexdigest()
-    monkeypatch.setitem(datasets.SHA256, name, table)
-
-
-def check_arrays(result, arrays) -> None:
-    (x_train, y_train), (x_test, y_test) = result
-    for x, y, split in ((x_train, y_train, "train"), (x_test, y_test, "test")):
-        n = arrays[f"x_{split}"].shape[0]
-        assert x.shape == (n, 784) and x.dtype == np.float32 and x.flags.c_contiguous
-        assert y.shape == (n,) and y.dtype == np.int64 and y.flags.c_contiguous
-        np.testing.assert_array_equal(x, arrays[f"x_{split}"].reshape(n, 784) / np.float32(255))
-        np.testing.assert_array_equal(y, arrays[f"y_{split}"])
-
-
-# ----------------------------------------------------------------------------- loopback mirror
-class Mirror(http.server.ThreadingHTTPServer):
-    """Serves ``files`` ({url path: bytes}); ``modes`` ({url path: mode}) makes a path misbehave:
-    "404", "truncate" (half the body, full Content-Length), "truncate-nolength" (half the body,
-    no Content-Length), "stall-headers" (no answer), "stall-body" (headers and 1 KiB, then
-    nothing), "slow" (waits ``delay`` s before answering)."""
-
-    daemon_threads = True
-
-    def __init__(self):
-        super().__init__(("127.0.0.1", 0), MirrorHandler)
-        self.files: dict[str, bytes] = {}
-        self.modes: dict[str, str] = {}
-        self.requests: list[str] = []
-        self.delay = 0.0
-        self.release = threading.Event()
-
-    def url(self, prefix: str) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}{prefix}"
-
-    def mount(self, prefix: str, files: dict, mode: str | None = None) -> str:
-        """Serve {name: bytes} under ``prefix``; returns the mirror URL."""
-        for name, data in files.items():
-            self.files[prefix + name] = data
-            if mode:
-                self.modes[prefix + name] = mode
-        return self.url(prefix)
-
-
-class MirrorHandler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.0"
-
-    def log_message(self, *args):  # quiet
-        pass
-
-    def do_GET(self):
-        srv: Mirror = self.server
-        srv.requests.append(self.path)
-        mode = srv.modes.get(self.path)
-        body = srv.files.get(self.path)
-        if body is None or mode == "404":
-            self.send_error(404)
-            return
-        if mode == "stall-headers":
-            srv.release.wait(10)
-            return
-        if mode == "slow":
-            time.sleep(srv.delay)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        if mode != "truncate-nolength":
-            self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if mode in ("truncate", "truncate-nolength"):
-            self.wfile.write(body[: len(body) // 2])
-            return
-        if mode == "stall-body":
-            self.wfile.write(body[:1024])
-            self.wfile.flush()
-            srv.release.wait(10)
-            return
-        self.wfile.write(body)
-
-
-@pytest.fixture
-def mirror():
-    server = Mirror()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-
-def refused_url() -> str:
-    """A loopback port with nobody listening."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/mnist/"
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 @pytest.fixture(scope="session")
@@ -298,7 +123,7 @@ def test_raw_idx_and_torchvision_folder(mnist_dir, mnist, isolated):
 def mnist_npz(tmp_path_factory, mnist_dir) -> Path:
     """A Keras-style mnist.npz made from the IDX files (not Keras's bytes: verified by content)."""
     arrays = {}
-    for key, base in datasets._NPZ_TO_IDX.items():
+    for key, base in npz.NPZ_TO_IDX.items():
         data = gzip.decompress((mnist_dir / (base + ".gz")).read_bytes())
         offset = 16 if key.startswith("x") else 8
         arr = np.frombuffer(data, np.uint8, offset=offset)
@@ -387,8 +212,8 @@ def test_fashion_mnist_system_and_keras_copies(isolated, monkeypatch):
     raw, arrays = synthetic(seed=1)
     trust(monkeypatch, "fashion-mnist", raw)
     system = write_idx(isolated / "usr-share" / "fashion-mnist", raw)
-    spec = datasets._SPECS["fashion-mnist"]
-    monkeypatch.setitem(datasets._SPECS, "fashion-mnist", dataclasses.replace(spec, system=(str(system),)))
+    spec = specs.SPECS["fashion-mnist"]
+    monkeypatch.setitem(specs.SPECS, "fashion-mnist", dataclasses.replace(spec, system=(str(system),)))
     info = dataset_info("fashion_mnist")
     assert (info.source, info.location) == ("system copy", system)
     check_arrays(load_fashion_mnist(download=False), arrays)
@@ -426,6 +251,15 @@ def _missing(folder, raw):
     (folder / "t10k-labels-idx1-ubyte").unlink()
 
 
+def _no_pixels(folder, raw):
+    (folder / "train-images-idx3-ubyte").write_bytes(idx_bytes(np.zeros((30, 0, 28), np.uint8), 0x803))
+
+
+def _no_images(folder, raw):
+    (folder / "t10k-images-idx3-ubyte").write_bytes(idx_bytes(np.zeros((0, 28, 28), np.uint8), 0x803))
+    (folder / "t10k-labels-idx1-ubyte").write_bytes(idx_bytes(np.zeros(0, np.uint8), 0x801))
+
+
 BAD_IDX = {
     "wrong magic": (_wrong_magic, DatasetFormatError,
                     r"train-images-idx3-ubyte: wrong magic number 0x00000801 \(that of IDX labels\), expected 0x00000803"),
@@ -436,6 +270,10 @@ BAD_IDX = {
                        r"count mismatch: .*train-images-idx3-ubyte holds 30 images but .*train-labels-idx1-ubyte holds 29 labels"),
     "bad gzip": (_bad_gzip, DatasetFormatError, r"train-labels-idx1-ubyte.gz: not a valid gzip file"),
     "missing file": (_missing, DatasetNotFoundError, r"incomplete: missing t10k-labels-idx1-ubyte\[.gz\]"),
+    "no pixels": (_no_pixels, DatasetFormatError,
+                  r"train-images-idx3-ubyte: bad header: dimensions 30 x 0 x 28 declare images of 0 x 28 pixels"),
+    "no images": (_no_images, DatasetFormatError,
+                  r"t10k-images-idx3-ubyte: bad header: dimensions 0 x 28 x 28 declare no images"),
 }
 
 
@@ -480,10 +318,15 @@ def _npz_count(path, arrays):
     np.savez(path, **{**arrays, "y_train": arrays["y_train"][:-1]})
 
 
+def _npz_empty(path, arrays):
+    np.savez(path, **{**arrays, "x_test": np.zeros((0, 28, 28), np.uint8), "y_test": np.zeros(0, np.uint8)})
+
+
 BAD_NPZ = {
     "missing key": (_npz_missing_key, r"the npz lacks the key\(s\) y_test \(it has: x_train, y_train, x_test\)"),
     "not a zip": (_npz_not_zip, r"not a readable npz file"),
     "count mismatch": (_npz_count, r"count mismatch: x_train holds 30 images but y_train holds 29 labels"),
+    "no images": (_npz_empty, r"x_test of shape \(0, 28, 28\) holds no images"),
 }
 
 
@@ -723,9 +566,19 @@ def test_progress_bar(mirror, cache, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"nanomlp: downloading MNIST from {url} into {cache / 'mnist'}\n")
     size = len(gzip.compress(raw["t10k-labels-idx1-ubyte"]))
-    assert f"\rt10k-labels-idx1-ubyte.gz: [##############################] 100% of {size} B\n" in err
+    # Off a terminal nothing is redrawn: one finished line per file.
+    assert f"\nt10k-labels-idx1-ubyte.gz: [{'=' * 30}] 100% of {size} B\n" in err and "\r" not in err
     download("mnist", mirrors=[url], force=True)  # stderr is not a terminal here: no bar
     assert capsys.readouterr().err == ""
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    download("mnist", mirrors=[url], force=True)  # a terminal: the bar by default, redrawn in place
+    err = sys.stderr.getvalue()
+    assert f"\r\x1b[Kt10k-labels-idx1-ubyte.gz: [{'=' * 30}] 100% of {size} B\n" in err
 
 
 def test_describe_certificate_failure():
@@ -733,5 +586,5 @@ def test_describe_certificate_failure():
     import urllib.error
 
     exc = urllib.error.URLError(ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"))
-    assert "TLS certificate verification failed" in datasets._describe(exc, 30)
-    assert "SSL_CERT_FILE" in datasets._describe(exc, 30)
+    assert "TLS certificate verification failed" in fetch.describe(exc, 30)
+    assert "SSL_CERT_FILE" in fetch.describe(exc, 30)

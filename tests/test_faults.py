@@ -23,9 +23,13 @@ import pytest
 from nanomlp import MLP, Trainer, _io
 from nanomlp import datasets
 from nanomlp.callbacks import ModelCheckpoint
-# The loopback mirror and the isolation (no real network, a private cache) of the download tests.
-from test_datasets import cache, isolated, mirror, refused_url, synthetic, trust, write_idx  # noqa: F401
-from test_model_io import kill_while_saving
+
+from support.data import synthetic, trust, write_idx
+from support.mirror import refused_url
+from support.processes import kill_while_saving
+
+# The isolation of the download tests (no real network, a private cache), for every test here.
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 @pytest.fixture
@@ -102,6 +106,23 @@ def test_full_disk_on_a_first_save_leaves_no_file(out, monkeypatch):
         MLP((4, 3, 2)).save(path)
     assert info.value.errno == errno.ENOSPC
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("where", ["write", "replace"])
+def test_full_disk_during_a_download_is_no_mirror_failure_and_leaves_nothing(where, cache, mirror, monkeypatch):
+    raw, _ = synthetic()
+    trust(monkeypatch, "mnist", raw)
+    url = mirror.mount("/mnist/", {base + ".gz": gzip.compress(data) for base, data in raw.items()})
+    fill_disk(monkeypatch, where)
+    with pytest.raises(OSError) as info:
+        datasets.load_mnist(mirrors=[url, url], timeout=10)
+    assert not isinstance(info.value, datasets.DownloadError)  # the next mirror would not help
+    assert info.value.errno == (errno.EIO if where == "replace" else errno.ENOSPC)
+    folder = cache / "mnist"
+    message = str(info.value)
+    assert f"cannot write {folder / 't10k-labels-idx1-ubyte.gz'} (" in message and message.endswith("; no file was written")
+    assert mirror.requests == ["/mnist/t10k-labels-idx1-ubyte.gz"]
+    assert [p.name for p in folder.iterdir()] == [".lock"]
 
 
 def test_full_disk_during_a_checkpoint_stops_training_and_keeps_the_last_one(out, monkeypatch):

@@ -25,11 +25,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from nanomlp import MLP, Trainer, _core, reference
 from nanomlp import datasets as ds
+from nanomlp.datasets.idx import parse_idx
 from nanomlp.model import parameter_layout, parameter_views
 
 _EXAMPLES = int(os.environ.get("NANOMLP_FUZZ_EXAMPLES", "60"))
@@ -552,7 +553,7 @@ def idx_blobs(draw) -> tuple[bytes, int, int]:
 def test_idx_parser(case):
     blob, magic, ndim = case
     try:
-        arr = ds._parse_idx(blob, magic, ndim, "f")
+        arr = parse_idx(blob, magic, ndim, "f")
     except ds.DatasetFormatError as err:
         event("refused")
         assert str(err).startswith("f: ")
@@ -560,6 +561,7 @@ def test_idx_parser(case):
         event("accepted")
         dims = struct.unpack(f">{ndim}I", blob[4 : 4 + 4 * ndim])
         assert arr.shape == dims and arr.dtype == np.uint8
+        assert 0 not in dims  # no items, or images without pixels: refused
         assert arr.tobytes() == blob[4 + 4 * ndim :]
 
 
@@ -567,14 +569,22 @@ def test_idx_header_whose_size_overflows_int64_is_refused():
     """2**31 x 2**31 x 4 bytes wraps to 0 in int64: the empty payload must not pass for it."""
     blob = struct.pack(">4I", ds.IMAGE_MAGIC, 2**31, 2**31, 4)
     with pytest.raises(ds.DatasetFormatError, match="^f: corrupted header: dimensions 2147483648 x"):
-        ds._parse_idx(blob, ds.IMAGE_MAGIC, 3, "f")
+        parse_idx(blob, ds.IMAGE_MAGIC, 3, "f")
 
 
 def test_idx_header_beyond_any_array_is_refused():
     """0 x (2**32-1) x (2**32-1) holds no data, but no array has that shape."""
     blob = struct.pack(">4I", ds.IMAGE_MAGIC, 0, 2**32 - 1, 2**32 - 1)
     with pytest.raises(ds.DatasetFormatError, match="^f: corrupted header: dimensions 0 x 4294967295"):
-        ds._parse_idx(blob, ds.IMAGE_MAGIC, 3, "f")
+        parse_idx(blob, ds.IMAGE_MAGIC, 3, "f")
+
+
+def _images(n: int, rows: int, cols: int) -> tuple[bytes, int, int]:
+    return struct.pack(">4I", ds.IMAGE_MAGIC, n, rows, cols) + bytes(n * rows * cols), ds.IMAGE_MAGIC, 3
+
+
+def _labels(n: int) -> tuple[bytes, int, int]:
+    return struct.pack(">2I", ds.LABEL_MAGIC, n) + bytes(n), ds.LABEL_MAGIC, 1
 
 
 @FUZZ
@@ -583,6 +593,12 @@ def test_idx_header_beyond_any_array_is_refused():
     compress=st.lists(st.booleans(), min_size=4, max_size=4),
     dtype=st.sampled_from(("float32", "uint8")),
 )
+# Found with NANOMLP_FUZZ_EXAMPLES=10000: 0 images of 0 x 0 pixels beside matching labels ended in
+# numpy's "cannot reshape array of size 0"; the other degenerate headers loaded as empty arrays.
+@example(files=[_images(0, 0, 0), _labels(0), _images(1, 1, 1), _labels(1)], compress=[False] * 4, dtype="float32")
+@example(files=[_images(2, 2, 2), _labels(2), _images(0, 28, 28), _labels(0)], compress=[True] * 4, dtype="uint8")
+@example(files=[_images(2, 0, 3), _labels(2), _images(1, 1, 1), _labels(1)], compress=[False] * 4, dtype="float32")
+@example(files=[_images(1, 1, 1), _labels(1), _images(1, 3, 0), _labels(1)], compress=[False] * 4, dtype="uint8")
 def test_load_mnist_on_random_files(files, compress, dtype, tmp_path_factory):
     folder = tmp_path_factory.mktemp("idx")
     names = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
@@ -597,3 +613,4 @@ def test_load_mnist_on_random_files(files, compress, dtype, tmp_path_factory):
     else:
         event("accepted")
         assert x.ndim == 2 and len(x) == len(y) and len(xt) == len(yt)
+        assert min(x.shape + xt.shape) >= 1  # at least one image of at least one pixel

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 import zipfile
 from pathlib import Path
 
@@ -16,6 +15,8 @@ import pytest
 
 import nanomlp
 from nanomlp import MLP, Trainer
+
+from support.processes import kill_while_saving
 
 
 def _bits(arr: np.ndarray) -> np.ndarray:
@@ -163,32 +164,6 @@ _SAVE_LOOP = textwrap.dedent(
         print(k, flush=True)
     """
 )
-
-
-def _writing(folder: Path) -> bool:
-    """Whether a temporary file beside the checkpoint already holds bytes."""
-    for p in folder.iterdir():
-        try:
-            if p.name.endswith(".tmp") and p.stat().st_size > 0:
-                return True
-        except FileNotFoundError:  # renamed into place between listing and stat
-            pass
-    return False
-
-
-def kill_while_saving(proc: subprocess.Popen, folder: Path, saves: int, seconds: float) -> None:
-    """SIGKILL ``proc`` once it has printed ``saves`` lines (one per finished save) and a
-    temporary file in ``folder`` is being filled: the next save is under way."""
-    try:
-        for _ in range(saves):
-            assert proc.stdout.readline(), "the process ended before it was killed"
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and not _writing(folder):
-            pass
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        proc.stdout.close()
 
 
 def test_checkpoint_killed_mid_write_leaves_a_loadable_file(tmp_path):

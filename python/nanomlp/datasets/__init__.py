@@ -1,0 +1,191 @@
+"""MNIST and Fashion-MNIST, online and offline.
+
+``load_mnist()`` and ``load_fashion_mnist()`` return ``(x_train, y_train), (x_test, y_test)``:
+x float32 in [0, 1] of shape (N, 784) (or uint8, or (N, 28, 28)), y int64, all C-contiguous.
+
+Where the data is looked for, in order (``dataset_info()`` shows it for this machine):
+
+1. ``path=``: a folder of the four IDX files (gzip or raw), a root holding ``mnist/``,
+   ``fashion-mnist/`` or torchvision's ``MNIST/raw/``, or an ``.npz`` file. When ``path`` is given
+   it is the only place looked at: a typo never silently loads another copy.
+2. ``$NANOMLP_DATA``, the same kinds of folder.
+3. nanomlp's cache: ``$NANOMLP_CACHE``, else ``$XDG_CACHE_HOME/nanomlp``, else
+   ``~/.cache/nanomlp``; one sub-folder per dataset.
+4. What other tools downloaded: Keras (``$KERAS_HOME/datasets``, else ``~/.keras/datasets``) and a
+   torchvision-style ``./data/MNIST/raw`` (``./data/FashionMNIST/raw``).
+5. Fashion-MNIST only: Debian's ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``).
+6. A download into the cache, unless ``download=False`` or ``NANOMLP_OFFLINE=1``.
+
+Every file is checked against the SHA-256 of its decompressed content (so a recompressed copy
+still verifies); ``verify=False`` skips that for custom data. A download is written to a temporary
+name in the cache folder, verified, then renamed into place, under a lock file, so an interrupted
+or failed download never leaves a file that a later call would trust.
+
+The modules: ``specs`` (the datasets, the cache, the environment), ``checksums``, ``idx`` and
+``npz`` (the two file formats), ``arrays`` (what a loader returns), ``locate`` (the search order),
+``lock`` and ``fetch`` (downloads), ``info`` (``dataset_info``), ``errors``.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .arrays import Split, check_dtype
+from .errors import ChecksumError, DatasetError, DatasetFormatError, DatasetNotFoundError, DownloadError
+from .fetch import DEFAULT_TIMEOUT, ProgressArg, fill_cache
+from .idx import read_idx
+from .info import DatasetInfo, dataset_info
+from .locate import Found, format_searched, locate
+from .npz import read_npz
+from .specs import DATASETS, IDX_FILES, MirrorsArg, Spec, cache_root, offline
+from .specs import spec as find_spec
+
+# Also importable from here: the file names, the formats' magic numbers, the published hashes.
+from .checksums import SHA256  # noqa: F401
+from .idx import IMAGE_MAGIC, LABEL_MAGIC  # noqa: F401
+from .specs import SPLIT_FILES  # noqa: F401
+
+__all__ = [
+    "load_mnist",
+    "load_fashion_mnist",
+    "load",
+    "download",
+    "dataset_info",
+    "DatasetInfo",
+    "DatasetError",
+    "DatasetFormatError",
+    "ChecksumError",
+    "DatasetNotFoundError",
+    "DownloadError",
+    "DATASETS",
+]
+
+# Shown, pickled and recognised (the command line adds a hint to these errors) as this module's.
+for _public in (DatasetInfo, DatasetError, DatasetFormatError, ChecksumError, DatasetNotFoundError, DownloadError):
+    _public.__module__ = __name__
+del _public
+
+log = logging.getLogger(__name__)
+
+
+def _read(found: Found, spec: Spec, verify: bool, dtype: np.dtype, flatten: bool) -> tuple[Split, Split]:
+    if found.kind == "npz":
+        return read_npz(found.files["npz"], spec, found.source, verify=verify, dtype=dtype, flatten=flatten)
+    return read_idx(found.files, spec, found.source, verify=verify, dtype=dtype, flatten=flatten)
+
+
+def _how_to_fix(spec: Spec, cache: Path, why: str) -> str:
+    files = ", ".join(b + ".gz" for b in IDX_FILES)
+    npz = f" or {spec.npz_name}" if spec.npz_name else ""
+    if "NANOMLP_OFFLINE" in why:
+        allow = "  - if this machine may use the network: unset NANOMLP_OFFLINE, and it downloads into the cache;\n"
+    else:
+        allow = "  - if this machine may use the network: call without download=False, and it downloads into the cache;\n"
+    return (
+        "To fix it, either:\n" + allow +
+        f"  - on a machine with internet access, run: python -c \"import nanomlp.datasets as d; d.download('{spec.name}')\"\n"
+        f"    (it fills {cache}; copy that folder to the same place, or to $NANOMLP_CACHE/{spec.subdir}, on an offline machine);\n"
+        f"  - or put the four IDX files ({files}){npz} in a folder and pass path=FOLDER or set NANOMLP_DATA=FOLDER."
+    )
+
+
+def load(name: str, path: str | os.PathLike[str] | None = None, *, dtype="float32", flatten: bool = True,
+         download: bool = True, mirrors: MirrorsArg = None, cache_dir: str | os.PathLike[str] | None = None,
+         verify: bool = True, timeout: float = DEFAULT_TIMEOUT, progress: ProgressArg = None) -> tuple[Split, Split]:
+    """Load the dataset ``name`` ("mnist" or "fashion-mnist"): see ``load_mnist``."""
+    spec = find_spec(name)
+    dt = check_dtype(dtype)
+    found, searched = locate(spec, path, cache_dir)
+    if found is None:
+        cache = cache_root(cache_dir) / spec.subdir
+        if path is not None:
+            raise DatasetNotFoundError(
+                f"{spec.title} not found at the path given:\n{format_searched(searched)}\n"
+                f"Expected there: the four IDX files ({', '.join(b + '[.gz]' for b in IDX_FILES)})"
+                + (f", or {spec.npz_name}" if spec.npz_name else "")
+                + f", directly or in {spec.subdir}/ or {spec.torchvision}/raw/. "
+                "Nothing else is searched when path= is given: leave it out to use the cache or a download."
+            )
+        why = None
+        if offline():
+            why = "skipped: NANOMLP_OFFLINE=1"
+        elif not download:
+            why = "skipped: download=False"
+        if why is not None:
+            searched.append(("download", None, why))
+            raise DatasetNotFoundError(
+                f"{spec.title} not found, and not downloaded ({why.split(': ', 1)[1]}). Searched, in order:\n"
+                f"{format_searched(searched)}\n{_how_to_fix(spec, cache, why)}"
+            )
+        # Verified as downloaded, and again as read below (0.1 s): the files may come from
+        # another process that filled the cache while this one waited for the lock.
+        found = fill_cache(spec, mirrors=mirrors, cache_dir=cache_dir, verify=verify, timeout=timeout,
+                           progress=progress, searched=searched)
+    try:
+        return _read(found, spec, verify, dt, flatten)
+    except (ChecksumError, DatasetFormatError) as damaged:
+        # Only a cache this module filled is replaced: files the user points at are theirs.
+        if found.source != "nanomlp cache" or not verify or not download or offline():
+            raise
+        log.warning("%s; downloading %s again", damaged, spec.title)
+        try:
+            found = fill_cache(spec, mirrors=mirrors, cache_dir=cache_dir, verify=verify, timeout=timeout,
+                               progress=progress, force=True, searched=searched)
+        except DownloadError as failed:
+            raise type(damaged)(f"{damaged}\nDownloading it again failed too: {failed}") from failed
+        return _read(found, spec, verify, dt, flatten)
+
+
+def load_mnist(path: str | os.PathLike[str] | None = None, *, dtype="float32", flatten: bool = True,
+               download: bool = True, mirrors: MirrorsArg = None, cache_dir: str | os.PathLike[str] | None = None,
+               verify: bool = True, timeout: float = DEFAULT_TIMEOUT,
+               progress: ProgressArg = None) -> tuple[Split, Split]:
+    """MNIST as ``(x_train, y_train), (x_test, y_test)``: 60,000 and 10,000 digits.
+
+    x is float32 in [0, 1] of shape (N, 784), or uint8 with ``dtype="uint8"``, or (N, 28, 28)
+    with ``flatten=False``; y is int64; all are C-contiguous and writable.
+
+    ``path``: a folder of the four IDX files (gzip or raw), a folder holding ``mnist/`` or
+    ``MNIST/raw/``, or a Keras-style ``mnist.npz``; only that place is read. Without it:
+    ``$NANOMLP_DATA``, the cache, Keras's and torchvision's copies, then a download into the cache
+    (unless ``download=False`` or ``NANOMLP_OFFLINE=1``) from ``mirrors`` (default:
+    ``$NANOMLP_MNIST_MIRROR``, else the mirror torchvision uses, then Keras's), each request with
+    ``timeout`` seconds. ``progress``: a bar on stderr (default: when it is a terminal), or a
+    callable ``(file_name, bytes_done, bytes_total_or_None)``. ``verify=False`` skips the SHA-256
+    check, for custom data.
+    """
+    return load("mnist", path, dtype=dtype, flatten=flatten, download=download, mirrors=mirrors,
+                cache_dir=cache_dir, verify=verify, timeout=timeout, progress=progress)
+
+
+def load_fashion_mnist(path: str | os.PathLike[str] | None = None, *, dtype="float32", flatten: bool = True,
+                       download: bool = True, mirrors: MirrorsArg = None,
+                       cache_dir: str | os.PathLike[str] | None = None, verify: bool = True,
+                       timeout: float = DEFAULT_TIMEOUT, progress: ProgressArg = None) -> tuple[Split, Split]:
+    """Fashion-MNIST as ``(x_train, y_train), (x_test, y_test)``, like ``load_mnist``.
+
+    Also found in Keras's ``~/.keras/datasets/fashion-mnist`` and in Debian's
+    ``/usr/share/datasets/fashion-mnist``; downloaded from ``$NANOMLP_FASHION_MNIST_MIRROR``, else
+    the folder Keras uses.
+    """
+    return load("fashion-mnist", path, dtype=dtype, flatten=flatten, download=download, mirrors=mirrors,
+                cache_dir=cache_dir, verify=verify, timeout=timeout, progress=progress)
+
+
+def download(name: str = "mnist", *, mirrors: MirrorsArg = None, cache_dir: str | os.PathLike[str] | None = None,
+             verify: bool = True, timeout: float = DEFAULT_TIMEOUT, progress: ProgressArg = None,
+             force: bool = False) -> Path:
+    """Fill nanomlp's cache with the dataset ``name`` and return its folder.
+
+    Nothing is fetched when the cache already holds it, unless ``force``. Raises ``DownloadError``
+    when every mirror fails, and when ``NANOMLP_OFFLINE=1``.
+    """
+    spec = find_spec(name)
+    if offline():
+        raise DownloadError(f"{spec.title} not downloaded: NANOMLP_OFFLINE=1 forbids downloads (unset it to download)")
+    found = fill_cache(spec, mirrors=mirrors, cache_dir=cache_dir, verify=verify, timeout=timeout,
+                       progress=progress, force=force)
+    return found.location if found.kind == "idx" else found.location.parent
