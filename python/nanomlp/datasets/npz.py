@@ -25,7 +25,8 @@ NPZ_TO_IDX = {
 def read_npz_arrays(path: Path) -> dict[str, np.ndarray]:
     """The four arrays, checked for keys, dtypes, shapes and counts."""
     try:
-        with np.load(path, allow_pickle=False) as z:
+        # Opened here, not by np.load: np.load leaves its file open when the archive is bad.
+        with open(path, "rb") as file, np.load(file, allow_pickle=False) as z:
             if not hasattr(z, "files"):
                 raise DatasetFormatError(f"{path}: a single .npy array, not an npz archive with {', '.join(NPZ_KEYS)}")
             missing = [k for k in NPZ_KEYS if k not in z.files]
