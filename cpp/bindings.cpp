@@ -3,6 +3,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -11,8 +12,6 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
-
-#include <unistd.h>
 
 #include "nanomlp/gemm.h"
 #include "nanomlp/network.h"
@@ -75,10 +74,10 @@ void require_sizes(const std::vector<int64_t>& sizes, int64_t batch, int threads
   if (overflow || too_big) {
     std::string s;
     for (size_t i = 0; i < sizes.size(); ++i) s += (i ? ", " : "") + std::to_string(sizes[i]);
-    const std::string need =
-        overflow ? "more memory than can be addressed"
-                 : std::to_string(floats / (1 << 28)) + " GiB of workspaces, more than this "
-                   "machine's " + std::to_string(pages / ((1 << 30) / page)) + " GiB";
+    const std::string need = overflow ? "more memory than can be addressed"
+                                      : std::to_string(floats / (1 << 28)) +
+                                            " GiB of workspaces, more than this machine's " +
+                                            std::to_string(pages / ((1 << 30) / page)) + " GiB";
     const std::string msg = "a Network of layer sizes [" + s + "] and batch size " +
                             std::to_string(batch) + " needs " + need;
     PyErr_SetString(PyExc_MemoryError, msg.c_str());
@@ -183,8 +182,8 @@ Shape product_shape(const std::string& shape, const py::array& a, const py::arra
   return s;
 }
 
-const float* optional_matrix(const py::object& obj, py::array* keep, const char* name,
-                             int64_t rows, int64_t cols) {
+const float* optional_matrix(const py::object& obj, py::array* keep, const char* name, int64_t rows,
+                             int64_t cols) {
   if (obj.is_none()) return nullptr;
   *keep = obj.cast<py::array>();
   require<float>(*keep, name, rows < 0 ? 1 : 2);
@@ -222,9 +221,8 @@ void bind_testing(py::module_& testing) {
       "The kernel paths this build has and this CPU runs, best first.");
   testing.def(
       "gemm",
-      [](const std::string& shape, py::array a, py::array b, const std::string& kernel,
-         int threads, py::object bias, bool relu, py::object mask, py::object c, float lr,
-         py::object rows) {
+      [](const std::string& shape, py::array a, py::array b, const std::string& kernel, int threads,
+         py::object bias, bool relu, py::object mask, py::object c, float lr, py::object rows) {
         nanomlp::GemmOp op;
         op.A = static_cast<const float*>(a.data());
         op.lda = a.ndim() == 2 ? a.shape(1) : 0;
@@ -251,8 +249,8 @@ void bind_testing(py::module_& testing) {
         std::vector<float> bt;
         if (shape == "nt") {
           bt.resize(static_cast<size_t>(s.K * s.N));
-          nanomlp::transpose_rows(bt.data(), static_cast<const float*>(b.data()), s.N, s.K, s.K,
-                                  0, s.K);
+          nanomlp::transpose_rows(bt.data(), static_cast<const float*>(b.data()), s.N, s.K, s.K, 0,
+                                  s.K);
           op.B = bt.data();
         } else {
           op.B = static_cast<const float*>(b.data());
@@ -291,8 +289,8 @@ void bind_testing(py::module_& testing) {
   testing.def(
       "reference_gemm",
       [](const std::string& shape, py::array a, py::array b) {
-        return serial_product(shape, a, b, nanomlp::reference::gemm_nn,
-                              nanomlp::reference::gemm_tn, nanomlp::reference::gemm_nt);
+        return serial_product(shape, a, b, nanomlp::reference::gemm_nn, nanomlp::reference::gemm_tn,
+                              nanomlp::reference::gemm_nt);
       },
       py::arg("shape"), py::arg("a"), py::arg("b"), "The naive reference product, as gemm.");
   testing.def(
@@ -341,13 +339,13 @@ PYBIND11_MODULE(_core, m) {
             require_x(net, x);
             require_labels(net, labels, x.shape(0));
             require_order(order, x.shape(0));
-            if (!(lr > 0.0f) || !std::isfinite(lr)) throw py::value_error("lr must be a finite number > 0");
+            if (!(lr > 0.0f) || !std::isfinite(lr))
+              throw py::value_error("lr must be a finite number > 0");
             if (!(momentum >= 0.0f && momentum < 1.0f))
               throw py::value_error("momentum must be in [0, 1)");
             if (!(weight_decay >= 0.0f) || !std::isfinite(weight_decay))
               throw py::value_error("weight_decay must be a finite number >= 0");
-            if (nesterov && momentum == 0.0f)
-              throw py::value_error("nesterov needs momentum > 0");
+            if (nesterov && momentum == 0.0f) throw py::value_error("nesterov needs momentum > 0");
             float* v = nullptr;
             py::array velocity_array;
             if (momentum > 0.0f) {
@@ -388,9 +386,9 @@ PYBIND11_MODULE(_core, m) {
             require_labels(net, labels, x.shape(0));
             const int64_t B = x.shape(0);
             if (B < 1 || B > net.batch_size())
-              throw py::value_error("x must have between 1 and batch_size=" +
-                                    std::to_string(net.batch_size()) + " rows, got " +
-                                    std::to_string(B));
+              throw py::value_error(
+                  "x must have between 1 and batch_size=" + std::to_string(net.batch_size()) +
+                  " rows, got " + std::to_string(B));
             py::array_t<float> grads(net.num_params());
             std::vector<int64_t> order(static_cast<size_t>(B));
             for (int64_t i = 0; i < B; ++i) order[i] = i;
@@ -408,7 +406,8 @@ PYBIND11_MODULE(_core, m) {
           "Gradients of the mean loss over one batch, and that loss; params are not changed.")
       .def(
           "evaluate",
-          [](LockedNetwork& net, py::array params, py::array x, py::object labels, bool return_proba) {
+          [](LockedNetwork& net, py::array params, py::array x, py::object labels,
+             bool return_proba) {
             require_params(net, params, false);
             require_x(net, x);
             const int64_t n = x.shape(0);
@@ -431,9 +430,9 @@ PYBIND11_MODULE(_core, m) {
             {
               py::gil_scoped_release nogil;
               std::lock_guard<std::mutex> lock(net.busy);
-              metrics = net.evaluate(static_cast<const float*>(params.data()),
-                                     static_cast<const float*>(x.data()), ys, n, out,
-                                     std::ref(poll));
+              metrics =
+                  net.evaluate(static_cast<const float*>(params.data()),
+                               static_cast<const float*>(x.data()), ys, n, out, std::ref(poll));
             }
             poll.rethrow_if_interrupted();
             return py::make_tuple(metrics.loss_sum, metrics.correct, proba);

@@ -141,8 +141,8 @@ const Kernels& kernels_named(const std::string& name) {
   }
   if (name != "avx512" && name != "avx2" && name != "generic")
     throw std::invalid_argument("unknown kernel '" + name + "': expected avx512, avx2 or generic");
-  throw std::invalid_argument("kernel '" + name + "' cannot run on this CPU or build (available: " +
-                              names + ")");
+  throw std::invalid_argument("kernel '" + name +
+                              "' cannot run on this CPU or build (available: " + names + ")");
 }
 
 const Kernels& select_kernels() {
@@ -194,8 +194,7 @@ GemmChunks gemm_chunks(const Kernels& kernels, const GemmOp& op, int threads) {
   return c;
 }
 
-void gemm_chunk(const Kernels& kernels, const GemmOp& op, const GemmChunks& chunks,
-                int64_t chunk) {
+void gemm_chunk(const Kernels& kernels, const GemmOp& op, const GemmChunks& chunks, int64_t chunk) {
   const int64_t i0 = (chunk % chunks.row_chunks) * chunks.rows;
   const int64_t j0 = (chunk / chunks.row_chunks) * chunks.cols;
   const int64_t i1 = std::min(op.M, i0 + chunks.rows), j1 = std::min(op.N, j0 + chunks.cols);
@@ -215,8 +214,8 @@ void transpose_rows(float* dst, const float* src, int64_t K, int64_t N, int64_t 
 
 namespace {
 
-void run_serial(GemmOp& op, const float* A, int64_t lda, bool trans_a, const float* B,
-                int64_t ldb, float* C, int64_t ldc) {
+void run_serial(GemmOp& op, const float* A, int64_t lda, bool trans_a, const float* B, int64_t ldb,
+                float* C, int64_t ldc) {
   op.A = A, op.lda = lda, op.trans_a = trans_a, op.B = B, op.ldb = ldb, op.C = C, op.ldc = ldc;
   if (op.M > 0 && op.N > 0) select_kernels().gemm(op, 0, op.M, 0, op.N);
 }

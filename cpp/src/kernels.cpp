@@ -11,8 +11,7 @@ namespace nanomlp {
 void dense_forward(float* out, const float* in, const float* W, const float* b, int64_t B,
                    int64_t K, int64_t N) {
   GemmOp op;
-  op.M = B, op.N = N, op.K = K, op.A = in, op.lda = K, op.B = W, op.ldb = N, op.C = out,
-  op.ldc = N;
+  op.M = B, op.N = N, op.K = K, op.A = in, op.lda = K, op.B = W, op.ldb = N, op.C = out, op.ldc = N;
   // The bias is added after the whole product, as NumPy's X @ W + b rounds it.
   op.ep.bias = b;
   if (B > 0 && N > 0) select_kernels().gemm(op, 0, B, 0, N);

@@ -113,8 +113,7 @@ struct GemmChunks {
   int64_t rows = 0, cols = 0;  // rows and columns of a chunk (the last ones may be shorter)
 };
 GemmChunks gemm_chunks(const Kernels& kernels, const GemmOp& op, int threads);
-void gemm_chunk(const Kernels& kernels, const GemmOp& op, const GemmChunks& chunks,
-                int64_t chunk);
+void gemm_chunk(const Kernels& kernels, const GemmOp& op, const GemmChunks& chunks, int64_t chunk);
 
 // dst[N×K] = src[K×N]ᵀ (src rows lds apart) for rows [n0, n1) of dst.
 void transpose_rows(float* dst, const float* src, int64_t K, int64_t N, int64_t lds, int64_t n0,

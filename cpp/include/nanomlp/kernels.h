@@ -20,8 +20,9 @@ void relu_forward(float* x, int64_t n);
 // dx[n] *= (out > 0): out is the ReLU output, positive exactly where its input was
 void relu_backward(float* dx, const float* out, int64_t n);
 
-// probs[B×C] = softmax(logits) (probs may alias logits); returns Σ_rows −log(max(p_label, kMinProbability)).
-// labels may be null (no loss); correct, if not null, receives the count of argmax == label.
+// probs[B×C] = softmax(logits) (probs may alias logits); returns Σ_rows −log(max(p_label,
+// kMinProbability)). labels may be null (no loss); correct, if not null, receives the count of
+// argmax == label.
 double softmax_xent_forward(float* probs, const float* logits, const int32_t* labels,
                             int64_t* correct, int64_t B, int64_t C);
 // The two fused, row by row, for any slice of a batch: probs[B×C] = softmax(logits) (probs may
