@@ -193,23 +193,6 @@ const float* optional_matrix(const py::object& obj, py::array* keep, const char*
   return static_cast<const float*>(keep->data());
 }
 
-using GemmFn = void (*)(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t,
-                        float*, int64_t);
-
-// a·b, aᵀ·b or a·bᵀ (shape "nn", "tn", "nt") through one of the three product functions.
-py::array_t<float> serial_product(const std::string& shape, const py::array& a, const py::array& b,
-                                  GemmFn nn, GemmFn tn, GemmFn nt) {
-  const Shape s = product_shape(shape, a, b);
-  py::array_t<float> out({s.M, s.N});
-  const auto* pa = static_cast<const float*>(a.data());
-  const auto* pb = static_cast<const float*>(b.data());
-  float* pc = out.mutable_data();
-  if (shape == "nn") nn(s.M, s.N, s.K, pa, s.K, pb, s.N, pc, s.N);
-  if (shape == "tn") tn(s.M, s.N, s.K, pa, s.M, pb, s.N, pc, s.N);
-  if (shape == "nt") nt(s.M, s.N, s.K, pa, s.K, pb, s.K, pc, s.N);
-  return out;
-}
-
 void bind_testing(py::module_& testing) {
   testing.def(
       "available_kernels",
@@ -288,18 +271,21 @@ void bind_testing(py::module_& testing) {
   testing.attr("generic_fuses") = nanomlp::generic_fuses();
   testing.def(
       "reference_gemm",
-      [](const std::string& shape, py::array a, py::array b) {
-        return serial_product(shape, a, b, nanomlp::reference::gemm_nn, nanomlp::reference::gemm_tn,
-                              nanomlp::reference::gemm_nt);
+      [](const std::string& shape, py::array a, py::array b, bool fused) {
+        const Shape s = product_shape(shape, a, b);
+        py::array_t<float> out({s.M, s.N});
+        const auto* pa = static_cast<const float*>(a.data());
+        const auto* pb = static_cast<const float*>(b.data());
+        float* pc = out.mutable_data();
+        namespace ref = nanomlp::reference;
+        if (shape == "nn") ref::gemm_nn(s.M, s.N, s.K, pa, s.K, pb, s.N, pc, s.N, fused);
+        if (shape == "tn") ref::gemm_tn(s.M, s.N, s.K, pa, s.M, pb, s.N, pc, s.N, fused);
+        if (shape == "nt") ref::gemm_nt(s.M, s.N, s.K, pa, s.K, pb, s.K, pc, s.N, fused);
+        return out;
       },
-      py::arg("shape"), py::arg("a"), py::arg("b"), "The naive reference product, as gemm.");
-  testing.def(
-      "library_gemm",
-      [](const std::string& shape, py::array a, py::array b) {
-        return serial_product(shape, a, b, nanomlp::gemm_nn, nanomlp::gemm_tn, nanomlp::gemm_nt);
-      },
-      py::arg("shape"), py::arg("a"), py::arg("b"),
-      "The serial gemm_nn / gemm_tn / gemm_nt of the library, on the selected path.");
+      py::arg("shape"), py::arg("a"), py::arg("b"), py::arg("fused") = false,
+      "The naive reference product, as gemm: each element one sum over k in order, with a fused "
+      "multiply-add per term when fused (the fast paths' contract), else a multiply then an add.");
 }
 
 }  // namespace

@@ -63,7 +63,6 @@ class Network {
   int64_t batch_size() const { return batch_; }
   int threads() const { return pool_.size(); }
   const char* kernel() const { return kernels_->name; }
-  int64_t rows_capacity() const { return rows_; }
   int64_t num_params() const { return offsets_.back(); }
   // Offset of layer l's weights [K×N] in the parameter buffer; its bias [N] follows them.
   int64_t weight_offset(int64_t l) const { return offsets_[l]; }
@@ -82,8 +81,8 @@ class Network {
   double gradients(float* grads, const float* params, const float* x, const int32_t* labels,
                    const int64_t* order, int64_t B);
 
-  // Inference in chunks of at most rows_capacity() rows: probabilities [n×C] if probs is not null,
-  // loss and accuracy if labels is not null. should_stop is polled between chunks.
+  // Inference in chunks of max(batch_size, 256) rows at most: probabilities [n×C] if probs is
+  // not null, loss and accuracy if labels is not null. should_stop is polled between chunks.
   Metrics evaluate(const float* params, const float* x, const int32_t* labels, int64_t n,
                    float* probs, const std::function<bool()>& should_stop = {});
 
