@@ -1,12 +1,12 @@
 // The Python boundary: every array is checked here (dtype, shape, contiguity, writability,
-// index ranges) before a kernel sees its pointer, and long work runs without the GIL.
+// index ranges) before a kernel sees its pointer, and long work runs without the GIL. Only what
+// would break the engine is checked: the ranges of hyperparameters are the Python API's.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <cmath>
 #include <cstring>
 #include <limits>
 #include <mutex>
@@ -225,7 +225,8 @@ void bind_testing(py::module_& testing) {
         }
         const Shape s = product_shape(shape, picked, b);
         const nanomlp::Kernels& kernels = nanomlp::kernels_named(kernel);
-        if (threads < 1) throw py::value_error("threads must be >= 1");
+        if (threads < 1 || threads > kMaxThreads)
+          throw py::value_error("threads must be in [1, " + std::to_string(kMaxThreads) + "]");
         op.M = s.M, op.N = s.N, op.K = s.K;
         op.trans_a = shape == "tn";
         // The input gradient's form: Bᵀ packed once, then the same kernel as the forward.
@@ -325,17 +326,12 @@ PYBIND11_MODULE(_core, m) {
             require_x(net, x);
             require_labels(net, labels, x.shape(0));
             require_order(order, x.shape(0));
-            if (!(lr > 0.0f) || !std::isfinite(lr))
-              throw py::value_error("lr must be a finite number > 0");
-            if (!(momentum >= 0.0f && momentum < 1.0f))
-              throw py::value_error("momentum must be in [0, 1)");
-            if (!(weight_decay >= 0.0f) || !std::isfinite(weight_decay))
-              throw py::value_error("weight_decay must be a finite number >= 0");
-            if (nesterov && momentum == 0.0f) throw py::value_error("nesterov needs momentum > 0");
+            // Only what the engine needs to run safely is checked here; the ranges of lr,
+            // momentum and weight decay are the Python API's to check.
             float* v = nullptr;
             py::array velocity_array;
-            if (momentum > 0.0f) {
-              if (velocity.is_none()) throw py::value_error("momentum > 0 needs a velocity array");
+            if (momentum != 0.0f) {  // NaN included: the engine reads the velocities then
+              if (velocity.is_none()) throw py::value_error("momentum != 0 needs a velocity array");
               velocity_array = velocity.cast<py::array>();
               require<float>(velocity_array, "velocity", 1, true);
               if (velocity_array.shape(0) != net.num_params())
