@@ -1,18 +1,17 @@
 // The Python boundary: every array is checked here (dtype, shape, contiguity, writability,
-// index ranges) before a kernel sees its pointer, and long work runs without the GIL.
+// index ranges) before a kernel sees its pointer, and long work runs without the GIL. Only what
+// would break the engine is checked: the ranges of hyperparameters are the Python API's.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+#include <unistd.h>
 
 #include <chrono>
-#include <cmath>
 #include <cstring>
 #include <limits>
 #include <mutex>
 #include <stdexcept>
 #include <string>
-
-#include <unistd.h>
 
 #include "nanomlp/gemm.h"
 #include "nanomlp/network.h"
@@ -75,10 +74,10 @@ void require_sizes(const std::vector<int64_t>& sizes, int64_t batch, int threads
   if (overflow || too_big) {
     std::string s;
     for (size_t i = 0; i < sizes.size(); ++i) s += (i ? ", " : "") + std::to_string(sizes[i]);
-    const std::string need =
-        overflow ? "more memory than can be addressed"
-                 : std::to_string(floats / (1 << 28)) + " GiB of workspaces, more than this "
-                   "machine's " + std::to_string(pages / ((1 << 30) / page)) + " GiB";
+    const std::string need = overflow ? "more memory than can be addressed"
+                                      : std::to_string(floats / (1 << 28)) +
+                                            " GiB of workspaces, more than this machine's " +
+                                            std::to_string(pages / ((1 << 30) / page)) + " GiB";
     const std::string msg = "a Network of layer sizes [" + s + "] and batch size " +
                             std::to_string(batch) + " needs " + need;
     PyErr_SetString(PyExc_MemoryError, msg.c_str());
@@ -183,8 +182,8 @@ Shape product_shape(const std::string& shape, const py::array& a, const py::arra
   return s;
 }
 
-const float* optional_matrix(const py::object& obj, py::array* keep, const char* name,
-                             int64_t rows, int64_t cols) {
+const float* optional_matrix(const py::object& obj, py::array* keep, const char* name, int64_t rows,
+                             int64_t cols) {
   if (obj.is_none()) return nullptr;
   *keep = obj.cast<py::array>();
   require<float>(*keep, name, rows < 0 ? 1 : 2);
@@ -192,23 +191,6 @@ const float* optional_matrix(const py::object& obj, py::array* keep, const char*
       (rows >= 0 && (keep->shape(0) != rows || keep->shape(1) != cols)))
     throw py::value_error(std::string(name) + " has the wrong shape " + shape_of(*keep));
   return static_cast<const float*>(keep->data());
-}
-
-using GemmFn = void (*)(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t,
-                        float*, int64_t);
-
-// a·b, aᵀ·b or a·bᵀ (shape "nn", "tn", "nt") through one of the three product functions.
-py::array_t<float> serial_product(const std::string& shape, const py::array& a, const py::array& b,
-                                  GemmFn nn, GemmFn tn, GemmFn nt) {
-  const Shape s = product_shape(shape, a, b);
-  py::array_t<float> out({s.M, s.N});
-  const auto* pa = static_cast<const float*>(a.data());
-  const auto* pb = static_cast<const float*>(b.data());
-  float* pc = out.mutable_data();
-  if (shape == "nn") nn(s.M, s.N, s.K, pa, s.K, pb, s.N, pc, s.N);
-  if (shape == "tn") tn(s.M, s.N, s.K, pa, s.M, pb, s.N, pc, s.N);
-  if (shape == "nt") nt(s.M, s.N, s.K, pa, s.K, pb, s.K, pc, s.N);
-  return out;
 }
 
 void bind_testing(py::module_& testing) {
@@ -222,9 +204,8 @@ void bind_testing(py::module_& testing) {
       "The kernel paths this build has and this CPU runs, best first.");
   testing.def(
       "gemm",
-      [](const std::string& shape, py::array a, py::array b, const std::string& kernel,
-         int threads, py::object bias, bool relu, py::object mask, py::object c, float lr,
-         py::object rows) {
+      [](const std::string& shape, py::array a, py::array b, const std::string& kernel, int threads,
+         py::object bias, bool relu, py::object mask, py::object c, float lr, py::object rows) {
         nanomlp::GemmOp op;
         op.A = static_cast<const float*>(a.data());
         op.lda = a.ndim() == 2 ? a.shape(1) : 0;
@@ -244,15 +225,16 @@ void bind_testing(py::module_& testing) {
         }
         const Shape s = product_shape(shape, picked, b);
         const nanomlp::Kernels& kernels = nanomlp::kernels_named(kernel);
-        if (threads < 1) throw py::value_error("threads must be >= 1");
+        if (threads < 1 || threads > kMaxThreads)
+          throw py::value_error("threads must be in [1, " + std::to_string(kMaxThreads) + "]");
         op.M = s.M, op.N = s.N, op.K = s.K;
         op.trans_a = shape == "tn";
         // The input gradient's form: Bᵀ packed once, then the same kernel as the forward.
         std::vector<float> bt;
         if (shape == "nt") {
           bt.resize(static_cast<size_t>(s.K * s.N));
-          nanomlp::transpose_rows(bt.data(), static_cast<const float*>(b.data()), s.N, s.K, s.K,
-                                  0, s.K);
+          nanomlp::transpose_rows(bt.data(), static_cast<const float*>(b.data()), s.N, s.K, s.K, 0,
+                                  s.K);
           op.B = bt.data();
         } else {
           op.B = static_cast<const float*>(b.data());
@@ -290,18 +272,21 @@ void bind_testing(py::module_& testing) {
   testing.attr("generic_fuses") = nanomlp::generic_fuses();
   testing.def(
       "reference_gemm",
-      [](const std::string& shape, py::array a, py::array b) {
-        return serial_product(shape, a, b, nanomlp::reference::gemm_nn,
-                              nanomlp::reference::gemm_tn, nanomlp::reference::gemm_nt);
+      [](const std::string& shape, py::array a, py::array b, bool fused) {
+        const Shape s = product_shape(shape, a, b);
+        py::array_t<float> out({s.M, s.N});
+        const auto* pa = static_cast<const float*>(a.data());
+        const auto* pb = static_cast<const float*>(b.data());
+        float* pc = out.mutable_data();
+        namespace ref = nanomlp::reference;
+        if (shape == "nn") ref::gemm_nn(s.M, s.N, s.K, pa, s.K, pb, s.N, pc, s.N, fused);
+        if (shape == "tn") ref::gemm_tn(s.M, s.N, s.K, pa, s.M, pb, s.N, pc, s.N, fused);
+        if (shape == "nt") ref::gemm_nt(s.M, s.N, s.K, pa, s.K, pb, s.K, pc, s.N, fused);
+        return out;
       },
-      py::arg("shape"), py::arg("a"), py::arg("b"), "The naive reference product, as gemm.");
-  testing.def(
-      "library_gemm",
-      [](const std::string& shape, py::array a, py::array b) {
-        return serial_product(shape, a, b, nanomlp::gemm_nn, nanomlp::gemm_tn, nanomlp::gemm_nt);
-      },
-      py::arg("shape"), py::arg("a"), py::arg("b"),
-      "The serial gemm_nn / gemm_tn / gemm_nt of the library, on the selected path.");
+      py::arg("shape"), py::arg("a"), py::arg("b"), py::arg("fused") = false,
+      "The naive reference product, as gemm: each element one sum over k in order, with a fused "
+      "multiply-add per term when fused (the fast paths' contract), else a multiply then an add.");
 }
 
 }  // namespace
@@ -341,17 +326,12 @@ PYBIND11_MODULE(_core, m) {
             require_x(net, x);
             require_labels(net, labels, x.shape(0));
             require_order(order, x.shape(0));
-            if (!(lr > 0.0f) || !std::isfinite(lr)) throw py::value_error("lr must be a finite number > 0");
-            if (!(momentum >= 0.0f && momentum < 1.0f))
-              throw py::value_error("momentum must be in [0, 1)");
-            if (!(weight_decay >= 0.0f) || !std::isfinite(weight_decay))
-              throw py::value_error("weight_decay must be a finite number >= 0");
-            if (nesterov && momentum == 0.0f)
-              throw py::value_error("nesterov needs momentum > 0");
+            // Only what the engine needs to run safely is checked here; the ranges of lr,
+            // momentum and weight decay are the Python API's to check.
             float* v = nullptr;
             py::array velocity_array;
-            if (momentum > 0.0f) {
-              if (velocity.is_none()) throw py::value_error("momentum > 0 needs a velocity array");
+            if (momentum != 0.0f) {  // NaN included: the engine reads the velocities then
+              if (velocity.is_none()) throw py::value_error("momentum != 0 needs a velocity array");
               velocity_array = velocity.cast<py::array>();
               require<float>(velocity_array, "velocity", 1, true);
               if (velocity_array.shape(0) != net.num_params())
@@ -388,9 +368,9 @@ PYBIND11_MODULE(_core, m) {
             require_labels(net, labels, x.shape(0));
             const int64_t B = x.shape(0);
             if (B < 1 || B > net.batch_size())
-              throw py::value_error("x must have between 1 and batch_size=" +
-                                    std::to_string(net.batch_size()) + " rows, got " +
-                                    std::to_string(B));
+              throw py::value_error(
+                  "x must have between 1 and batch_size=" + std::to_string(net.batch_size()) +
+                  " rows, got " + std::to_string(B));
             py::array_t<float> grads(net.num_params());
             std::vector<int64_t> order(static_cast<size_t>(B));
             for (int64_t i = 0; i < B; ++i) order[i] = i;
@@ -408,7 +388,8 @@ PYBIND11_MODULE(_core, m) {
           "Gradients of the mean loss over one batch, and that loss; params are not changed.")
       .def(
           "evaluate",
-          [](LockedNetwork& net, py::array params, py::array x, py::object labels, bool return_proba) {
+          [](LockedNetwork& net, py::array params, py::array x, py::object labels,
+             bool return_proba) {
             require_params(net, params, false);
             require_x(net, x);
             const int64_t n = x.shape(0);
@@ -431,9 +412,9 @@ PYBIND11_MODULE(_core, m) {
             {
               py::gil_scoped_release nogil;
               std::lock_guard<std::mutex> lock(net.busy);
-              metrics = net.evaluate(static_cast<const float*>(params.data()),
-                                     static_cast<const float*>(x.data()), ys, n, out,
-                                     std::ref(poll));
+              metrics =
+                  net.evaluate(static_cast<const float*>(params.data()),
+                               static_cast<const float*>(x.data()), ys, n, out, std::ref(poll));
             }
             poll.rethrow_if_interrupted();
             return py::make_tuple(metrics.loss_sum, metrics.correct, proba);

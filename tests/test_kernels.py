@@ -1,8 +1,9 @@
 """The engine's fast kernels against the naive reference, on every path this CPU runs.
 
 Each output element of a fast product is one chain of fused multiply-adds over k in order, so
-the SIMD paths agree bit for bit with each other and with themselves on any thread count; they
-differ from the reference (a multiply then an add per term) only by rounding.
+every SIMD path equals the fused reference bit for bit, on any thread count; the generic path
+equals it too where the target has FMA, and the unfused reference (a multiply then an add per
+term) elsewhere.
 """
 from __future__ import annotations
 
@@ -43,13 +44,9 @@ def operands(shape: str, m: int, n: int, k: int, seed: int = 0) -> tuple[np.ndar
     )
 
 
-def assert_close_to_reference(c: np.ndarray, a: np.ndarray, b: np.ndarray, shape: str) -> None:
-    ref = testing.reference_gemm(shape, a, b)
-    k = a.shape[0] if shape == "tn" else a.shape[1]
-    # Sums of k terms of size ~1 with float32 rounding at each step.
-    tol = 4 * k * np.finfo(np.float32).eps * (1 + np.abs(ref))
-    assert c.shape == ref.shape
-    assert np.all(np.abs(c - ref) <= tol), np.abs(c - ref).max()
+def fuses(kernel: str) -> bool:
+    """Whether the path sums with fused multiply-adds (else a multiply, then an add)."""
+    return kernel != "generic" or testing.generic_fuses
 
 
 def test_the_best_paths_are_available() -> None:
@@ -63,7 +60,7 @@ def test_the_best_paths_are_available() -> None:
 def test_kernel_matches_reference(kernel: str, shape: str, size: tuple[int, int, int]) -> None:
     a, b = operands(shape, *size)
     c1 = testing.gemm(shape, a, b, kernel, threads=1)
-    assert_close_to_reference(c1, a, b, shape)
+    np.testing.assert_array_equal(c1, testing.reference_gemm(shape, a, b, fused=fuses(kernel)))
     for threads in THREADS[1:] + (3,):
         # Any thread count computes every element whole, in the same order.
         np.testing.assert_array_equal(testing.gemm(shape, a, b, kernel, threads=threads), c1)
@@ -101,12 +98,18 @@ def test_rows_read_in_place_equal_rows_copied(kernel: str, shape: str) -> None:
         )
 
 
-@pytest.mark.parametrize("shape", SHAPES)
-def test_library_gemm_uses_a_fast_path(shape: str) -> None:
-    a, b = operands(shape, 33, 17, 129, seed=2)
-    np.testing.assert_array_equal(
-        testing.library_gemm(shape, a, b), testing.gemm(shape, a, b, KERNELS[0])
-    )
+def test_the_engine_runs_the_best_path(monkeypatch) -> None:
+    monkeypatch.delenv("NANOMLP_KERNEL", raising=False)
+    assert _core.Network(LAYERS, 32).kernel == KERNELS[0]
+
+
+def test_the_fused_and_unfused_references_differ_only_by_rounding() -> None:
+    a, b = operands("nn", 33, 17, 129, seed=2)
+    fused, unfused = (testing.reference_gemm("nn", a, b, fused=f) for f in (True, False))
+    # Sums of k terms of size ~1 with float32 rounding at each step.
+    tol = 4 * 129 * np.finfo(np.float32).eps * (1 + np.abs(unfused))
+    assert np.all(np.abs(fused - unfused) <= tol)
+    assert not np.array_equal(fused, unfused)
 
 
 @pytest.mark.parametrize("kernel", KERNELS)

@@ -11,32 +11,41 @@ namespace nanomlp {
 
 namespace reference {
 
+namespace {
+
+// One term of a reference sum. -ffp-contract=off keeps the unfused form two roundings.
+inline float term(float a, float b, float acc, bool fused) {
+  return fused ? std::fma(a, b, acc) : acc + a * b;
+}
+
+}  // namespace
+
 void gemm_nn(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
-             int64_t ldb, float* C, int64_t ldc) {
+             int64_t ldb, float* C, int64_t ldc, bool fused) {
   for (int64_t i = 0; i < M; ++i)
     for (int64_t j = 0; j < N; ++j) {
       float acc = 0.0f;
-      for (int64_t k = 0; k < K; ++k) acc += A[i * lda + k] * B[k * ldb + j];
+      for (int64_t k = 0; k < K; ++k) acc = term(A[i * lda + k], B[k * ldb + j], acc, fused);
       C[i * ldc + j] = acc;
     }
 }
 
 void gemm_tn(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
-             int64_t ldb, float* C, int64_t ldc) {
+             int64_t ldb, float* C, int64_t ldc, bool fused) {
   for (int64_t i = 0; i < M; ++i)
     for (int64_t j = 0; j < N; ++j) {
       float acc = 0.0f;
-      for (int64_t k = 0; k < K; ++k) acc += A[k * lda + i] * B[k * ldb + j];
+      for (int64_t k = 0; k < K; ++k) acc = term(A[k * lda + i], B[k * ldb + j], acc, fused);
       C[i * ldc + j] = acc;
     }
 }
 
 void gemm_nt(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
-             int64_t ldb, float* C, int64_t ldc) {
+             int64_t ldb, float* C, int64_t ldc, bool fused) {
   for (int64_t i = 0; i < M; ++i)
     for (int64_t j = 0; j < N; ++j) {
       float acc = 0.0f;
-      for (int64_t k = 0; k < K; ++k) acc += A[i * lda + k] * B[j * ldb + k];
+      for (int64_t k = 0; k < K; ++k) acc = term(A[i * lda + k], B[j * ldb + k], acc, fused);
       C[i * ldc + j] = acc;
     }
 }
@@ -141,8 +150,8 @@ const Kernels& kernels_named(const std::string& name) {
   }
   if (name != "avx512" && name != "avx2" && name != "generic")
     throw std::invalid_argument("unknown kernel '" + name + "': expected avx512, avx2 or generic");
-  throw std::invalid_argument("kernel '" + name + "' cannot run on this CPU or build (available: " +
-                              names + ")");
+  throw std::invalid_argument("kernel '" + name +
+                              "' cannot run on this CPU or build (available: " + names + ")");
 }
 
 const Kernels& select_kernels() {
@@ -194,8 +203,7 @@ GemmChunks gemm_chunks(const Kernels& kernels, const GemmOp& op, int threads) {
   return c;
 }
 
-void gemm_chunk(const Kernels& kernels, const GemmOp& op, const GemmChunks& chunks,
-                int64_t chunk) {
+void gemm_chunk(const Kernels& kernels, const GemmOp& op, const GemmChunks& chunks, int64_t chunk) {
   const int64_t i0 = (chunk % chunks.row_chunks) * chunks.rows;
   const int64_t j0 = (chunk / chunks.row_chunks) * chunks.cols;
   const int64_t i1 = std::min(op.M, i0 + chunks.rows), j1 = std::min(op.N, j0 + chunks.cols);
@@ -211,42 +219,6 @@ void transpose_rows(float* dst, const float* src, int64_t K, int64_t N, int64_t 
     for (int64_t k = 0; k < K; ++k)
       for (int64_t n = nb; n < ne; ++n) dst[n * K + k] = src[k * lds + n];
   }
-}
-
-namespace {
-
-void run_serial(GemmOp& op, const float* A, int64_t lda, bool trans_a, const float* B,
-                int64_t ldb, float* C, int64_t ldc) {
-  op.A = A, op.lda = lda, op.trans_a = trans_a, op.B = B, op.ldb = ldb, op.C = C, op.ldc = ldc;
-  if (op.M > 0 && op.N > 0) select_kernels().gemm(op, 0, op.M, 0, op.N);
-}
-
-}  // namespace
-
-void gemm_nn(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
-             int64_t ldb, float* C, int64_t ldc) {
-  GemmOp op;
-  op.M = M, op.N = N, op.K = K;
-  run_serial(op, A, lda, false, B, ldb, C, ldc);
-}
-
-void gemm_tn(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
-             int64_t ldb, float* C, int64_t ldc) {
-  GemmOp op;
-  op.M = M, op.N = N, op.K = K;
-  run_serial(op, A, lda, true, B, ldb, C, ldc);
-}
-
-void gemm_nt(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
-             int64_t ldb, float* C, int64_t ldc) {
-  // Packing Bᵀ lets the product use the broadcast-A, vector-B kernel, summing over k in the
-  // same order. (The training loop packs into its own workspace instead.)
-  std::vector<float> bt(static_cast<size_t>(K * N));
-  for (int64_t j = 0; j < N; ++j)
-    for (int64_t k = 0; k < K; ++k) bt[k * N + j] = B[j * ldb + k];
-  GemmOp op;
-  op.M = M, op.N = N, op.K = K;
-  run_serial(op, A, lda, false, bt.data(), N, C, ldc);
 }
 
 }  // namespace nanomlp

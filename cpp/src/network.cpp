@@ -19,12 +19,11 @@ namespace {
 constexpr int64_t kRowChunk = 8;
 
 // A phase holds at most the chunks of two products and one more (a layer's backward pass).
-int64_t max_chunks(int threads) {
-  return 4 * kChunksPerThread * std::max(threads, 1) + 1;
-}
+int64_t max_chunks(int threads) { return 4 * kChunksPerThread * std::max(threads, 1) + 1; }
 
 int checked_threads(int threads) {
-  if (threads < 1) throw std::invalid_argument("threads must be >= 1, got " + std::to_string(threads));
+  if (threads < 1)
+    throw std::invalid_argument("threads must be >= 1, got " + std::to_string(threads));
   return threads;
 }
 
@@ -162,7 +161,8 @@ void Network::step(float* grads, const SgdOptions* update, const float* x, const
     forward_chunks_[l] = gemm_chunks(*kernels_, op, T);
     phase_chunks_[phases++] = forward_chunks_[l].count;
   }
-  const int64_t softmax_rows = std::max(kRowChunk, (B + kChunksPerThread * T - 1) / (kChunksPerThread * T));
+  const int64_t softmax_rows =
+      std::max(kRowChunk, (B + kChunksPerThread * T - 1) / (kChunksPerThread * T));
   phase_chunks_[phases++] = (B + softmax_rows - 1) / softmax_rows;
   if (backward)
     for (int64_t l = L - 1; l >= 0; --l) {
@@ -208,8 +208,7 @@ void Network::step(float* grads, const SgdOptions* update, const float* x, const
   auto work = [&](int phase, int64_t chunk) {
     if (phase == 0) {
       for (int64_t l = 1 + chunk; l < L; l += packs)
-        transpose_rows(wt_[l].data(), w_[l], sizes_[l], sizes_[l + 1], ldw_[l], 0,
-                       sizes_[l + 1]);
+        transpose_rows(wt_[l].data(), w_[l], sizes_[l], sizes_[l + 1], ldw_[l], 0, sizes_[l + 1]);
       return;
     }
     if (phase <= L) {
@@ -264,8 +263,8 @@ void Network::step(float* grads, const SgdOptions* update, const float* x, const
   }
 }
 
-double Network::gradients(float* grads, const float* params, const float* x,
-                          const int32_t* labels, const int64_t* order, int64_t B) {
+double Network::gradients(float* grads, const float* params, const float* x, const int32_t* labels,
+                          const int64_t* order, int64_t B) {
   if (B < 1 || B > batch_) throw std::invalid_argument("rows must be in [1, batch_size]");
   Metrics metrics;
   // Without an update the parameters are only read.
@@ -274,9 +273,9 @@ double Network::gradients(float* grads, const float* params, const float* x,
   return metrics.loss_sum / static_cast<double>(B);
 }
 
-int64_t Network::train_epoch(float* params, float* velocity, const float* x,
-                             const int32_t* labels, const int64_t* order, int64_t n_order,
-                             const SgdOptions& sgd, const std::function<bool()>& should_stop) {
+int64_t Network::train_epoch(float* params, float* velocity, const float* x, const int32_t* labels,
+                             const int64_t* order, int64_t n_order, const SgdOptions& sgd,
+                             const std::function<bool()>& should_stop) {
   if (sgd.momentum != 0.0f && !velocity)
     throw std::invalid_argument("momentum needs a velocity buffer");
   if (sgd.momentum == 0.0f) velocity = nullptr;
@@ -300,8 +299,8 @@ Metrics Network::evaluate(const float* params, const float* x, const int32_t* la
   for (int64_t start = 0; start < n; start += rows_) {
     if (should_stop && should_stop()) break;
     const int64_t B = std::min(rows_, n - start);
-    step(nullptr, nullptr, x + start * sizes_[0], labels ? labels + start : nullptr, nullptr,
-         B, &metrics);
+    step(nullptr, nullptr, x + start * sizes_[0], labels ? labels + start : nullptr, nullptr, B,
+         &metrics);
     if (probs) std::memcpy(probs + start * C, acts_.back().data(), sizeof(float) * B * C);
   }
   return metrics;

@@ -51,7 +51,8 @@ ThreadPool::ThreadPool(int threads, int max_phases, int64_t max_chunks)
       claimed_(new std::atomic<uint64_t>[static_cast<size_t>(max_phases * max_chunks)]),
       done_(new std::atomic<uint64_t>[static_cast<size_t>(max_phases)]),
       total_(new std::atomic<int64_t>[static_cast<size_t>(max_phases)]) {
-  if (threads < 1) throw std::invalid_argument("threads must be >= 1, got " + std::to_string(threads));
+  if (threads < 1)
+    throw std::invalid_argument("threads must be >= 1, got " + std::to_string(threads));
   if (max_phases < 1 || max_chunks < 1)
     throw std::invalid_argument("max_phases and max_chunks must be >= 1");
   for (int64_t i = 0; i < max_phases * max_chunks; ++i) claimed_[i].store(0);

@@ -1,12 +1,13 @@
-// Matrix products over row-major float32 buffers with explicit leading dimensions.
-// Three shapes cover a dense layer: forward (NN), weight gradient (TN), input gradient (NT).
+// Matrix products over row-major float32 buffers with explicit leading dimensions, cut into
+// rectangles for the thread pool. A dense layer needs three: forward Z = X·W, weight gradient
+// dW = Xᵀ·dZ (op(A) = Aᵀ) and input gradient dX = dZ·Wᵀ (through a packed Wᵀ, as the forward).
 //
 // Reproducibility contract of the fast kernels: every output element is one sequential
 // reduction over k = 0, 1, …, K−1 with a fused multiply-add, started from zero, whatever the
 // instruction set, the tile it falls in or the thread that computes it. The AVX-512 and AVX2
 // paths therefore agree bit for bit. The generic path does the same with std::fma where the
 // target has hardware FMA (FP_FAST_FMAF, e.g. Arm), and with a multiply then an add otherwise
-// (baseline x86-64), which matches the reference kernels bit for bit instead.
+// (baseline x86-64), which matches the unfused reference kernels bit for bit instead.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -14,24 +15,19 @@
 
 namespace nanomlp {
 
+// The naive triple loops: the definition the fast kernels are tested against. Each element is
+// one sum over k in order, started from zero: with fused, one fused multiply-add per term (the
+// fast kernels' contract); without, a multiply then an add.
+namespace reference {
 // C[M×N] = A[M×K] · B[K×N]                (forward: Z = X·W)
 void gemm_nn(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
-             int64_t ldb, float* C, int64_t ldc);
+             int64_t ldb, float* C, int64_t ldc, bool fused = false);
 // C[M×N] = A[K×M]ᵀ · B[K×N]               (weight gradient: dW = Xᵀ·dZ)
 void gemm_tn(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
-             int64_t ldb, float* C, int64_t ldc);
+             int64_t ldb, float* C, int64_t ldc, bool fused = false);
 // C[M×N] = A[M×K] · B[N×K]ᵀ               (input gradient: dX = dZ·Wᵀ)
 void gemm_nt(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
-             int64_t ldb, float* C, int64_t ldc);
-
-// The naive triple loops: the definition the fast kernels are tested against.
-namespace reference {
-void gemm_nn(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
-             int64_t ldb, float* C, int64_t ldc);
-void gemm_tn(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
-             int64_t ldb, float* C, int64_t ldc);
-void gemm_nt(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
-             int64_t ldb, float* C, int64_t ldc);
+             int64_t ldb, float* C, int64_t ldc, bool fused = false);
 }  // namespace reference
 
 // What happens to a finished element c (its whole sum over k), in this order:
@@ -113,17 +109,10 @@ struct GemmChunks {
   int64_t rows = 0, cols = 0;  // rows and columns of a chunk (the last ones may be shorter)
 };
 GemmChunks gemm_chunks(const Kernels& kernels, const GemmOp& op, int threads);
-void gemm_chunk(const Kernels& kernels, const GemmOp& op, const GemmChunks& chunks,
-                int64_t chunk);
+void gemm_chunk(const Kernels& kernels, const GemmOp& op, const GemmChunks& chunks, int64_t chunk);
 
 // dst[N×K] = src[K×N]ᵀ (src rows lds apart) for rows [n0, n1) of dst.
 void transpose_rows(float* dst, const float* src, int64_t K, int64_t N, int64_t lds, int64_t n0,
                     int64_t n1);
-
-// [begin, end) of part `part` when n items are split as evenly as possible into `parts`.
-inline void split_range(int64_t n, int part, int parts, int64_t* begin, int64_t* end) {
-  *begin = n * part / parts;
-  *end = n * (part + 1) / parts;
-}
 
 }  // namespace nanomlp

@@ -27,9 +27,13 @@ struct CacheAligned {
   T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), kAlign)); }
   void deallocate(T* p, size_t) { ::operator delete(p, kAlign); }
   template <class U>
-  bool operator==(const CacheAligned<U>&) const { return true; }
+  bool operator==(const CacheAligned<U>&) const {
+    return true;
+  }
   template <class U>
-  bool operator!=(const CacheAligned<U>&) const { return false; }
+  bool operator!=(const CacheAligned<U>&) const {
+    return false;
+  }
 };
 using Floats = std::vector<float, CacheAligned<float>>;
 
@@ -59,7 +63,6 @@ class Network {
   int64_t batch_size() const { return batch_; }
   int threads() const { return pool_.size(); }
   const char* kernel() const { return kernels_->name; }
-  int64_t rows_capacity() const { return rows_; }
   int64_t num_params() const { return offsets_.back(); }
   // Offset of layer l's weights [K×N] in the parameter buffer; its bias [N] follows them.
   int64_t weight_offset(int64_t l) const { return offsets_[l]; }
@@ -78,8 +81,8 @@ class Network {
   double gradients(float* grads, const float* params, const float* x, const int32_t* labels,
                    const int64_t* order, int64_t B);
 
-  // Inference in chunks of at most rows_capacity() rows: probabilities [n×C] if probs is not null,
-  // loss and accuracy if labels is not null. should_stop is polled between chunks.
+  // Inference in chunks of max(batch_size, 256) rows at most: probabilities [n×C] if probs is
+  // not null, loss and accuracy if labels is not null. should_stop is polled between chunks.
   Metrics evaluate(const float* params, const float* x, const int32_t* labels, int64_t n,
                    float* probs, const std::function<bool()>& should_stop = {});
 
@@ -101,28 +104,28 @@ class Network {
 
   std::vector<int64_t> sizes_;
   int64_t batch_;
-  int64_t rows_;                               // workspace rows: the batch, or an inference chunk
-  std::vector<int64_t> offsets_;               // per layer, then the total
+  int64_t rows_;                  // workspace rows: the batch, or an inference chunk
+  std::vector<int64_t> offsets_;  // per layer, then the total
   const Kernels* kernels_;
   ThreadPool pool_;
-  std::vector<Floats> acts_;                   // acts_[l]: [rows×sizes_[l]], l ≥ 1; last: probabilities
-  std::vector<const float*> batch_rows_;       // [rows]: the batch's rows, read in place
-  std::vector<Floats> deltas_;                 // deltas_[l]: [rows×sizes_[l]], l ≥ 1: dLoss/dZ
-  std::vector<Floats> wt_;                     // wt_[l]: layer l's Wᵀ [N×K], l ≥ 1
-  std::vector<float> db_;                      // [max width]: a bias gradient before its update
+  std::vector<Floats> acts_;  // acts_[l]: [rows×sizes_[l]], l ≥ 1; last: probabilities
+  std::vector<const float*> batch_rows_;  // [rows]: the batch's rows, read in place
+  std::vector<Floats> deltas_;            // deltas_[l]: [rows×sizes_[l]], l ≥ 1: dLoss/dZ
+  std::vector<Floats> wt_;                // wt_[l]: layer l's Wᵀ [N×K], l ≥ 1
+  std::vector<float> db_;                 // [max width]: a bias gradient before its update
   // During an epoch the weights live in padded_: each row of W starts a cache line, so
   // threads updating neighbouring bands of columns share none.
   Floats padded_, padded_velocity_;
   std::vector<int64_t> padded_w_, padded_b_, padded_ld_;  // per layer: offsets, row stride
-  std::vector<float*> w_, b_;                  // per layer: the weights and biases in use
-  std::vector<float*> vw_, vb_;                // per layer: their velocities, or null
-  std::vector<int64_t> ldw_;                   // per layer: the row stride of w_
-  std::vector<GemmOp> forward_, dx_, dw_;      // per layer, the products of the current step
+  std::vector<float*> w_, b_;              // per layer: the weights and biases in use
+  std::vector<float*> vw_, vb_;            // per layer: their velocities, or null
+  std::vector<int64_t> ldw_;               // per layer: the row stride of w_
+  std::vector<GemmOp> forward_, dx_, dw_;  // per layer, the products of the current step
   std::vector<GemmChunks> forward_chunks_, dx_chunks_, dw_chunks_;
-  std::vector<int64_t> phase_chunks_;          // per phase of a step
-  std::vector<int32_t> batch_labels_;          // [rows]
-  std::vector<double> row_loss_;               // [rows]
-  std::vector<uint8_t> row_hit_;               // [rows]
+  std::vector<int64_t> phase_chunks_;  // per phase of a step
+  std::vector<int32_t> batch_labels_;  // [rows]
+  std::vector<double> row_loss_;       // [rows]
+  std::vector<uint8_t> row_hit_;       // [rows]
 };
 
 }  // namespace nanomlp

@@ -66,7 +66,7 @@ class ThreadPool {
   std::atomic<int> phases_{0};
   std::atomic<WorkFn> fn_{nullptr};
   std::atomic<void*> work_{nullptr};
-  uint32_t tag_ = 0;  // the caller's count of runs
+  uint32_t tag_ = 0;                                 // the caller's count of runs
   alignas(64) std::atomic<uint32_t> generation_{0};  // the tag of the latest run
   alignas(64) std::atomic<int> sleepers_{0};
   std::atomic<bool> stop_{false};
