@@ -16,6 +16,7 @@ import gzip
 import io
 import math
 import os
+import contextlib
 import pickle
 import struct
 import subprocess
@@ -243,7 +244,9 @@ class Child:
 
     @classmethod
     def run(cls, case: dict) -> tuple:
-        if cls.proc is None or cls.proc.poll() is not None:
+        if cls.proc is not None and cls.proc.poll() is not None:
+            cls.stop()
+        if cls.proc is None:
             code = "import runpy, sys; runpy.run_path(sys.argv[1], run_name='fuzz_child')['_serve']()"
             cls.proc = subprocess.Popen([sys.executable, "-c", code, __file__],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -253,14 +256,16 @@ class Child:
             return pickle.load(cls.proc.stdout)
         except (EOFError, BrokenPipeError):
             code = cls.proc.wait()
-            cls.proc = None
+            cls.stop()
             pytest.fail(f"the engine crashed (exit status {code}) on {case!r}")
 
     @classmethod
     def stop(cls) -> None:
         if cls.proc is not None:
-            cls.proc.stdin.close()
+            with contextlib.suppress(BrokenPipeError):
+                cls.proc.stdin.close()
             cls.proc.wait(30)
+            cls.proc.stdout.close()
             cls.proc = None
 
 
