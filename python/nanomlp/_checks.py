@@ -23,12 +23,7 @@ def check_int(value: Any, name: str, minimum: int | None = None) -> int:
 
 def check_positive_float(value: Any, name: str) -> float:
     """A finite real number greater than zero."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
-    value = float(value)
-    if not math.isfinite(value) or value <= 0.0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
-    return value
+    return check_float(value, name, 0.0, low_open=True)
 
 
 def check_layer_sizes(layer_sizes: Sequence[int]) -> tuple[int, ...]:
@@ -112,42 +107,22 @@ def check_labels(y: Any, n_rows: int, n_classes: int, name: str = "y") -> np.nda
     return np.ascontiguousarray(arr, dtype=np.int32)
 
 
-def check_real(value: Any, name: str) -> float:
-    """A real number (not bool), as a Python float."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
-    return float(value)
-
-
 def check_nonnegative_float(value: Any, name: str) -> float:
     """A finite real number >= 0."""
-    value = check_real(value, name)
-    if not (math.isfinite(value) and value >= 0.0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    return value
+    return check_float(value, name, 0.0)
 
 
 def check_fraction(value: Any, name: str) -> float:
     """A real number in [0, 1): a momentum (1 would never let the velocity decay), a decay
     rate, a dropout rate."""
-    value = check_real(value, name)
-    if not 0.0 <= value < 1.0:  # also refuses NaN
-        raise ValueError(f"{name} must be in [0, 1), got {value:g}")
-    return value
+    return check_float(value, name, 0.0, 1.0, high_open=True)
 
 
 def check_bool(value: Any, name: str) -> bool:
-    """True or False (NumPy's bool too)."""
+    """``True`` or ``False`` (NumPy's bool too); TypeError for anything else, 0 and 1 included."""
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
+        raise TypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
     return bool(value)
-
-
-def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
-    """One of ``choices``."""
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
-    return value
 
 
 def check_verbose(verbose: Any) -> int:
@@ -156,3 +131,57 @@ def check_verbose(verbose: Any) -> int:
     if verbose > 2:
         raise ValueError(f"verbose must be 0, 1 or 2, got {verbose}")
     return verbose
+
+
+def check_float(
+    value: Any,
+    name: str,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """A finite real number (not a bool) within the given bounds, as a Python float.
+
+    Raises TypeError for anything that is not a real number, ValueError for NaN, infinity
+    or a value out of range.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    ok = math.isfinite(value)
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value < high if high_open else value <= high
+    if not ok:
+        raise ValueError(f"{name} must be {_describe(low, high, low_open, high_open)}, got {value}")
+    return value
+
+
+def _describe(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
+    if low is not None and high is not None:
+        return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    if low is not None:
+        return f"a finite number {'>' if low_open else '>='} {low:g}"
+    if high is not None:
+        return f"a finite number {'<' if high_open else '<='} {high:g}"
+    return "a finite number"
+
+
+def check_config(config: Any, name: str, known: dict[str, Any]) -> tuple[type, dict[str, Any]]:
+    """The class a ``{"name": ..., **arguments}`` config names, and its arguments.
+
+    ``known`` maps names to classes. TypeError when ``config`` is not a dict, ValueError when
+    its name is missing or unknown.
+    """
+    if not isinstance(config, dict):
+        raise TypeError(f"a {name} config must be a dict, got {type(config).__name__}")
+    kwargs = dict(config)
+    key = kwargs.pop("name", None)
+    if key not in known:
+        raise ValueError(
+            f"unknown {name} {key!r} in config; known: {', '.join(sorted(known))}"
+        )
+    return known[key], kwargs

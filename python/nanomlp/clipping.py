@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._hyper import check_float
+from ._checks import check_float
 
 # The norm's fixed order. Each gradient entry is converted to float64 and squared there.
 # Entry i (counting through all the gradients in the order given) goes to accumulator

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ._checks import check_int
-from ._hyper import check_float
+from ._checks import check_float
 
 GAMMA = 0x9E3779B97F4A7C15
 MIX1 = 0xBF58476D1CE4E5B9

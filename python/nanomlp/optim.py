@@ -20,7 +20,7 @@ import numpy as np
 
 from . import reference
 from ._checks import check_int
-from ._hyper import check_bool, check_config, check_float
+from ._checks import check_bool, check_config, check_float
 from .model import parameter_layout
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))

@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Iterable
 import numpy as np
 
 from ._checks import check_int
-from ._hyper import check_bool, check_config, check_float
+from ._checks import check_bool, check_config, check_float
 
 
 def _math(func: Any, x: np.ndarray) -> np.ndarray:
