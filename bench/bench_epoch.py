@@ -3,6 +3,7 @@
 The benchmark lives in the package (``nanomlp.bench``) so that ``nanomlp bench`` runs it
 from an installed copy too.
 """
+
 import sys
 
 from nanomlp.bench import main

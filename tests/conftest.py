@@ -3,6 +3,7 @@
 A test that needs MNIST fails when the data is missing under CI=true, and is skipped (with the
 reason) only on a developer's machine without the data.
 """
+
 from __future__ import annotations
 
 import os

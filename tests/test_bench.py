@@ -1,4 +1,5 @@
 """The benchmark script: its quick mode writes the three promised outputs, with sane numbers."""
+
 from __future__ import annotations
 
 import json
@@ -8,6 +9,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:

@@ -1,4 +1,5 @@
 """Callbacks: hooks and params, progress output, early stopping, checkpoints, NaN stop, schedules."""
+
 from __future__ import annotations
 
 import io
@@ -68,8 +69,10 @@ def test_hooks_run_in_order_with_params(data):
     keys = ["epoch_seconds", "train_acc", "train_loss", "val_acc", "val_loss"]
     assert rec.calls == [
         ("train_begin", {"epochs": 2, "initial_epoch": 0, "samples": 600, "batch_size": 32}),
-        ("epoch_begin", 0), ("epoch_end", 0, keys),
-        ("epoch_begin", 1), ("epoch_end", 1, keys),
+        ("epoch_begin", 0),
+        ("epoch_end", 0, keys),
+        ("epoch_begin", 1),
+        ("epoch_end", 1, keys),
         ("train_end",),
     ]
     assert isinstance(history, History) and history.epoch == [0, 1]
@@ -93,7 +96,10 @@ def test_format_epoch_is_the_notebooks_line():
     assert format_epoch(0, 10, logs) == (
         "Epoch 1/10 - Train Loss: 0.3826, Acc: 0.8915 | Val Loss: 0.3095, Acc: 0.9176"
     )
-    assert format_epoch(1, 10, {"train_loss": 1, "train_acc": 0.5}) == "Epoch 2/10 - Train Loss: 1.0000, Acc: 0.5000"
+    assert (
+        format_epoch(1, 10, {"train_loss": 1, "train_acc": 0.5})
+        == "Epoch 2/10 - Train Loss: 1.0000, Acc: 0.5000"
+    )
 
 
 def test_verbose_0_prints_nothing(data, capsys):
@@ -139,7 +145,10 @@ def test_progress_counts_from_initial_epoch(data):
     Trainer(model, epochs=1).fit(x, y, val)
     out = io.StringIO()
     Trainer(model, epochs=3).fit(x, y, val, initial_epoch=1, callbacks=[ProgressBar(2, stream=out)])
-    assert [line.split(" - ")[0] for line in out.getvalue().splitlines()] == ["Epoch 2/3", "Epoch 3/3"]
+    assert [line.split(" - ")[0] for line in out.getvalue().splitlines()] == [
+        "Epoch 2/3",
+        "Epoch 3/3",
+    ]
 
 
 def test_early_stopping_restores_the_best_weights(data):
@@ -171,7 +180,9 @@ def test_early_stopping_on_accuracy_and_real_val_loss(data):
     acc = EarlyStopping(monitor="val_acc")
     assert acc._better(0.9, 0.8) and not acc._better(0.8, 0.9)
     # A real run on the default monitor: val_loss falls every epoch, so all three run.
-    history = Trainer(MLP(), lr=0.01, epochs=3).fit(x, y, val, callbacks=[EarlyStopping(patience=5)])
+    history = Trainer(MLP(), lr=0.01, epochs=3).fit(
+        x, y, val, callbacks=[EarlyStopping(patience=5)]
+    )
     assert len(history.epoch) == 3
     with pytest.raises(ValueError, match="monitors 'val_loss'.*pass validation_data"):
         Trainer(MLP(), epochs=1).fit(x, y, callbacks=[EarlyStopping()])
@@ -187,7 +198,12 @@ def test_model_checkpoint_every_epoch_and_best_only(data, tmp_path):
     model = MLP()
     Trainer(model, lr=0.02, batch_size=16, epochs=3).fit(x, y, val, callbacks=[script, every, best])
 
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.npz", "e01-2.0.npz", "e02-1.0.npz", "e03-3.0.npz"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "best.npz",
+        "e01-2.0.npz",
+        "e02-1.0.npz",
+        "e03-3.0.npz",
+    ]
     assert best.saved == [str(tmp_path / "best.npz")] * 2  # epochs 1 and 2, not 3
     kept = MLP.load(tmp_path / "best.npz")
     assert np.array_equal(kept.params, script.params_at[1])
@@ -205,7 +221,10 @@ def test_diverging_run_stops_with_a_warning(data, tmp_path):
     (x, y), val = data
     model = MLP()
     checkpoint = ModelCheckpoint(str(tmp_path / "last.npz"))
-    with pytest.warns(RuntimeWarning, match=r"training diverged at epoch 1: train_loss is nan; stopped \(try a smaller learning rate than 10000\)"):
+    with pytest.warns(
+        RuntimeWarning,
+        match=r"training diverged at epoch 1: train_loss is nan; stopped \(try a smaller learning rate than 10000\)",
+    ):
         history = Trainer(model, lr=1e4, epochs=5).fit(x, y, val, callbacks=[checkpoint])
     assert history.epoch == [0]
     assert np.isnan(history.history["train_loss"][0])
@@ -228,7 +247,9 @@ def test_learning_rate_scheduler_equals_changing_lr_by_hand(data):
     (x, y), val = data
     scheduled = MLP()
     trainer = Trainer(scheduled, lr=0.01, epochs=3)
-    history = trainer.fit(x, y, val, callbacks=[LearningRateScheduler(lambda epoch: 0.01 if epoch == 0 else 0.05)])
+    history = trainer.fit(
+        x, y, val, callbacks=[LearningRateScheduler(lambda epoch: 0.01 if epoch == 0 else 0.05)]
+    )
     assert history.history["lr"] == [0.01, 0.05, 0.05] and trainer.lr == 0.05
 
     by_hand = MLP()

@@ -7,6 +7,7 @@ coefficient differs by an ulp, then the product rounds) and 1e-14 relative in fl
 (observed 3.4e-16).
 ``clip_grad_value_`` is a clamp: equal to the bit.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,7 +28,11 @@ def _torch_params(grads):
     torch = pytest.importorskip("torch")
     params = []
     for g in grads:
-        p = torch.zeros(g.shape, dtype=torch.float64 if g.dtype == np.float64 else torch.float32, requires_grad=True)
+        p = torch.zeros(
+            g.shape,
+            dtype=torch.float64 if g.dtype == np.float64 else torch.float32,
+            requires_grad=True,
+        )
         p.grad = torch.tensor(g.copy())
         params.append(p)
     return params
@@ -83,7 +88,9 @@ def test_clip_grad_value_matches_torch(dtype):
 
 def test_norm_is_summed_in_the_documented_order():
     """Exactly the lane-by-lane sum, and not NumPy's pairwise sum (which it would differ from)."""
-    grads = _grads(np.float32, scale=1.0, seed=3) + [np.linspace(-1e3, 1e-3, 1001, dtype=np.float32)]
+    grads = _grads(np.float32, scale=1.0, seed=3) + [
+        np.linspace(-1e3, 1e-3, 1001, dtype=np.float32)
+    ]
     assert clipping.grad_norm(grads) == sequential_lanes_norm(grads)
     flat = np.concatenate([g.ravel() for g in grads]).astype(np.float64)
     for seed in range(20):  # some ordering of the same squares rounds differently
@@ -112,9 +119,14 @@ def test_nonfinite_norm_spreads_as_in_torch():
 
 @pytest.mark.parametrize(
     "func, value, error",
-    [(clipping.clip_grad_norm, 0.0, ValueError), (clipping.clip_grad_norm, float("nan"), ValueError),
-     (clipping.clip_grad_norm, -1.0, ValueError), (clipping.clip_grad_value, float("inf"), ValueError),
-     (clipping.clip_grad_value, 0, ValueError), (clipping.clip_grad_value, "1", TypeError)],
+    [
+        (clipping.clip_grad_norm, 0.0, ValueError),
+        (clipping.clip_grad_norm, float("nan"), ValueError),
+        (clipping.clip_grad_norm, -1.0, ValueError),
+        (clipping.clip_grad_value, float("inf"), ValueError),
+        (clipping.clip_grad_value, 0, ValueError),
+        (clipping.clip_grad_value, "1", TypeError),
+    ],
 )
 def test_bad_thresholds(func, value, error):
     name = "max_norm" if func is clipping.clip_grad_norm else "clip_value"

@@ -4,6 +4,7 @@ Two trainers in two threads give exactly the results they give one after the oth
 trained from two threads at once is refused; predictions from several threads share a
 Trainer's engine (one call at a time per ``_core.Network``) and are exact.
 """
+
 from __future__ import annotations
 
 import threading
@@ -52,17 +53,21 @@ def test_two_trainers_in_two_threads_equal_one_after_the_other(backend):
 
     def train(seed: int, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, dict]:
         model = MLP((20, 16, 4), seed=seed)
-        history = Trainer(model, lr=0.1, batch_size=16, epochs=3, backend=backend, threads=2,
-                          momentum=0.9).fit(x, y)
+        history = Trainer(
+            model, lr=0.1, batch_size=16, epochs=3, backend=backend, threads=2, momentum=0.9
+        ).fit(x, y)
         return model.params.copy(), history.history
 
     sequential = [train(seed, *xy) for seed, xy in enumerate(sets)]
     for _ in range(3):
-        concurrent = run_threads(*(lambda s=seed, xy=xy: train(s, *xy) for seed, xy in enumerate(sets)))
+        concurrent = run_threads(
+            *(lambda s=seed, xy=xy: train(s, *xy) for seed, xy in enumerate(sets))
+        )
         for (p_seq, h_seq), (p_con, h_con) in zip(sequential, concurrent):
             np.testing.assert_array_equal(p_con, p_seq)
-            assert {k: v for k, v in h_con.items() if k != "epoch_seconds"} == \
-                   {k: v for k, v in h_seq.items() if k != "epoch_seconds"}
+            assert {k: v for k, v in h_con.items() if k != "epoch_seconds"} == {
+                k: v for k, v in h_seq.items() if k != "epoch_seconds"
+            }
 
 
 class Rendezvous(Callback):

@@ -4,6 +4,7 @@ No test reaches the internet: every download goes to an ``http.server`` on 127.0
 in the ``isolated`` fixture refuses any other address), and the environment (HOME, caches,
 NANOMLP_*) points into tmp_path so the user's real caches are never read or written.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -24,7 +25,6 @@ import numpy as np
 import pytest
 
 from nanomlp import datasets
-from nanomlp.datasets import fetch, npz, specs
 from nanomlp.datasets import (
     ChecksumError,
     DatasetFormatError,
@@ -32,10 +32,12 @@ from nanomlp.datasets import (
     DownloadError,
     dataset_info,
     download,
+    fetch,
     load_fashion_mnist,
     load_mnist,
+    npz,
+    specs,
 )
-
 from support.data import check_arrays, data_files, idx_bytes, synthetic, trust, write_idx
 from support.mirror import refused_url
 
@@ -89,14 +91,29 @@ def test_real_mnist_from_gzip(mnist):
         assert x.dtype == np.float32 and x.flags.c_contiguous and 0.0 <= x.min() and x.max() == 1.0
         assert y.dtype == np.int64 and y.flags.c_contiguous
     assert list(y_test[:10]) == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
-    assert list(np.bincount(y_train)) == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    assert list(np.bincount(y_train)) == [
+        5923,
+        6742,
+        5958,
+        6131,
+        5842,
+        5421,
+        5918,
+        6265,
+        5851,
+        5949,
+    ]
     assert list(np.bincount(y_test)) == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     np.testing.assert_array_equal(x_test * np.float32(255), np.round(x_test * np.float32(255)))
 
 
 def test_uint8_and_28x28(mnist_dir, mnist):
     (x_train, y_train), (x_test, y_test) = load_mnist(mnist_dir, dtype="uint8", flatten=False)
-    assert x_train.shape == (60000, 28, 28) and x_train.dtype == np.uint8 and x_train.flags.c_contiguous
+    assert (
+        x_train.shape == (60000, 28, 28)
+        and x_train.dtype == np.uint8
+        and x_train.flags.c_contiguous
+    )
     assert x_train.flags.writeable and y_train.dtype == np.int64
     np.testing.assert_array_equal(x_test.reshape(10000, 784) / np.float32(255), mnist[1][0])
     with pytest.raises(ValueError, match="dtype must be"):
@@ -114,7 +131,12 @@ def test_raw_idx_and_torchvision_folder(mnist_dir, mnist, isolated):
     np.testing.assert_array_equal(x_test, mnist[1][0])
     np.testing.assert_array_equal(y_train, mnist[0][1])
     info = dataset_info("mnist")
-    assert info.found and info.source == "torchvision folder" and info.location == raw and info.format == "idx"
+    assert (
+        info.found
+        and info.source == "torchvision folder"
+        and info.location == raw
+        and info.format == "idx"
+    )
     (_, _), (x2, _) = load_mnist(download=False)
     np.testing.assert_array_equal(x2, x_test)
 
@@ -156,8 +178,13 @@ def test_npz_with_other_content_fails_verification(tmp_path):
     with pytest.raises(ChecksumError) as err:
         load_mnist(path)
     msg = str(err.value)
-    assert str(path) in msg and "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1" in msg
-    assert "x_train (as train-images-idx3-ubyte): expected ba891046" in msg and "verify=False" in msg
+    assert (
+        str(path) in msg
+        and "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1" in msg
+    )
+    assert (
+        "x_train (as train-images-idx3-ubyte): expected ba891046" in msg and "verify=False" in msg
+    )
     check_arrays(load_mnist(path, verify=False), arrays)
 
 
@@ -213,7 +240,9 @@ def test_fashion_mnist_system_and_keras_copies(isolated, monkeypatch):
     trust(monkeypatch, "fashion-mnist", raw)
     system = write_idx(isolated / "usr-share" / "fashion-mnist", raw)
     spec = specs.SPECS["fashion-mnist"]
-    monkeypatch.setitem(specs.SPECS, "fashion-mnist", dataclasses.replace(spec, system=(str(system),)))
+    monkeypatch.setitem(
+        specs.SPECS, "fashion-mnist", dataclasses.replace(spec, system=(str(system),))
+    )
     info = dataset_info("fashion_mnist")
     assert (info.source, info.location) == ("system copy", system)
     check_arrays(load_fashion_mnist(download=False), arrays)
@@ -226,7 +255,9 @@ def test_fashion_mnist_system_and_keras_copies(isolated, monkeypatch):
 
 # ---------------------------------------------------------------------------- bad local files
 def _wrong_magic(folder, raw):
-    (folder / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x01" + raw["train-images-idx3-ubyte"][4:])
+    (folder / "train-images-idx3-ubyte").write_bytes(
+        b"\x00\x00\x08\x01" + raw["train-images-idx3-ubyte"][4:]
+    )
 
 
 def _truncated(folder, raw):
@@ -252,28 +283,59 @@ def _missing(folder, raw):
 
 
 def _no_pixels(folder, raw):
-    (folder / "train-images-idx3-ubyte").write_bytes(idx_bytes(np.zeros((30, 0, 28), np.uint8), 0x803))
+    (folder / "train-images-idx3-ubyte").write_bytes(
+        idx_bytes(np.zeros((30, 0, 28), np.uint8), 0x803)
+    )
 
 
 def _no_images(folder, raw):
-    (folder / "t10k-images-idx3-ubyte").write_bytes(idx_bytes(np.zeros((0, 28, 28), np.uint8), 0x803))
+    (folder / "t10k-images-idx3-ubyte").write_bytes(
+        idx_bytes(np.zeros((0, 28, 28), np.uint8), 0x803)
+    )
     (folder / "t10k-labels-idx1-ubyte").write_bytes(idx_bytes(np.zeros(0, np.uint8), 0x801))
 
 
 BAD_IDX = {
-    "wrong magic": (_wrong_magic, DatasetFormatError,
-                    r"train-images-idx3-ubyte: wrong magic number 0x00000801 \(that of IDX labels\), expected 0x00000803"),
-    "truncated": (_truncated, DatasetFormatError,
-                  r"t10k-images-idx3-ubyte: truncated: its header says 12 x 28 x 28 = 9408 bytes of data, but the file holds 9308"),
-    "short header": (_short_header, DatasetFormatError, r"t10k-labels-idx1-ubyte: truncated: 5 bytes, shorter than the 8-byte header"),
-    "count mismatch": (_count_mismatch, DatasetFormatError,
-                       r"count mismatch: .*train-images-idx3-ubyte holds 30 images but .*train-labels-idx1-ubyte holds 29 labels"),
-    "bad gzip": (_bad_gzip, DatasetFormatError, r"train-labels-idx1-ubyte.gz: not a valid gzip file"),
-    "missing file": (_missing, DatasetNotFoundError, r"incomplete: missing t10k-labels-idx1-ubyte\[.gz\]"),
-    "no pixels": (_no_pixels, DatasetFormatError,
-                  r"train-images-idx3-ubyte: bad header: dimensions 30 x 0 x 28 declare images of 0 x 28 pixels"),
-    "no images": (_no_images, DatasetFormatError,
-                  r"t10k-images-idx3-ubyte: bad header: dimensions 0 x 28 x 28 declare no images"),
+    "wrong magic": (
+        _wrong_magic,
+        DatasetFormatError,
+        r"train-images-idx3-ubyte: wrong magic number 0x00000801 \(that of IDX labels\), expected 0x00000803",
+    ),
+    "truncated": (
+        _truncated,
+        DatasetFormatError,
+        r"t10k-images-idx3-ubyte: truncated: its header says 12 x 28 x 28 = 9408 bytes of data, but the file holds 9308",
+    ),
+    "short header": (
+        _short_header,
+        DatasetFormatError,
+        r"t10k-labels-idx1-ubyte: truncated: 5 bytes, shorter than the 8-byte header",
+    ),
+    "count mismatch": (
+        _count_mismatch,
+        DatasetFormatError,
+        r"count mismatch: .*train-images-idx3-ubyte holds 30 images but .*train-labels-idx1-ubyte holds 29 labels",
+    ),
+    "bad gzip": (
+        _bad_gzip,
+        DatasetFormatError,
+        r"train-labels-idx1-ubyte.gz: not a valid gzip file",
+    ),
+    "missing file": (
+        _missing,
+        DatasetNotFoundError,
+        r"incomplete: missing t10k-labels-idx1-ubyte\[.gz\]",
+    ),
+    "no pixels": (
+        _no_pixels,
+        DatasetFormatError,
+        r"train-images-idx3-ubyte: bad header: dimensions 30 x 0 x 28 declare images of 0 x 28 pixels",
+    ),
+    "no images": (
+        _no_images,
+        DatasetFormatError,
+        r"t10k-images-idx3-ubyte: bad header: dimensions 0 x 28 x 28 declare no images",
+    ),
 }
 
 
@@ -287,7 +349,9 @@ def test_bad_idx_files(case, tmp_path):
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     with pytest.raises(error, match=pattern):
         load_mnist(folder, verify=False)
-    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # a user's file is left alone
+    assert {
+        p.name: p.read_bytes() for p in folder.iterdir()
+    } == before  # a user's file is left alone
 
 
 def test_checksum_mismatch_names_file_and_hashes_and_leaves_it(tmp_path):
@@ -319,13 +383,22 @@ def _npz_count(path, arrays):
 
 
 def _npz_empty(path, arrays):
-    np.savez(path, **{**arrays, "x_test": np.zeros((0, 28, 28), np.uint8), "y_test": np.zeros(0, np.uint8)})
+    np.savez(
+        path,
+        **{**arrays, "x_test": np.zeros((0, 28, 28), np.uint8), "y_test": np.zeros(0, np.uint8)},
+    )
 
 
 BAD_NPZ = {
-    "missing key": (_npz_missing_key, r"the npz lacks the key\(s\) y_test \(it has: x_train, y_train, x_test\)"),
+    "missing key": (
+        _npz_missing_key,
+        r"the npz lacks the key\(s\) y_test \(it has: x_train, y_train, x_test\)",
+    ),
     "not a zip": (_npz_not_zip, r"not a readable npz file"),
-    "count mismatch": (_npz_count, r"count mismatch: x_train holds 30 images but y_train holds 29 labels"),
+    "count mismatch": (
+        _npz_count,
+        r"count mismatch: x_train holds 30 images but y_train holds 29 labels",
+    ),
     "no images": (_npz_empty, r"x_test of shape \(0, 28, 28\) holds no images"),
 }
 
@@ -341,7 +414,9 @@ def test_bad_npz(case, tmp_path):
 
 
 # ============================================================================ downloads
-def test_download_verifies_caches_and_second_call_uses_no_network(mnist_gz, mnist, mirror, cache, monkeypatch):
+def test_download_verifies_caches_and_second_call_uses_no_network(
+    mnist_gz, mnist, mirror, cache, monkeypatch
+):
     url = mirror.mount("/mnist/", mnist_gz)
     (x_train, y_train), (x_test, y_test) = load_mnist(mirrors=[url], timeout=10)
     assert sorted(mirror.requests) == sorted("/mnist/" + name for name in mnist_gz)
@@ -353,7 +428,9 @@ def test_download_verifies_caches_and_second_call_uses_no_network(mnist_gz, mnis
     info = dataset_info("mnist")
     assert (info.source, info.location) == ("nanomlp cache", cache / "mnist")
 
-    monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: pytest.fail("the network was used"))
+    monkeypatch.setattr(
+        urllib.request, "urlopen", lambda *a, **k: pytest.fail("the network was used")
+    )
     (_, _), (x_test2, _) = load_mnist(mirrors=[url])
     np.testing.assert_array_equal(x_test2, x_test)
     assert len(mirror.requests) == 4
@@ -386,10 +463,16 @@ def test_fall_through_to_keras_npz(mirror, cache, monkeypatch, tmp_path):
 
 
 FAILURES = {
-    "corrupted": ("corrupt", r"SHA-256 mismatch of the decompressed content: expected ff7bcfd4\w+, actual \w+; "
-                             r"the download was deleted"),
+    "corrupted": (
+        "corrupt",
+        r"SHA-256 mismatch of the decompressed content: expected ff7bcfd4\w+, actual \w+; "
+        r"the download was deleted",
+    ),
     "truncated": ("truncate", r"truncated download: got 2271 of 4542 bytes"),
-    "truncated, no length": ("truncate-nolength", r"not a valid gzip file: the stream ends early \(truncated download\)"),
+    "truncated, no length": (
+        "truncate-nolength",
+        r"not a valid gzip file: the stream ends early \(truncated download\)",
+    ),
     "stalled before answering": ("stall-headers", r"timed out \(no data for 0.3 s\)"),
     "stalled mid-file": ("stall-body", r"timed out \(no data for 0.3 s\) after 1024 bytes"),
     "not found": ("404", r"HTTP 404 Not Found"),
@@ -431,7 +514,9 @@ def test_exception_mid_download_leaves_no_partial_file(mnist_gz, mirror, cache):
     with pytest.raises(KeyboardInterrupt):
         load_mnist(mirrors=[url], progress=interrupt)
     # The three smaller files were complete and verified; the interrupted one left nothing.
-    assert data_files(cache / "mnist") == sorted(n for n in mnist_gz if n != "train-images-idx3-ubyte.gz")
+    assert data_files(cache / "mnist") == sorted(
+        n for n in mnist_gz if n != "train-images-idx3-ubyte.gz"
+    )
     assert seen[-1][2] == len(mnist_gz["train-images-idx3-ubyte.gz"])
 
 
@@ -439,7 +524,9 @@ def test_exception_mid_download_leaves_no_partial_file(mnist_gz, mirror, cache):
 def test_ctrl_c_in_a_real_process_leaves_no_partial_file(mirror, cache, monkeypatch):
     """SIGINT while a file is half received (the server stalls): no .part file stays."""
     labels = idx_bytes(np.random.default_rng(0).integers(0, 10, 10000), 0x801)
-    url = mirror.mount("/mnist/", {"t10k-labels-idx1-ubyte.gz": gzip.compress(labels)}, mode="stall-body")
+    url = mirror.mount(
+        "/mnist/", {"t10k-labels-idx1-ubyte.gz": gzip.compress(labels)}, mode="stall-body"
+    )
     code = f"from nanomlp.datasets import load_mnist; load_mnist(mirrors=[{url!r}], verify=False, timeout=20)"
     proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
     folder = cache / "mnist"
@@ -467,8 +554,12 @@ def test_two_processes_at_once_download_once(mnist_gz, mirror, cache):
         (a, b), (c, d) = load_mnist(mirrors=[{url!r}], timeout=10)
         print(hashlib.sha256(a.tobytes() + b.tobytes() + c.tobytes() + d.tobytes()).hexdigest())
     """)
-    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=60) for p in procs]
     for p, (_out, err) in zip(procs, outs):
         assert p.returncode == 0, err
@@ -536,7 +627,9 @@ def test_custom_data_needs_verify_false_never_silently(mirror, cache):
     bad = dict(raw)
     bad["t10k-labels-idx1-ubyte"] = b"\x00\x00\x08\x03" + raw["t10k-labels-idx1-ubyte"][4:]
     url2 = mirror.mount("/bad/", {b + ".gz": gzip.compress(d) for b, d in bad.items()})
-    with pytest.raises(DownloadError, match=r"t10k-labels-idx1-ubyte.gz: wrong magic number 0x00000803"):
+    with pytest.raises(
+        DownloadError, match=r"t10k-labels-idx1-ubyte.gz: wrong magic number 0x00000803"
+    ):
         download("fashion-mnist", mirrors=[url2], verify=False)
     assert data_files(cache / "fashion-mnist") == []
 
@@ -567,7 +660,9 @@ def test_progress_bar(mirror, cache, monkeypatch, capsys):
     assert err.startswith(f"nanomlp: downloading MNIST from {url} into {cache / 'mnist'}\n")
     size = len(gzip.compress(raw["t10k-labels-idx1-ubyte"]))
     # Off a terminal nothing is redrawn: one finished line per file.
-    assert f"\nt10k-labels-idx1-ubyte.gz: [{'=' * 30}] 100% of {size} B\n" in err and "\r" not in err
+    assert (
+        f"\nt10k-labels-idx1-ubyte.gz: [{'=' * 30}] 100% of {size} B\n" in err and "\r" not in err
+    )
     download("mnist", mirrors=[url], force=True)  # stderr is not a terminal here: no bar
     assert capsys.readouterr().err == ""
 
@@ -585,6 +680,10 @@ def test_describe_certificate_failure():
     import ssl
     import urllib.error
 
-    exc = urllib.error.URLError(ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"))
+    exc = urllib.error.URLError(
+        ssl.SSLCertVerificationError(
+            1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"
+        )
+    )
     assert "TLS certificate verification failed" in fetch.describe(exc, 30)
     assert "SSL_CERT_FILE" in fetch.describe(exc, 30)

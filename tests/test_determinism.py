@@ -1,4 +1,5 @@
 """Same seed, same data: the same weights, bit for bit."""
+
 from __future__ import annotations
 
 import numpy as np

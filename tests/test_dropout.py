@@ -1,4 +1,5 @@
 """Dropout masks: the documented integer recipe, determinism whatever the batch, rate, independence."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,7 +39,9 @@ def py_mask_entry(seed, layer, step, row, unit, p) -> float:
 
 
 def test_absorb_is_splitmix64():
-    assert py_splitmix64(0, 1) == [0xE220A8397B1DCDAF]  # SplitMix64's published first output for seed 0
+    assert py_splitmix64(0, 1) == [
+        0xE220A8397B1DCDAF
+    ]  # SplitMix64's published first output for seed 0
     for seed in (0, 1, 42, M64):
         stream = dropout.absorb(np.full(6, seed, dtype=np.uint64), np.arange(6))
         assert stream.tolist() == py_splitmix64(seed, 6)
@@ -48,7 +51,9 @@ def test_mask_follows_the_documented_recipe():
     rows = np.array([0, 7, 123456789, 2**40 + 3])
     for seed, step, layer, p in [(0, 0, 0, 0.5), (42, 1000, 2, 0.1), (2**63 + 5, 2**33, 7, 0.9)]:
         mask = dropout.dropout_mask(seed, step, rows, 9, p, layer)
-        expected = [[py_mask_entry(seed, layer, step, int(r), u, p) for u in range(9)] for r in rows]
+        expected = [
+            [py_mask_entry(seed, layer, step, int(r), u, p) for u in range(9)] for r in rows
+        ]
         assert mask.dtype == np.float32 and mask.tolist() == expected
 
 
@@ -74,7 +79,9 @@ def test_rate_and_values(p, dtype):
 
 
 def test_p_zero_keeps_everything():
-    assert np.array_equal(dropout.dropout_mask(1, 2, np.arange(10), 4, 0.0, 0), np.ones((10, 4), np.float32))
+    assert np.array_equal(
+        dropout.dropout_mask(1, 2, np.arange(10), 4, 0.0, 0), np.ones((10, 4), np.float32)
+    )
 
 
 def _agreement(a: np.ndarray, b: np.ndarray) -> float:
@@ -124,14 +131,31 @@ def test_forward_and_backward_apply_the_masks():
 
 @pytest.mark.parametrize(
     "kwargs, error, name",
-    [({"p": 1.0}, ValueError, "p"), ({"p": -0.1}, ValueError, "p"), ({"p": float("nan")}, ValueError, "p"),
-     ({"p": "0.5"}, TypeError, "p"), ({"seed": -1}, ValueError, "seed"), ({"seed": 2**64}, ValueError, "seed"),
-     ({"step": 1.0}, TypeError, "step"), ({"layer": -2}, ValueError, "layer"),
-     ({"n_units": -1}, ValueError, "n_units"), ({"row_ids": np.array([1.0, 2.0])}, TypeError, "row_ids"),
-     ({"row_ids": np.array([3, -1])}, ValueError, "row_ids"), ({"row_ids": np.zeros((2, 2), int)}, TypeError, "row_ids"),
-     ({"dtype": np.int32}, ValueError, "dtype")],
+    [
+        ({"p": 1.0}, ValueError, "p"),
+        ({"p": -0.1}, ValueError, "p"),
+        ({"p": float("nan")}, ValueError, "p"),
+        ({"p": "0.5"}, TypeError, "p"),
+        ({"seed": -1}, ValueError, "seed"),
+        ({"seed": 2**64}, ValueError, "seed"),
+        ({"step": 1.0}, TypeError, "step"),
+        ({"layer": -2}, ValueError, "layer"),
+        ({"n_units": -1}, ValueError, "n_units"),
+        ({"row_ids": np.array([1.0, 2.0])}, TypeError, "row_ids"),
+        ({"row_ids": np.array([3, -1])}, ValueError, "row_ids"),
+        ({"row_ids": np.zeros((2, 2), int)}, TypeError, "row_ids"),
+        ({"dtype": np.int32}, ValueError, "dtype"),
+    ],
 )
 def test_bad_arguments(kwargs, error, name):
-    args = {"seed": 0, "step": 0, "row_ids": np.arange(3), "n_units": 4, "p": 0.5, "layer": 0, **kwargs}
+    args = {
+        "seed": 0,
+        "step": 0,
+        "row_ids": np.arange(3),
+        "n_units": 4,
+        "p": 0.5,
+        "layer": 0,
+        **kwargs,
+    }
     with pytest.raises(error, match=name):
         dropout.dropout_mask(**args)

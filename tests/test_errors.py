@@ -1,4 +1,5 @@
 """Bad input: a clear exception naming the argument, raised before the engine; never a crash."""
+
 from __future__ import annotations
 
 import math

@@ -4,6 +4,7 @@ Covered elsewhere, not repeated here: SIGKILL in a loop of ``MLP.save`` and an e
 the middle of one (test_model_io.py), SIGINT during training (test_interrupt.py), during a
 download (test_datasets.py) and during a sweep (test_sweep.py).
 """
+
 from __future__ import annotations
 
 import errno
@@ -20,10 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nanomlp import MLP, Trainer, _io
-from nanomlp import datasets
+from nanomlp import MLP, Trainer, _io, datasets
 from nanomlp.callbacks import ModelCheckpoint
-
 from support.data import synthetic, trust, write_idx
 from support.mirror import refused_url
 from support.processes import kill_while_saving
@@ -69,11 +68,13 @@ def fill_disk(monkeypatch, where: str) -> None:
 
         monkeypatch.setattr(_io.os, "fdopen", fdopen)
     elif where == "fsync":
+
         def fsync(fd):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
         monkeypatch.setattr(_io.os, "fsync", fsync)
     else:
+
         def replace(src, dst):
             raise OSError(errno.EIO, os.strerror(errno.EIO))
 
@@ -109,7 +110,9 @@ def test_full_disk_on_a_first_save_leaves_no_file(out, monkeypatch):
 
 
 @pytest.mark.parametrize("where", ["write", "replace"])
-def test_full_disk_during_a_download_is_no_mirror_failure_and_leaves_nothing(where, cache, mirror, monkeypatch):
+def test_full_disk_during_a_download_is_no_mirror_failure_and_leaves_nothing(
+    where, cache, mirror, monkeypatch
+):
     raw, _ = synthetic()
     trust(monkeypatch, "mnist", raw)
     url = mirror.mount("/mnist/", {base + ".gz": gzip.compress(data) for base, data in raw.items()})
@@ -120,7 +123,9 @@ def test_full_disk_during_a_download_is_no_mirror_failure_and_leaves_nothing(whe
     assert info.value.errno == (errno.EIO if where == "replace" else errno.ENOSPC)
     folder = cache / "mnist"
     message = str(info.value)
-    assert f"cannot write {folder / 't10k-labels-idx1-ubyte.gz'} (" in message and message.endswith("; no file was written")
+    assert f"cannot write {folder / 't10k-labels-idx1-ubyte.gz'} (" in message and message.endswith(
+        "; no file was written"
+    )
     assert mirror.requests == ["/mnist/t10k-labels-idx1-ubyte.gz"]
     assert [p.name for p in folder.iterdir()] == [".lock"]
 
@@ -138,7 +143,9 @@ def test_full_disk_during_a_checkpoint_stops_training_and_keeps_the_last_one(out
 
     model = MLP((10, 8, 3), seed=0)
     with pytest.raises(OSError, match="the previous file is left intact"):
-        Trainer(model, epochs=4, threads=1).fit(x, y, callbacks=[FillAfterFirstSave(str(path), monitor="train_loss")])
+        Trainer(model, epochs=4, threads=1).fit(
+            x, y, callbacks=[FillAfterFirstSave(str(path), monitor="train_loss")]
+        )
     monkeypatch.undo()
     saved = MLP.load(path)
     assert saved.metadata["epoch"] == 1
@@ -172,8 +179,11 @@ _TRAIN_WITH_CHECKPOINTS = textwrap.dedent(
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_sigkill_during_a_model_checkpoint_in_fit_leaves_a_loadable_checkpoint(out):
     path = out / "ckpt.npz"
-    proc = subprocess.Popen([sys.executable, "-c", _TRAIN_WITH_CHECKPOINTS, str(path)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _TRAIN_WITH_CHECKPOINTS, str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     kill_while_saving(proc, out, saves=3, seconds=20)  # a few epochs, each checkpointed
     assert proc.returncode == -signal.SIGKILL
     model = MLP.load(path)
@@ -209,7 +219,10 @@ def test_damaged_cache_is_reported_and_downloaded_again(damaged_cache, mirror, c
     report = caplog.text
     assert str(folder / "t10k-labels-idx1-ubyte.gz") in report and "SHA-256" in report
     assert "downloading MNIST again" in report
-    assert gzip.decompress((folder / "t10k-labels-idx1-ubyte.gz").read_bytes()) == raw["t10k-labels-idx1-ubyte"]
+    assert (
+        gzip.decompress((folder / "t10k-labels-idx1-ubyte.gz").read_bytes())
+        == raw["t10k-labels-idx1-ubyte"]
+    )
     # Repaired: the next load needs no mirror.
     mirror.requests.clear()
     datasets.load_mnist(mirrors=[url])

@@ -10,13 +10,14 @@ Example counts: NANOMLP_FUZZ_EXAMPLES (default 60, derandomized, as CI runs it);
 ``NANOMLP_FUZZ_EXAMPLES=10000 pytest tests/test_fuzz.py --hypothesis-show-statistics`` for a
 long run with fresh random examples.
 """
+
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import math
 import os
-import contextlib
 import pickle
 import struct
 import subprocess
@@ -40,14 +41,27 @@ settings.register_profile(
     max_examples=_EXAMPLES,
     derandomize=_EXAMPLES <= 60,  # CI: the same examples every run
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                           HealthCheck.function_scoped_fixture],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
     print_blob=True,
 )
 FUZZ = settings.get_profile("nanomlp-fuzz")
 
-DTYPES = ("float32", "float64", "float16", "int8", "int32", "int64", "uint8", "bool",
-          "complex64", "object")
+DTYPES = (
+    "float32",
+    "float64",
+    "float16",
+    "int8",
+    "int32",
+    "int64",
+    "uint8",
+    "bool",
+    "complex64",
+    "object",
+)
 LAYOUTS = ("C", "F", "strided", "reversed")
 CLEAR = (TypeError, ValueError, MemoryError)
 
@@ -67,7 +81,9 @@ def build(r: dict) -> np.ndarray:
         base = rng.integers(lo, hi, size=full, endpoint=True)
     arr = base.astype(r["dtype"]) if r["dtype"] != "object" else base.astype(object)
     if r["fill"] and arr.size and arr.dtype.kind in "fc":
-        arr.flat[int(rng.integers(arr.size))] = {"nan": np.nan, "inf": np.inf, "-inf": -np.inf}[r["fill"]]
+        arr.flat[int(rng.integers(arr.size))] = {"nan": np.nan, "inf": np.inf, "-inf": -np.inf}[
+            r["fill"]
+        ]
     if r["layout"] == "F":
         arr = np.asfortranarray(arr)
     elif r["layout"] == "strided" and shape:
@@ -79,40 +95,54 @@ def build(r: dict) -> np.ndarray:
     return arr
 
 
-def recipes(shape: Any, dtype: Any = None, value_range: tuple[int, int] = (-2, 2),
-            clean: bool = False) -> st.SearchStrategy:
+def recipes(
+    shape: Any, dtype: Any = None, value_range: tuple[int, int] = (-2, 2), clean: bool = False
+) -> st.SearchStrategy:
     """Recipes of arrays of ``shape`` (a strategy or a tuple) and mostly ``dtype``.
 
     ``clean``: exactly ``dtype``, C-contiguous and writable (NaN or infinity still possible),
     so that a case reaches the engine's arithmetic rather than its checks."""
     shapes = shape if isinstance(shape, st.SearchStrategy) else st.just(tuple(shape))
     if clean:
-        return st.fixed_dictionaries({
-            "shape": shapes, "dtype": st.just(dtype), "layout": st.just("C"),
-            "readonly": st.just(False), "fill": st.sampled_from((None,) * 7 + ("nan",)),
-            "range": st.just(value_range), "seed": st.integers(0, 2**32 - 1),
-        })
-    dtypes = st.sampled_from(DTYPES) if dtype is None else st.one_of(
-        st.just(dtype), st.just(dtype), st.just(dtype), st.sampled_from(DTYPES))
-    return st.fixed_dictionaries({
-        "shape": shapes,
-        "dtype": dtypes,
-        "layout": st.sampled_from(LAYOUTS + ("C", "C", "C")),
-        "readonly": st.booleans(),
-        "fill": st.sampled_from((None, None, None, "nan", "inf", "-inf")),
-        "range": st.just(value_range),
-        "seed": st.integers(0, 2**32 - 1),
-    })
+        return st.fixed_dictionaries(
+            {
+                "shape": shapes,
+                "dtype": st.just(dtype),
+                "layout": st.just("C"),
+                "readonly": st.just(False),
+                "fill": st.sampled_from((None,) * 7 + ("nan",)),
+                "range": st.just(value_range),
+                "seed": st.integers(0, 2**32 - 1),
+            }
+        )
+    dtypes = (
+        st.sampled_from(DTYPES)
+        if dtype is None
+        else st.one_of(st.just(dtype), st.just(dtype), st.just(dtype), st.sampled_from(DTYPES))
+    )
+    return st.fixed_dictionaries(
+        {
+            "shape": shapes,
+            "dtype": dtypes,
+            "layout": st.sampled_from(LAYOUTS + ("C", "C", "C")),
+            "readonly": st.booleans(),
+            "fill": st.sampled_from((None, None, None, "nan", "inf", "-inf")),
+            "range": st.just(value_range),
+            "seed": st.integers(0, 2**32 - 1),
+        }
+    )
 
 
 def near(shape: tuple[int, ...]) -> st.SearchStrategy:
     """``shape`` most of the time; otherwise a neighbour (one off, zero, another rank)."""
+
     def vary(s: tuple[int, ...]) -> st.SearchStrategy:
         return st.one_of(
             st.just(s),
             st.lists(st.integers(0, 6), min_size=0, max_size=3).map(tuple),
             st.just(s[:-1] + (max(0, s[-1] + 1),)) if s else st.just((1,)),
         )
+
     return st.one_of(st.just(shape), st.just(shape), vary(shape))
 
 
@@ -124,7 +154,12 @@ def is_canonical(arr: np.ndarray, dtype: str) -> bool:
 def finite(*arrays: Any) -> bool:
     """Whether the inputs are finite: the engine's result on NaN (which the public API
     refuses) is unspecified, only its not crashing is."""
-    flat = [a for item in arrays if item is not None for a in (item if isinstance(item, list) else [item])]
+    flat = [
+        a
+        for item in arrays
+        if item is not None
+        for a in (item if isinstance(item, list) else [item])
+    ]
     return all(np.isfinite(a).all() for a in flat)
 
 
@@ -132,8 +167,13 @@ def valid_hyperparameters(c: dict) -> bool:
     """Whether the Trainer would pass these on: the engine checks only what could crash it,
     and its result on others (lr = NaN, momentum = 2, …) is unspecified, only its not
     crashing is."""
-    return (math.isfinite(c["lr"]) and c["lr"] > 0 and 0 <= c["momentum"] < 1
-            and math.isfinite(c["weight_decay"]) and c["weight_decay"] >= 0)
+    return (
+        math.isfinite(c["lr"])
+        and c["lr"] > 0
+        and 0 <= c["momentum"] < 1
+        and math.isfinite(c["weight_decay"])
+        and c["weight_decay"] >= 0
+    )
 
 
 def _network_case(c: dict) -> Any:
@@ -147,8 +187,17 @@ def _train_epoch_case(c: dict) -> Any:
     velocity = None if c["velocity"] is None else build(c["velocity"])
     before = params.copy()
     v_before = None if velocity is None else velocity.copy()
-    steps = net.train_epoch(params, x, labels, order, c["lr"], momentum=c["momentum"],
-                            nesterov=c["nesterov"], weight_decay=c["weight_decay"], velocity=velocity)
+    steps = net.train_epoch(
+        params,
+        x,
+        labels,
+        order,
+        c["lr"],
+        momentum=c["momentum"],
+        nesterov=c["nesterov"],
+        weight_decay=c["weight_decay"],
+        velocity=velocity,
+    )
     # Accepted, so every array had the engine's dtype and layout: the reference must agree.
     weights, biases = parameter_views(before, c["sizes"])
     velocities = None
@@ -157,9 +206,18 @@ def _train_epoch_case(c: dict) -> Any:
         velocities = vw + vb
     with np.errstate(all="ignore"):
         ref_steps = reference.train_epoch(
-            weights, biases, x, labels, order, c["batch"], np.float32(c["lr"]),
-            momentum=c["momentum"], nesterov=c["nesterov"], weight_decay=c["weight_decay"],
-            velocities=velocities)
+            weights,
+            biases,
+            x,
+            labels,
+            order,
+            c["batch"],
+            np.float32(c["lr"]),
+            momentum=c["momentum"],
+            nesterov=c["nesterov"],
+            weight_decay=c["weight_decay"],
+            velocities=velocities,
+        )
     assert steps == ref_steps == math.ceil(len(order) / c["batch"])
     if finite(x, weights, v_before) and valid_hyperparameters(c):
         np.testing.assert_allclose(params, before, rtol=1e-4, atol=1e-5)
@@ -197,7 +255,8 @@ def _evaluate_case(c: dict) -> Any:
     weights, biases = parameter_views(params, c["sizes"])
     with np.errstate(all="ignore"):
         ref_loss, ref_correct, ref_probs = reference.evaluate(
-            weights, biases, x, None if labels is None else labels.astype(np.int64), True)
+            weights, biases, x, None if labels is None else labels.astype(np.int64), True
+        )
     if c["return_proba"]:
         assert probs.shape == (len(x), c["sizes"][-1])
     if not finite(params, x):
@@ -247,9 +306,14 @@ class Child:
         if cls.proc is not None and cls.proc.poll() is not None:
             cls.stop()
         if cls.proc is None:
-            code = "import runpy, sys; runpy.run_path(sys.argv[1], run_name='fuzz_child')['_serve']()"
-            cls.proc = subprocess.Popen([sys.executable, "-c", code, __file__],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            code = (
+                "import runpy, sys; runpy.run_path(sys.argv[1], run_name='fuzz_child')['_serve']()"
+            )
+            cls.proc = subprocess.Popen(
+                [sys.executable, "-c", code, __file__],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+            )
         try:
             pickle.dump(case, cls.proc.stdin)
             cls.proc.stdin.flush()
@@ -277,14 +341,22 @@ def child():
 
 def judge(outcome: tuple, names: tuple[str, ...]) -> None:
     """A correct result, or a clear TypeError/ValueError/MemoryError naming what was wrong."""
-    event("accepted" if outcome[0] == "ok" else f"refused: {outcome[1]}" if outcome[0] == "raised" else "wrong")
+    event(
+        "accepted"
+        if outcome[0] == "ok"
+        else f"refused: {outcome[1]}"
+        if outcome[0] == "raised"
+        else "wrong"
+    )
     if outcome[0] == "wrong":
         pytest.fail(f"wrong result: {outcome[1]}")
     if outcome[0] == "raised":
         kind, message = outcome[1], outcome[2]
         assert kind in ("TypeError", "ValueError", "MemoryError"), f"{kind}: {message}"
         # pybind11's own refusal of a Python type lists the signature, which names them all.
-        assert any(n in message for n in names) or "incompatible function arguments" in message, message
+        assert any(n in message for n in names) or "incompatible function arguments" in message, (
+            message
+        )
 
 
 sizes_st = st.lists(st.integers(1, 5), min_size=2, max_size=4)
@@ -295,8 +367,17 @@ engine_settings = st.fixed_dictionaries({"batch": st.integers(1, 6), "threads": 
 @given(
     sizes=st.one_of(
         st.lists(st.integers(1, 6), min_size=2, max_size=4),
-        st.lists(st.one_of(st.integers(1, 6), st.integers(-2, 6), st.integers(2**30, 2**63 - 1),
-                           st.sampled_from([2**40, 2**32, 2**31, 2**62])), min_size=0, max_size=4)),
+        st.lists(
+            st.one_of(
+                st.integers(1, 6),
+                st.integers(-2, 6),
+                st.integers(2**30, 2**63 - 1),
+                st.sampled_from([2**40, 2**32, 2**31, 2**62]),
+            ),
+            min_size=0,
+            max_size=4,
+        ),
+    ),
     batch=st.one_of(st.integers(1, 300), st.integers(-1, 300), st.integers(2**40, 2**63 - 1)),
     threads=st.one_of(st.integers(1, 3), st.integers(-1, 4), st.sampled_from([1025, 2**31 - 1])),
 )
@@ -311,7 +392,12 @@ def test_core_network_sizes(sizes, batch, threads):
 
 
 def test_core_huge_network_is_a_memory_error():
-    for sizes, batch in (([2**40, 2**40], 1), ([2**62, 4], 1), ([2**32, 2**32], 1), ([3, 3], 2**62)):
+    for sizes, batch in (
+        ([2**40, 2**40], 1),
+        ([2**62, 4], 1),
+        ([2**32, 2**32], 1),
+        ([3, 3], 2**62),
+    ):
         outcome = Child.run({"target": "network", "sizes": sizes, "batch": batch, "threads": 1})
         assert outcome[:2] == ("raised", "MemoryError"), outcome
         assert "memory" in outcome[2]
@@ -333,19 +419,38 @@ def train_cases(draw, target: str) -> dict:
     case["params"] = draw(recipes(near_((n_params,)), "float32", (-1, 1), clean))
     case["x"] = draw(recipes(near_((rows, sizes[0])), "float32", (-2, 2), clean))
     classes = sizes[-1]
-    case["labels"] = draw(recipes(near_((rows,)), "int32", (0, classes - 1)
-                                  if clean or draw(st.integers(0, 4)) else (-1, classes), clean))
+    case["labels"] = draw(
+        recipes(
+            near_((rows,)),
+            "int32",
+            (0, classes - 1) if clean or draw(st.integers(0, 4)) else (-1, classes),
+            clean,
+        )
+    )
     if target == "train_epoch":
-        case["order"] = draw(recipes(st.one_of(st.just((rows,)), st.integers(0, 14).map(lambda n: (n,)))
-                                     if not clean or rows == 0 else st.just((rows,)),
-                                     "int64", (0, max(rows - 1, 0)) if clean or draw(st.integers(0, 4))
-                                     else (-1, rows), clean))
-        case["lr"] = draw(st.one_of(st.floats(1e-4, 0.1), st.floats(allow_nan=True, allow_infinity=True)))
+        case["order"] = draw(
+            recipes(
+                st.one_of(st.just((rows,)), st.integers(0, 14).map(lambda n: (n,)))
+                if not clean or rows == 0
+                else st.just((rows,)),
+                "int64",
+                (0, max(rows - 1, 0)) if clean or draw(st.integers(0, 4)) else (-1, rows),
+                clean,
+            )
+        )
+        case["lr"] = draw(
+            st.one_of(st.floats(1e-4, 0.1), st.floats(allow_nan=True, allow_infinity=True))
+        )
         case["momentum"] = draw(st.one_of(st.just(0.0), st.floats(0, 0.95), st.floats(-1, 2)))
         case["nesterov"] = draw(st.booleans())
-        case["weight_decay"] = draw(st.one_of(st.just(0.0), st.floats(0, 0.1),
-                                              st.floats(allow_nan=True, allow_infinity=True)))
-        case["velocity"] = draw(st.one_of(st.none(), recipes(near_((n_params,)), "float32", (-1, 1), clean)))
+        case["weight_decay"] = draw(
+            st.one_of(
+                st.just(0.0), st.floats(0, 0.1), st.floats(allow_nan=True, allow_infinity=True)
+            )
+        )
+        case["velocity"] = draw(
+            st.one_of(st.none(), recipes(near_((n_params,)), "float32", (-1, 1), clean))
+        )
         if clean:
             case["lr"] = draw(st.floats(1e-4, 0.1))
             case["momentum"] = draw(st.sampled_from((0.0, 0.5, 0.9)))
@@ -384,13 +489,31 @@ def test_core_evaluate(case):
 def test_core_accepts_a_canonical_case_and_matches_the_reference():
     """The fuzzed checks of a correct result do run: one case that must be accepted."""
     canon = {"layout": "C", "readonly": False, "fill": None, "seed": 1}
-    case = {"target": "train_epoch", "sizes": [4, 3, 2], "batch": 2, "threads": 2,
-            "params": {**canon, "shape": (parameter_layout([4, 3, 2])[-1][2],), "dtype": "float32", "range": (-1, 1)},
-            "x": {**canon, "shape": (5, 4), "dtype": "float32", "range": (-2, 2)},
-            "labels": {**canon, "shape": (5,), "dtype": "int32", "range": (0, 1)},
-            "order": {**canon, "shape": (5,), "dtype": "int64", "range": (0, 4)},
-            "lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01,
-            "velocity": {**canon, "shape": (parameter_layout([4, 3, 2])[-1][2],), "dtype": "float32", "range": (-1, 1)}}
+    case = {
+        "target": "train_epoch",
+        "sizes": [4, 3, 2],
+        "batch": 2,
+        "threads": 2,
+        "params": {
+            **canon,
+            "shape": (parameter_layout([4, 3, 2])[-1][2],),
+            "dtype": "float32",
+            "range": (-1, 1),
+        },
+        "x": {**canon, "shape": (5, 4), "dtype": "float32", "range": (-2, 2)},
+        "labels": {**canon, "shape": (5,), "dtype": "int32", "range": (0, 1)},
+        "order": {**canon, "shape": (5,), "dtype": "int64", "range": (0, 4)},
+        "lr": 0.05,
+        "momentum": 0.9,
+        "nesterov": True,
+        "weight_decay": 0.01,
+        "velocity": {
+            **canon,
+            "shape": (parameter_layout([4, 3, 2])[-1][2],),
+            "dtype": "float32",
+            "range": (-1, 1),
+        },
+    }
     assert Child.run(case) == ("ok", 3)
 
 
@@ -420,9 +543,14 @@ def test_core_arrays_freed_by_their_owner_while_training(tmp_path):
 @FUZZ
 @given(
     layer_sizes=st.one_of(
-        st.lists(st.one_of(st.integers(-1, 6), st.sampled_from([2**40, 2**62, 2**64, 2**80])), max_size=4),
+        st.lists(
+            st.one_of(st.integers(-1, 6), st.sampled_from([2**40, 2**62, 2**64, 2**80])), max_size=4
+        ),
         st.lists(st.one_of(st.floats(), st.booleans(), st.text(max_size=2), st.none()), max_size=3),
-        st.text(max_size=3), st.none(), st.integers()),
+        st.text(max_size=3),
+        st.none(),
+        st.integers(),
+    ),
     seed=st.one_of(st.none(), st.integers(-2, 2**33), st.floats(), st.text(max_size=2)),
     dtype=st.one_of(st.sampled_from(DTYPES + ("float32", "float64", "f4", "nonsense")), st.none()),
 )
@@ -451,8 +579,15 @@ def fit_cases(draw) -> dict:
     return {
         "sizes": sizes,
         "x": draw(recipes(near((rows, sizes[0])), "float32", (-3, 3))),
-        "y": draw(recipes(y_shape, "int64", (0, 1) if one_hot else
-                          ((0, classes - 1) if draw(st.integers(0, 4)) else (-1, classes)))),
+        "y": draw(
+            recipes(
+                y_shape,
+                "int64",
+                (0, 1)
+                if one_hot
+                else ((0, classes - 1) if draw(st.integers(0, 4)) else (-1, classes)),
+            )
+        ),
         "batch_size": draw(st.integers(1, 4)),
         "backend": draw(st.sampled_from(("native", "numpy"))),
         "threads": draw(st.integers(1, 2)),
@@ -467,8 +602,14 @@ def test_fit_and_predict(case):
 
     def trained(x: Any, y: Any) -> tuple[MLP, Trainer]:
         model = MLP(case["sizes"], seed=0)
-        trainer = Trainer(model, lr=0.05, batch_size=case["batch_size"], epochs=1,
-                          backend=case["backend"], threads=case["threads"])
+        trainer = Trainer(
+            model,
+            lr=0.05,
+            batch_size=case["batch_size"],
+            epochs=1,
+            backend=case["backend"],
+            threads=case["threads"],
+        )
         with np.errstate(all="ignore"):
             trainer.fit(x, y, callbacks=[])
         return model, trainer
@@ -523,7 +664,9 @@ def test_load_damaged_or_foreign_files(data, saved_model, tmp_path):
             victim = data.draw(st.sampled_from(src.namelist()))
             for name in src.namelist():
                 if name == victim:
-                    arr = build(data.draw(recipes(st.lists(st.integers(0, 3), max_size=2).map(tuple))))
+                    arr = build(
+                        data.draw(recipes(st.lists(st.integers(0, 3), max_size=2).map(tuple)))
+                    )
                     if arr.dtype == object:
                         arr = arr.astype(str)
                     entry = io.BytesIO()
@@ -551,11 +694,22 @@ def idx_blobs(draw) -> tuple[bytes, int, int]:
     magic, ndim = draw(st.sampled_from(((ds.IMAGE_MAGIC, 3), (ds.LABEL_MAGIC, 1))))
     header_magic = draw(st.one_of(st.just(magic), st.just(magic), st.integers(0, 2**32 - 1)))
     small = st.integers(0, 4)
-    dims = draw(st.lists(st.one_of(small, small, st.sampled_from([2**31, 2**32 - 1, 2**16])),
-                         min_size=ndim, max_size=ndim))
+    dims = draw(
+        st.lists(
+            st.one_of(small, small, st.sampled_from([2**31, 2**32 - 1, 2**16])),
+            min_size=ndim,
+            max_size=ndim,
+        )
+    )
     expected = math.prod(dims)
-    payload = draw(st.one_of(st.just(expected), st.integers(0, 80))) if expected <= 80 else draw(st.integers(0, 80))
-    blob = struct.pack(f">I{ndim}I", header_magic, *dims) + bytes(draw(st.binary(min_size=payload, max_size=payload)))
+    payload = (
+        draw(st.one_of(st.just(expected), st.integers(0, 80)))
+        if expected <= 80
+        else draw(st.integers(0, 80))
+    )
+    blob = struct.pack(f">I{ndim}I", header_magic, *dims) + bytes(
+        draw(st.binary(min_size=payload, max_size=payload))
+    )
     if draw(st.integers(0, 5)) == 0:
         blob = blob[: draw(st.integers(0, len(blob)))]
     return blob, magic, ndim
@@ -581,19 +735,27 @@ def test_idx_parser(case):
 def test_idx_header_whose_size_overflows_int64_is_refused():
     """2**31 x 2**31 x 4 bytes wraps to 0 in int64: the empty payload must not pass for it."""
     blob = struct.pack(">4I", ds.IMAGE_MAGIC, 2**31, 2**31, 4)
-    with pytest.raises(ds.DatasetFormatError, match="^f: corrupted header: dimensions 2147483648 x"):
+    with pytest.raises(
+        ds.DatasetFormatError, match="^f: corrupted header: dimensions 2147483648 x"
+    ):
         parse_idx(blob, ds.IMAGE_MAGIC, 3, "f")
 
 
 def test_idx_header_beyond_any_array_is_refused():
     """0 x (2**32-1) x (2**32-1) holds no data, but no array has that shape."""
     blob = struct.pack(">4I", ds.IMAGE_MAGIC, 0, 2**32 - 1, 2**32 - 1)
-    with pytest.raises(ds.DatasetFormatError, match="^f: corrupted header: dimensions 0 x 4294967295"):
+    with pytest.raises(
+        ds.DatasetFormatError, match="^f: corrupted header: dimensions 0 x 4294967295"
+    ):
         parse_idx(blob, ds.IMAGE_MAGIC, 3, "f")
 
 
 def _images(n: int, rows: int, cols: int) -> tuple[bytes, int, int]:
-    return struct.pack(">4I", ds.IMAGE_MAGIC, n, rows, cols) + bytes(n * rows * cols), ds.IMAGE_MAGIC, 3
+    return (
+        struct.pack(">4I", ds.IMAGE_MAGIC, n, rows, cols) + bytes(n * rows * cols),
+        ds.IMAGE_MAGIC,
+        3,
+    )
 
 
 def _labels(n: int) -> tuple[bytes, int, int]:
@@ -608,14 +770,34 @@ def _labels(n: int) -> tuple[bytes, int, int]:
 )
 # Found with NANOMLP_FUZZ_EXAMPLES=10000: 0 images of 0 x 0 pixels beside matching labels ended in
 # numpy's "cannot reshape array of size 0"; the other degenerate headers loaded as empty arrays.
-@example(files=[_images(0, 0, 0), _labels(0), _images(1, 1, 1), _labels(1)], compress=[False] * 4, dtype="float32")
-@example(files=[_images(2, 2, 2), _labels(2), _images(0, 28, 28), _labels(0)], compress=[True] * 4, dtype="uint8")
-@example(files=[_images(2, 0, 3), _labels(2), _images(1, 1, 1), _labels(1)], compress=[False] * 4, dtype="float32")
-@example(files=[_images(1, 1, 1), _labels(1), _images(1, 3, 0), _labels(1)], compress=[False] * 4, dtype="uint8")
+@example(
+    files=[_images(0, 0, 0), _labels(0), _images(1, 1, 1), _labels(1)],
+    compress=[False] * 4,
+    dtype="float32",
+)
+@example(
+    files=[_images(2, 2, 2), _labels(2), _images(0, 28, 28), _labels(0)],
+    compress=[True] * 4,
+    dtype="uint8",
+)
+@example(
+    files=[_images(2, 0, 3), _labels(2), _images(1, 1, 1), _labels(1)],
+    compress=[False] * 4,
+    dtype="float32",
+)
+@example(
+    files=[_images(1, 1, 1), _labels(1), _images(1, 3, 0), _labels(1)],
+    compress=[False] * 4,
+    dtype="uint8",
+)
 def test_load_mnist_on_random_files(files, compress, dtype, tmp_path_factory):
     folder = tmp_path_factory.mktemp("idx")
-    names = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+    names = (
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    )
     for name, (blob, _, _), gz in zip(names, files, compress):
         (folder / (name + (".gz" if gz else ""))).write_bytes(gzip.compress(blob) if gz else blob)
     try:

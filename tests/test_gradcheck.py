@@ -1,4 +1,5 @@
 """The reference's backward pass against central finite differences of its loss, in float64."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,7 +28,9 @@ def test_backward_matches_finite_differences(mnist_subset, sizes):
     rng = np.random.RandomState(0)
     # Every parameter past the first layer, and 300 of the first layer's weights.
     first = sizes[0] * sizes[1]
-    indices = np.concatenate([rng.choice(first, 300, replace=False), np.arange(first, len(analytic))])
+    indices = np.concatenate(
+        [rng.choice(first, 300, replace=False), np.arange(first, len(analytic))]
+    )
     eps = 1e-6
     numeric = np.empty(len(indices))
     for n, i in enumerate(indices):
@@ -39,5 +42,7 @@ def test_backward_matches_finite_differences(mnist_subset, sizes):
         model.params[i] = saved
         numeric[n] = (up - down) / (2 * eps)
     # Central differences err by O(eps^2 * f''') ~ 1e-12 plus rounding ~ 1e-16 / eps = 1e-10.
-    np.testing.assert_allclose(analytic[indices], numeric, rtol=0, atol=1e-7 * np.abs(numeric).max() + 1e-9)
+    np.testing.assert_allclose(
+        analytic[indices], numeric, rtol=0, atol=1e-7 * np.abs(numeric).max() + 1e-9
+    )
     assert np.abs(numeric).max() > 1e-3, "the check must see real gradients"

@@ -1,4 +1,5 @@
 """Ctrl-C during native training: KeyboardInterrupt within a second, a usable model left."""
+
 from __future__ import annotations
 
 import json
@@ -55,7 +56,9 @@ def test_sigint_stops_training_quickly_and_leaves_a_usable_model(mnist_dir):
     result = json.loads(out.strip().splitlines()[-1])
     assert "error" not in result, result
     # CLOCK_MONOTONIC is one clock for every process on the machine.
-    assert result["caught"] - sent < 1.0, f"KeyboardInterrupt came {result['caught'] - sent:.2f} s after SIGINT"
+    assert result["caught"] - sent < 1.0, (
+        f"KeyboardInterrupt came {result['caught'] - sent:.2f} s after SIGINT"
+    )
     assert result["finite"]
     assert 0.0 < result["loss"] < 3.0 and 0.05 < result["acc"] <= 1.0
     for row in result["proba"]:

@@ -5,14 +5,15 @@ every SIMD path equals the fused reference bit for bit, on any thread count; the
 equals it too where the target has FMA, and the unfused reference (a multiply then an add per
 term) elsewhere.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from nanomlp import _core
-from nanomlp.model import MLP
 from nanomlp.backends import resolve_threads
+from nanomlp.model import MLP
 from nanomlp.trainer import Trainer
 
 testing = _core.testing

@@ -5,6 +5,7 @@ caches and NumPy's first calls settle in the first cycles); open files from /pro
 threads from ``threading`` and from /proc/self/task, which also counts the engine's pool
 threads (they must end when their Network is freed).
 """
+
 from __future__ import annotations
 
 import gc
@@ -42,8 +43,12 @@ def os_threads() -> int:
 
 def snapshot() -> dict[str, int]:
     gc.collect()
-    return {"rss_kb": rss_kb(), "fds": open_fds(), "threads": threading.active_count(),
-            "tasks": os_threads()}
+    return {
+        "rss_kb": rss_kb(),
+        "fds": open_fds(),
+        "threads": threading.active_count(),
+        "tasks": os_threads(),
+    }
 
 
 def test_create_fit_predict_delete_cycles_stay_flat(tmp_path):

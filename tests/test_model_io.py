@@ -1,4 +1,5 @@
 """MLP.save / MLP.load: bit-identical round trips, refusal of bad files, atomic writes, resuming."""
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,6 @@ import pytest
 
 import nanomlp
 from nanomlp import MLP, Trainer
-
 from support.processes import kill_while_saving
 
 
@@ -38,12 +38,18 @@ def test_round_trip_is_bit_identical(tmp_path, dtype):
     for w, w2, b, b2 in zip(model.weights, loaded.weights, model.biases, loaded.biases):
         assert np.array_equal(w, w2) and np.array_equal(b, b2)
         assert np.shares_memory(w2, loaded.params) and np.shares_memory(b2, loaded.params)
-    assert loaded.metadata == {"note": "héllo", "lr": 0.5, "sizes": [0, 1, 2],
-                               "nanomlp_version": nanomlp.__version__}
+    assert loaded.metadata == {
+        "note": "héllo",
+        "lr": 0.5,
+        "sizes": [0, 1, 2],
+        "nanomlp_version": nanomlp.__version__,
+    }
     x = np.random.RandomState(0).rand(9, 20)
     backend = "native" if dtype == "float32" else "numpy"
-    assert np.array_equal(Trainer(model, backend=backend).predict_proba(x),
-                          Trainer(loaded, backend=backend).predict_proba(x))
+    assert np.array_equal(
+        Trainer(model, backend=backend).predict_proba(x),
+        Trainer(loaded, backend=backend).predict_proba(x),
+    )
     # The random stream continues where the saved model's stood.
     assert np.array_equal(model.random_state.randn(50), loaded.random_state.randn(50))
 
@@ -107,12 +113,20 @@ def saved(tmp_path) -> Path:
         (lambda e: e.pop("params"), "missing params"),
         (lambda e: e.update(params=e["params"][:-1]), r"params must be float32 of shape \(43,\)"),
         (lambda e: e.update(params=e["params"].astype(np.float64)), "params must be float32"),
-        (lambda e: e.update(params=np.where(np.arange(43) == 5, np.inf, e["params"]).astype(np.float32)), "NaN or infinity"),
+        (
+            lambda e: e.update(
+                params=np.where(np.arange(43) == 5, np.inf, e["params"]).astype(np.float32)
+            ),
+            "NaN or infinity",
+        ),
         (lambda e: e.update(dtype=np.array("int8")), "dtype must be"),
         (lambda e: e.update(layer_sizes=np.array([6, 0, 3])), "layer_sizes"),
         (lambda e: e.update(metadata=np.array("{not json")), "metadata is not valid JSON"),
         (lambda e: e.update(rng_keys=e["rng_keys"][:10]), "rng_keys"),
-        (lambda e: e.update(shuffle_order=np.array([0, 0, 1])), "shuffle_order must be a permutation"),
+        (
+            lambda e: e.update(shuffle_order=np.array([0, 0, 1])),
+            "shuffle_order must be a permutation",
+        ),
     ],
 )
 def test_load_refuses_inconsistent_files(saved, change, message):
@@ -130,7 +144,9 @@ def test_load_refuses_damaged_and_foreign_files(saved, tmp_path):
     cases = {
         "truncated.npz": data[: len(data) // 2],
         "empty.npz": b"",
-        "flipped.npz": data[: params_at + 400] + bytes([data[params_at + 400] ^ 0x10]) + data[params_at + 401:],
+        "flipped.npz": data[: params_at + 400]
+        + bytes([data[params_at + 400] ^ 0x10])
+        + data[params_at + 401 :],
         "text.npz": b"these are not the weights you are looking for\n",
     }
     for name, content in cases.items():
@@ -142,7 +158,9 @@ def test_load_refuses_damaged_and_foreign_files(saved, tmp_path):
     with pytest.raises(ValueError, match="a single .npy array"):
         MLP.load(tmp_path / "array.npy")
     np.savez(tmp_path / "other.npz", weights=np.zeros(3))
-    with pytest.raises(ValueError, match=r"not a nanomlp model file \(no 'format' entry; it holds: weights\)"):
+    with pytest.raises(
+        ValueError, match=r"not a nanomlp model file \(no 'format' entry; it holds: weights\)"
+    ):
         MLP.load(tmp_path / "other.npz")
     with zipfile.ZipFile(tmp_path / "pickled.npz", "w") as z:
         z.writestr("format.npy", b"\x80\x04K\x01.")
@@ -168,7 +186,9 @@ _SAVE_LOOP = textwrap.dedent(
 
 def test_checkpoint_killed_mid_write_leaves_a_loadable_file(tmp_path):
     path = tmp_path / "ckpt.npz"
-    proc = subprocess.Popen([sys.executable, "-c", _SAVE_LOOP, str(path)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SAVE_LOOP, str(path)], stdout=subprocess.PIPE, text=True
+    )
     kill_while_saving(proc, tmp_path, saves=3, seconds=10)
     assert proc.returncode == -signal.SIGKILL
     model = MLP.load(path)
@@ -194,7 +214,9 @@ def test_resuming_equals_one_uninterrupted_run(tmp_path, small, backend, dtype):
     Trainer(first, lr=0.05, batch_size=32, epochs=2, backend=backend).fit(x, y, val)
     first.save(tmp_path / "half.npz")
     resumed = MLP.load(tmp_path / "half.npz")
-    rest = Trainer(resumed, lr=0.05, batch_size=32, backend=backend).fit(x, y, val, initial_epoch=2, epochs=4)
+    rest = Trainer(resumed, lr=0.05, batch_size=32, backend=backend).fit(
+        x, y, val, initial_epoch=2, epochs=4
+    )
 
     assert np.array_equal(_bits(resumed.params), _bits(whole.params))
     assert np.array_equal(resumed.shuffle_order, whole.shuffle_order)

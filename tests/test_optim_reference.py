@@ -12,6 +12,7 @@ They are not equal because PyTorch's vectorised CPU loops fuse ``add(alpha=)``, 
 where the reference rounds the product and the sum apart, as the engine will. With that fusion
 emulated, the same operations in the same order reproduce torch's float32 SGD to the bit.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -75,8 +76,12 @@ def run_torch(opt: optim.Optimizer, dtype):
     torch = pytest.importorskip("torch")
     params, grads = _inputs(dtype)
     config = opt.get_config()
-    kind = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
-            "rmsprop": torch.optim.RMSprop}[config.pop("name")]
+    kind = {
+        "sgd": torch.optim.SGD,
+        "adam": torch.optim.Adam,
+        "adamw": torch.optim.AdamW,
+        "rmsprop": torch.optim.RMSprop,
+    }[config.pop("name")]
     if "betas" in config:
         config["betas"] = tuple(config["betas"])
     weights = torch.tensor(params[:N_WEIGHTS], requires_grad=True)
@@ -101,7 +106,9 @@ def differences(opt: optim.Optimizer, dtype) -> dict[str, tuple[float, float]]:
     (p_ref, s_ref), (p_torch, s_torch) = run_reference(opt, dtype), run_torch(opt, dtype)
     assert s_ref["step"] == s_torch["step"] == STEPS
     out = {}
-    for name, a, b in [("params", p_ref, p_torch)] + [(n, s_ref[n], s_torch[n]) for n in opt.state_names]:
+    for name, a, b in [("params", p_ref, p_torch)] + [
+        (n, s_ref[n], s_torch[n]) for n in opt.state_names
+    ]:
         assert a.dtype == b.dtype == dtype
         diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -156,7 +163,10 @@ def test_weight_decay_skips_masked_out_entries(name):
     """A masked-out entry steps exactly as with weight_decay=0; a masked-in one does not."""
     params, grads = _inputs(np.float64)
     decay = np.arange(len(params)) < N_WEIGHTS
-    with_wd, without = optim.get_optimizer(name, weight_decay=0.1), optim.get_optimizer(name, weight_decay=0.0)
+    with_wd, without = (
+        optim.get_optimizer(name, weight_decay=0.1),
+        optim.get_optimizer(name, weight_decay=0.0),
+    )
     a, b = params.copy(), params.copy()
     sa, sb = with_wd.init_state(len(a), a.dtype), without.init_state(len(b), b.dtype)
     for grad in grads[:3]:
@@ -189,10 +199,23 @@ def test_sgd_object_matches_the_legacy_epoch_bit_for_bit():
             vb.append(velocity[b:end])
         opt = optim.SGD(lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-2)
         state = opt.init_state(len(new.params), new.params.dtype)
-        for epoch in range(2):
-            reference.train_epoch(legacy.weights, legacy.biases, x, y, order, 16, 0.1, momentum=0.9,
-                                  nesterov=True, weight_decay=1e-2, velocities=vw + vb)
-            reference.train_epoch(new.weights, new.biases, x, y, order, 16, 0.1, optimizer=opt, state=state)
+        for _epoch in range(2):
+            reference.train_epoch(
+                legacy.weights,
+                legacy.biases,
+                x,
+                y,
+                order,
+                16,
+                0.1,
+                momentum=0.9,
+                nesterov=True,
+                weight_decay=1e-2,
+                velocities=vw + vb,
+            )
+            reference.train_epoch(
+                new.weights, new.biases, x, y, order, 16, 0.1, optimizer=opt, state=state
+            )
         assert legacy.params.tobytes() == new.params.tobytes()
         assert velocity.tobytes() == state["momentum_buffer"].tobytes()
         assert state["step"] == 14
@@ -201,8 +224,12 @@ def test_sgd_object_matches_the_legacy_epoch_bit_for_bit():
 def test_defaults_are_pytorchs():
     """Every default is PyTorch's, but SGD's lr: 0.01, the notebook's and Trainer's (torch: 1e-3)."""
     torch = pytest.importorskip("torch")
-    for ours, theirs in [(optim.SGD, torch.optim.SGD), (optim.Adam, torch.optim.Adam),
-                         (optim.AdamW, torch.optim.AdamW), (optim.RMSprop, torch.optim.RMSprop)]:
+    for ours, theirs in [
+        (optim.SGD, torch.optim.SGD),
+        (optim.Adam, torch.optim.Adam),
+        (optim.AdamW, torch.optim.AdamW),
+        (optim.RMSprop, torch.optim.RMSprop),
+    ]:
         torch_defaults = inspect.signature(theirs).parameters
         for name, parameter in inspect.signature(ours).parameters.items():
             expected = 0.01 if (ours, name) == (optim.SGD, "lr") else torch_defaults[name].default
@@ -215,11 +242,17 @@ def test_state_names_and_init_state():
     assert optim.Adam().state_names == ("exp_avg", "exp_avg_sq")
     assert optim.AdamW(amsgrad=True).state_names == ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
     assert optim.RMSprop().state_names == ("square_avg",)
-    assert optim.RMSprop(momentum=0.9, centered=True).state_names == ("square_avg", "momentum_buffer", "grad_avg")
+    assert optim.RMSprop(momentum=0.9, centered=True).state_names == (
+        "square_avg",
+        "momentum_buffer",
+        "grad_avg",
+    )
     state = optim.Adam(amsgrad=True).init_state(7, "float64")
     assert set(state) == {"exp_avg", "exp_avg_sq", "max_exp_avg_sq", "step"} and state["step"] == 0
-    assert all(state[k].dtype == np.float64 and state[k].shape == (7,) and not state[k].any()
-               for k in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"))
+    assert all(
+        state[k].dtype == np.float64 and state[k].shape == (7,) and not state[k].any()
+        for k in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    )
     opt = optim.RMSprop(centered=True)
     opt.check_state(opt.init_state(4), 4)
     with pytest.raises(ValueError, match="grad_avg"):
@@ -240,12 +273,19 @@ def test_config_round_trips_through_json(name, kwargs):
 
 
 def test_get_optimizer():
-    for name, kind in [("sgd", optim.SGD), ("Adam", optim.Adam), ("ADAMW", optim.AdamW), ("rmsprop", optim.RMSprop)]:
+    for name, kind in [
+        ("sgd", optim.SGD),
+        ("Adam", optim.Adam),
+        ("ADAMW", optim.AdamW),
+        ("rmsprop", optim.RMSprop),
+    ]:
         opt = optim.get_optimizer(name)
         assert type(opt) is kind and opt == kind()
     adam = optim.Adam(lr=0.1)
     assert optim.get_optimizer(adam) is adam
-    with pytest.raises(ValueError, match="unknown optimizer 'adagrad'; known: sgd, adam, adamw, rmsprop"):
+    with pytest.raises(
+        ValueError, match="unknown optimizer 'adagrad'; known: sgd, adam, adamw, rmsprop"
+    ):
         optim.get_optimizer("adagrad")
     with pytest.raises(TypeError, match="optimizer must be"):
         optim.get_optimizer(3)
@@ -292,7 +332,9 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize("kind, kwargs, error, name", BAD, ids=[f"{k.__name__}-{kw}" for k, kw, _, _ in BAD])
+@pytest.mark.parametrize(
+    "kind, kwargs, error, name", BAD, ids=[f"{k.__name__}-{kw}" for k, kw, _, _ in BAD]
+)
 def test_bad_settings(kind, kwargs, error, name):
     with pytest.raises(error, match=name):
         kind(**kwargs)

@@ -1,4 +1,5 @@
 """Momentum, Nesterov and weight decay: native against the reference, and against PyTorch's rule."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,9 +41,17 @@ def test_rule_is_pytorchs_sgd():
     """One parameter by hand: torch.optim.SGD's update, written out."""
     w, g, v = (np.array([0.5], np.float64) for _ in range(3))
     w[:], g[:], v[:] = 0.5, 0.2, 0.1
-    reference.sgd_step([w.reshape(1, 1)], [np.zeros(1)], [g.reshape(1, 1)], [np.zeros(1)], lr=0.1,
-                       momentum=0.9, nesterov=True, weight_decay=0.01,
-                       velocities=[v.reshape(1, 1), np.zeros(1)])
+    reference.sgd_step(
+        [w.reshape(1, 1)],
+        [np.zeros(1)],
+        [g.reshape(1, 1)],
+        [np.zeros(1)],
+        lr=0.1,
+        momentum=0.9,
+        nesterov=True,
+        weight_decay=0.01,
+        velocities=[v.reshape(1, 1), np.zeros(1)],
+    )
     g_decayed = 0.2 + 0.01 * 0.5
     buf = 0.9 * 0.1 + g_decayed
     assert v[0] == pytest.approx(buf)
@@ -87,7 +96,9 @@ def test_bad_optimizer_settings(kwargs, error, name):
 def _momentum_run(x, y, monkeypatch, kernel: str, threads: int) -> bytes:
     monkeypatch.setenv("NANOMLP_KERNEL", kernel)
     model = MLP((784, 64, 32, 10), seed=5)
-    Trainer(model, epochs=1, momentum=0.9, nesterov=True, weight_decay=1e-4, threads=threads).fit(x, y)
+    Trainer(model, epochs=1, momentum=0.9, nesterov=True, weight_decay=1e-4, threads=threads).fit(
+        x, y
+    )
     return model.params.tobytes()
 
 
@@ -98,7 +109,9 @@ def test_momentum_is_bit_identical_for_any_thread_count(mnist_subset, monkeypatc
     if kernel not in _core.testing.available_kernels():
         pytest.skip(f"this CPU cannot run the {kernel} kernels")
     x, y = mnist_subset
-    assert _momentum_run(x, y, monkeypatch, kernel, 1) == _momentum_run(x, y, monkeypatch, kernel, 2)
+    assert _momentum_run(x, y, monkeypatch, kernel, 1) == _momentum_run(
+        x, y, monkeypatch, kernel, 2
+    )
 
 
 def test_momentum_is_bit_identical_across_simd_kernels(mnist_subset, monkeypatch):

@@ -13,6 +13,7 @@ One thing is not a rounding error: a ReLU input within a rounding error of zero 
 between the two sides and changes a weight by ~lr * gradient (~1e-4). The epoch tests use the
 seed 42, whose runs meet no such tie; a failure here is a real difference, not bad luck.
 """
+
 from __future__ import annotations
 
 import numpy as np

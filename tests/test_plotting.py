@@ -1,4 +1,5 @@
 """nanomlp.plotting: panels, titles, legends and image counts; headless; matplotlib optional."""
+
 from __future__ import annotations
 
 import io
@@ -6,10 +7,9 @@ import re
 import subprocess
 import sys
 
+import matplotlib  # noqa: E402  (a dependency of the tests: the "test" extra)
 import numpy as np
 import pytest
-
-import matplotlib  # noqa: E402  (a dependency of the tests: the "test" extra)
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -28,6 +28,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(autouse=True)
 def no_show_and_close(monkeypatch):
     """Library code never calls plt.show(); every figure a test made is closed after it."""
+
     def refuse(*args, **kwargs):
         raise AssertionError("plt.show() called by library code")
 
@@ -43,8 +44,11 @@ def _png(fig) -> bytes:
 
 
 HISTORY = {
-    "train_loss": [0.38, 0.30, 0.27], "val_loss": [0.31, 0.24, 0.22],
-    "train_acc": [0.89, 0.91, 0.92], "val_acc": [0.92, 0.93, 0.94], "epoch_seconds": [1, 1, 1],
+    "train_loss": [0.38, 0.30, 0.27],
+    "val_loss": [0.31, 0.24, 0.22],
+    "train_acc": [0.89, 0.91, 0.92],
+    "val_acc": [0.92, 0.93, 0.94],
+    "epoch_seconds": [1, 1, 1],
 }
 
 
@@ -56,9 +60,15 @@ def test_plot_history_has_the_notebooks_two_panels():
     fig = plot_history(HISTORY)
     loss, acc = fig.axes
     assert loss.get_title() == "Loss over Epochs" and acc.get_title() == "Accuracy over Epochs"
-    assert _legend(loss) == ["Train Loss", "Val Loss"] and _legend(acc) == ["Train Accuracy", "Val Accuracy"]
+    assert _legend(loss) == ["Train Loss", "Val Loss"] and _legend(acc) == [
+        "Train Accuracy",
+        "Val Accuracy",
+    ]
     assert loss.get_xlabel() == "Epochs" and acc.get_ylabel() == "Accuracy"
-    assert list(loss.lines[1].get_xdata()) == [1, 2, 3] and list(loss.lines[1].get_ydata()) == HISTORY["val_loss"]
+    assert (
+        list(loss.lines[1].get_xdata()) == [1, 2, 3]
+        and list(loss.lines[1].get_ydata()) == HISTORY["val_loss"]
+    )
     assert _png(fig).startswith(PNG)
 
 
@@ -126,13 +136,22 @@ def test_plot_confusion_matrix_counts():
 def test_plot_sweep_heatmap():
     results = [
         {"lr": lr, "batch_size": bs, "test_acc": acc}
-        for lr, bs, acc in [(0.1, 32, 0.9805), (0.1, 64, 0.9735), (0.01, 32, 0.9611), (0.01, 64, 0.9419),
-                            (0.001, 32, 0.9001)]
+        for lr, bs, acc in [
+            (0.1, 32, 0.9805),
+            (0.1, 64, 0.9735),
+            (0.01, 32, 0.9611),
+            (0.01, 64, 0.9419),
+            (0.001, 32, 0.9001),
+        ]
     ]
     fig = plot_sweep(results)
     ax = fig.axes[0]
     grid = ax.images[0].get_array()
-    assert grid.shape == (3, 2) and grid.mask.tolist() == [[False, False], [False, False], [False, True]]
+    assert grid.shape == (3, 2) and grid.mask.tolist() == [
+        [False, False],
+        [False, False],
+        [False, True],
+    ]
     assert grid[0].tolist() == [0.9805, 0.9735]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["0.1", "0.01", "0.001"]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["32", "64"]

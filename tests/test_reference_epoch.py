@@ -1,4 +1,5 @@
 """The reference's epoch with the new options: per-step rates, weights, dropout, clipping."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,7 +22,9 @@ def _epoch(dtype="float32", opt=None, **options) -> np.ndarray:
     opt = opt or optim.Adam(lr=0.01)
     state = opt.init_state(len(model.params), model.params.dtype)
     options.setdefault("lr", 0.01)
-    steps = reference.train_epoch(model.weights, model.biases, x, y, order, 16, optimizer=opt, state=state, **options)
+    steps = reference.train_epoch(
+        model.weights, model.biases, x, y, order, 16, optimizer=opt, state=state, **options
+    )
     assert steps == 6 and state["step"] == 6
     return model.params.copy()
 
@@ -30,16 +33,26 @@ def _epoch(dtype="float32", opt=None, **options) -> np.ndarray:
 def test_neutral_options_change_nothing_bit_for_bit(dtype):
     plain = _epoch(dtype)
     assert not np.array_equal(plain, MLP(SIZES, seed=3, dtype=dtype).params)
-    for options in [{"lr": np.full(6, 0.01)}, {"sample_weight": np.ones(90)}, {"clip_norm": 1e6},
-                    {"clip_value": 1e6}, {"dropout": 0.0, "dropout_seed": 5}]:
+    for options in [
+        {"lr": np.full(6, 0.01)},
+        {"sample_weight": np.ones(90)},
+        {"clip_norm": 1e6},
+        {"clip_value": 1e6},
+        {"dropout": 0.0, "dropout_seed": 5},
+    ]:
         assert _epoch(dtype, **options).tobytes() == plain.tobytes(), options
 
 
 def test_each_option_changes_the_result():
     plain = _epoch()
     weights = np.random.RandomState(1).rand(90)
-    for options in [{"lr": schedules.ExponentialLR(0.5).values(0.01, 0, 6)}, {"sample_weight": weights},
-                    {"clip_norm": 1e-3}, {"clip_value": 1e-3}, {"dropout": 0.5}]:
+    for options in [
+        {"lr": schedules.ExponentialLR(0.5).values(0.01, 0, 6)},
+        {"sample_weight": weights},
+        {"clip_norm": 1e-3},
+        {"clip_value": 1e-3},
+        {"dropout": 0.5},
+    ]:
         assert not np.array_equal(_epoch(**options), plain), options
 
 
@@ -54,11 +67,23 @@ def test_every_optimizer_trains():
     x, y, _ = _data()
     for name in ("sgd", "adam", "adamw", "rmsprop"):
         model = MLP(SIZES, seed=3, dtype="float64")
-        opt = optim.get_optimizer(name, **({"lr": 0.05, "momentum": 0.9} if name == "sgd" else {"lr": 0.01}))
+        opt = optim.get_optimizer(
+            name, **({"lr": 0.05, "momentum": 0.9} if name == "sgd" else {"lr": 0.01})
+        )
         state = opt.init_state(len(model.params), model.params.dtype)
         before = reference.evaluate(model.weights, model.biases, x, y)[0]
         for _ in range(20):
-            reference.train_epoch(model.weights, model.biases, x, y, np.arange(90), 16, opt.lr, optimizer=opt, state=state)
+            reference.train_epoch(
+                model.weights,
+                model.biases,
+                x,
+                y,
+                np.arange(90),
+                16,
+                opt.lr,
+                optimizer=opt,
+                state=state,
+            )
         assert reference.evaluate(model.weights, model.biases, x, y)[0] < 0.5 * before, name
 
 
@@ -68,6 +93,19 @@ def test_bad_epoch_options():
     opt = optim.SGD(momentum=0.9)
     state = opt.init_state(len(model.params))
     with pytest.raises(ValueError, match="lr holds 5"):
-        reference.train_epoch(model.weights, model.biases, x, y, order, 16, np.ones(5), optimizer=opt, state=state)
+        reference.train_epoch(
+            model.weights, model.biases, x, y, order, 16, np.ones(5), optimizer=opt, state=state
+        )
     with pytest.raises(TypeError, match="momentum"):
-        reference.train_epoch(model.weights, model.biases, x, y, order, 16, 0.1, optimizer=opt, state=state, momentum=0.9)
+        reference.train_epoch(
+            model.weights,
+            model.biases,
+            x,
+            y,
+            order,
+            16,
+            0.1,
+            optimizer=opt,
+            state=state,
+            momentum=0.9,
+        )

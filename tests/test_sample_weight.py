@@ -1,4 +1,5 @@
 """Sample and class weights: the weighted mean loss of the reference, and class_weight's rows."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -42,13 +43,16 @@ def test_integer_weights_are_repeated_rows():
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
     probs = reference.forward(weights, biases, x)[0]
     assert reference.batch_loss(probs, y, w) == pytest.approx(
-        reference.batch_loss(np.repeat(probs, w, axis=0), np.repeat(y, w)), rel=1e-12)
+        reference.batch_loss(np.repeat(probs, w, axis=0), np.repeat(y, w)), rel=1e-12
+    )
 
 
 def test_weights_of_zero_give_zero_gradients():
     weights, biases, x, y = _net(np.float32)
     assert not any(g.any() for g in _grads(weights, biases, x, y, np.zeros(len(y))))
-    assert reference.batch_loss(reference.forward(weights, biases, x)[0], y, np.zeros(len(y))) == 0.0
+    assert (
+        reference.batch_loss(reference.forward(weights, biases, x)[0], y, np.zeros(len(y))) == 0.0
+    )
 
 
 def test_weighted_gradients_and_dropout_match_torch_autograd():
@@ -60,9 +64,13 @@ def test_weighted_gradients_and_dropout_match_torch_autograd():
 
     mask = dropout_mask(9, 2, np.arange(100, 110), 6, 0.4, 0, np.float64)
     ours = _grads(weights, biases, x, y, w, [mask])
-    tw = [torch.tensor(a, requires_grad=True) for a in (weights[0], biases[0], weights[1], biases[1])]
+    tw = [
+        torch.tensor(a, requires_grad=True) for a in (weights[0], biases[0], weights[1], biases[1])
+    ]
     hidden = torch.relu(torch.tensor(x, dtype=torch.float64) @ tw[0] + tw[1]) * torch.tensor(mask)
-    losses = torch.nn.functional.cross_entropy(hidden @ tw[2] + tw[3], torch.tensor(y), reduction="none")
+    losses = torch.nn.functional.cross_entropy(
+        hidden @ tw[2] + tw[3], torch.tensor(y), reduction="none"
+    )
     tweight = torch.tensor(w)
     ((losses * tweight).sum() / tweight.sum()).backward()
     for a, t in zip(ours, tw):
@@ -78,7 +86,9 @@ def test_class_weight_balanced_is_scikit_learns():
     np.testing.assert_allclose(class_weight_to_sample_weight(y, "balanced"), expected, rtol=1e-15)
     np.testing.assert_allclose(
         class_weight_to_sample_weight(y, {0: 2.0, 3: 0.5}),
-        sklearn.compute_sample_weight({0: 2.0, 1: 1.0, 2: 1.0, 3: 0.5, 5: 1.0}, y), rtol=0)
+        sklearn.compute_sample_weight({0: 2.0, 1: 1.0, 2: 1.0, 3: 0.5, 5: 1.0}, y),
+        rtol=0,
+    )
 
 
 def test_class_weight_dict_and_none():
@@ -86,7 +96,9 @@ def test_class_weight_dict_and_none():
     assert class_weight_to_sample_weight(y, None).tolist() == [1, 1, 1, 1]
     assert class_weight_to_sample_weight(y, {2: 3.0, 0: 0}).tolist() == [3, 0, 1, 3]
     assert class_weight_to_sample_weight(y, {7: 5.0}).tolist() == [1, 1, 1, 1]  # a class y lacks
-    assert class_weight_to_sample_weight(y, {np.int64(1): np.float32(0.5)}, n_classes=3).tolist() == [1, 1, 0.5, 1]
+    assert class_weight_to_sample_weight(
+        y, {np.int64(1): np.float32(0.5)}, n_classes=3
+    ).tolist() == [1, 1, 0.5, 1]
 
 
 @pytest.mark.parametrize(
@@ -108,7 +120,9 @@ def test_class_weight_dict_and_none():
 )
 def test_bad_class_weight(y, class_weight, kwargs, error, name):
     with pytest.raises(error, match=name):
-        class_weight_to_sample_weight(np.array(y, dtype=np.asarray(y).dtype if len(y) else int), class_weight, **kwargs)
+        class_weight_to_sample_weight(
+            np.array(y, dtype=np.asarray(y).dtype if len(y) else int), class_weight, **kwargs
+        )
 
 
 def test_check_sample_weight():
@@ -118,10 +132,16 @@ def test_check_sample_weight():
 
 @pytest.mark.parametrize(
     "value, error, match",
-    [([1.0, 2.0], ValueError, "shape"), ([[1.0, 2.0, 3.0]], ValueError, "shape"),
-     ([1.0, -2.0, 1.0], ValueError, r"sample_weight\[1\]"), ([1.0, np.nan, 1.0], ValueError, r"sample_weight\[1\]"),
-     ([np.inf, 1.0, 1.0], ValueError, r"sample_weight\[0\]"), ([0.0, 0.0, 0.0], ValueError, "all zero"),
-     (["a", "b", "c"], TypeError, "sample_weight"), ([True, False, True], TypeError, "sample_weight")],
+    [
+        ([1.0, 2.0], ValueError, "shape"),
+        ([[1.0, 2.0, 3.0]], ValueError, "shape"),
+        ([1.0, -2.0, 1.0], ValueError, r"sample_weight\[1\]"),
+        ([1.0, np.nan, 1.0], ValueError, r"sample_weight\[1\]"),
+        ([np.inf, 1.0, 1.0], ValueError, r"sample_weight\[0\]"),
+        ([0.0, 0.0, 0.0], ValueError, "all zero"),
+        (["a", "b", "c"], TypeError, "sample_weight"),
+        ([True, False, True], TypeError, "sample_weight"),
+    ],
 )
 def test_bad_sample_weight(value, error, match):
     with pytest.raises(error, match=match):

@@ -6,6 +6,7 @@ the schedules whose PyTorch ``step()`` is recursive differ by accumulated roundi
 2.3e-15 relative, but 8.1e-14 for the cosine with T_max=30 that runs through ten half-periods
 (relative to the small rates near its troughs). The plain-Python formulas agree to the bit.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,7 +52,10 @@ def closed_form(schedule: S.Schedule, base: float, k: int) -> float:
         w, f = c["warmup_steps"], c["warmup_start_factor"]
         if k < w:
             return base * (f + (1 - f) * k / w)
-        return c["eta_min"] + (base - c["eta_min"]) * (1 + math.cos(math.pi * (k - w) / c["T_max"])) / 2
+        return (
+            c["eta_min"]
+            + (base - c["eta_min"]) * (1 + math.cos(math.pi * (k - w) / c["T_max"])) / 2
+        )
     assert name == "onecycle"
     total, pct = c["total_steps"], c["pct_start"]
     lo, hi = c["max_lr"] / c["div_factor"], c["max_lr"]
@@ -89,7 +93,12 @@ def torch_rates(schedule: S.Schedule, base: float, n: int) -> np.ndarray:
     elif name == "cosine" and c["warmup_steps"] == 0:
         sched = lrs.CosineAnnealingLR(opt, T_max=c["T_max"], eta_min=c["eta_min"])
     elif name == "cosine":
-        warm = lrs.LinearLR(opt, start_factor=c["warmup_start_factor"], end_factor=1.0, total_iters=c["warmup_steps"])
+        warm = lrs.LinearLR(
+            opt,
+            start_factor=c["warmup_start_factor"],
+            end_factor=1.0,
+            total_iters=c["warmup_steps"],
+        )
         cos = lrs.CosineAnnealingLR(opt, T_max=c["T_max"], eta_min=c["eta_min"])
         sched = lrs.SequentialLR(opt, [warm, cos], milestones=[c["warmup_steps"]])
     else:
@@ -137,7 +146,9 @@ def test_landmarks():
     assert v.argmax() == 29
     step = S.StepLR(3, gamma=0.5).values(1.0, 0, 9)
     assert step.tolist() == [1, 1, 1, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25]
-    assert S.MultiStepLR([2, 2, 4], gamma=0.1).values(1.0, 0, 5).tolist() == pytest.approx([1, 1, 0.01, 0.01, 0.001])
+    assert S.MultiStepLR([2, 2, 4], gamma=0.1).values(1.0, 0, 5).tolist() == pytest.approx(
+        [1, 1, 0.01, 0.01, 0.001]
+    )
     assert S.Constant().values(0.3, 5, 4).tolist() == [0.3] * 4
 
 
@@ -154,16 +165,23 @@ def test_config_round_trips_through_json(schedule):
     again = S.Schedule.from_config(config)
     assert again == schedule and type(again) is type(schedule)
     assert type(schedule).from_config(config) == schedule
-    assert S.get_schedule(config).values(BASE_LR, 0, N).tobytes() == schedule.values(BASE_LR, 0, N).tobytes()
+    assert (
+        S.get_schedule(config).values(BASE_LR, 0, N).tobytes()
+        == schedule.values(BASE_LR, 0, N).tobytes()
+    )
 
 
 def test_get_schedule():
     assert S.get_schedule(None) == S.Constant() == S.get_schedule("constant")
-    assert S.get_schedule("Cosine", T_max=10, warmup_steps=2) == S.CosineAnnealingLR(10, warmup_steps=2)
+    assert S.get_schedule("Cosine", T_max=10, warmup_steps=2) == S.CosineAnnealingLR(
+        10, warmup_steps=2
+    )
     assert S.get_schedule("step", step_size=4) == S.StepLR(4)
     one = S.OneCycleLR(0.1, 100)
     assert S.get_schedule(one) is one
-    with pytest.raises(ValueError, match="unknown schedule 'linear'; known: constant, step, multistep"):
+    with pytest.raises(
+        ValueError, match="unknown schedule 'linear'; known: constant, step, multistep"
+    ):
         S.get_schedule("linear")
     with pytest.raises(TypeError, match="schedule must be"):
         S.get_schedule(0.1)
@@ -187,21 +205,53 @@ BAD = [
     (S.CosineAnnealingLR, {"T_max": 0}, ValueError, "T_max"),
     (S.CosineAnnealingLR, {"T_max": 10, "eta_min": -1e-3}, ValueError, "eta_min"),
     (S.CosineAnnealingLR, {"T_max": 10, "warmup_steps": -1}, ValueError, "warmup_steps"),
-    (S.CosineAnnealingLR, {"T_max": 10, "warmup_start_factor": 0.0}, ValueError, "warmup_start_factor"),
-    (S.CosineAnnealingLR, {"T_max": 10, "warmup_start_factor": 1.5}, ValueError, "warmup_start_factor"),
+    (
+        S.CosineAnnealingLR,
+        {"T_max": 10, "warmup_start_factor": 0.0},
+        ValueError,
+        "warmup_start_factor",
+    ),
+    (
+        S.CosineAnnealingLR,
+        {"T_max": 10, "warmup_start_factor": 1.5},
+        ValueError,
+        "warmup_start_factor",
+    ),
     (S.OneCycleLR, {"max_lr": 0.0, "total_steps": 10}, ValueError, "max_lr"),
     (S.OneCycleLR, {"max_lr": 0.1, "total_steps": 0}, ValueError, "total_steps"),
     (S.OneCycleLR, {"max_lr": 0.1, "total_steps": 10, "pct_start": 1.0}, ValueError, "pct_start"),
     (S.OneCycleLR, {"max_lr": 0.1, "total_steps": 10, "pct_start": 0.1}, ValueError, "pct_start"),
-    (S.OneCycleLR, {"max_lr": 0.1, "total_steps": 10, "pct_start": 0.55, "three_phase": True}, ValueError, "pct_start"),
-    (S.OneCycleLR, {"max_lr": 0.1, "total_steps": 10, "anneal_strategy": "exp"}, ValueError, "anneal_strategy"),
+    (
+        S.OneCycleLR,
+        {"max_lr": 0.1, "total_steps": 10, "pct_start": 0.55, "three_phase": True},
+        ValueError,
+        "pct_start",
+    ),
+    (
+        S.OneCycleLR,
+        {"max_lr": 0.1, "total_steps": 10, "anneal_strategy": "exp"},
+        ValueError,
+        "anneal_strategy",
+    ),
     (S.OneCycleLR, {"max_lr": 0.1, "total_steps": 10, "div_factor": 0}, ValueError, "div_factor"),
-    (S.OneCycleLR, {"max_lr": 0.1, "total_steps": 10, "final_div_factor": -1.0}, ValueError, "final_div_factor"),
-    (S.OneCycleLR, {"max_lr": 0.1, "total_steps": 10, "three_phase": "no"}, TypeError, "three_phase"),
+    (
+        S.OneCycleLR,
+        {"max_lr": 0.1, "total_steps": 10, "final_div_factor": -1.0},
+        ValueError,
+        "final_div_factor",
+    ),
+    (
+        S.OneCycleLR,
+        {"max_lr": 0.1, "total_steps": 10, "three_phase": "no"},
+        TypeError,
+        "three_phase",
+    ),
 ]
 
 
-@pytest.mark.parametrize("kind, kwargs, error, name", BAD, ids=[f"{k.__name__}-{kw}" for k, kw, _, _ in BAD])
+@pytest.mark.parametrize(
+    "kind, kwargs, error, name", BAD, ids=[f"{k.__name__}-{kw}" for k, kw, _, _ in BAD]
+)
 def test_bad_arguments(kind, kwargs, error, name):
     with pytest.raises(error, match=name):
         kind(**kwargs)
@@ -209,9 +259,13 @@ def test_bad_arguments(kind, kwargs, error, name):
 
 @pytest.mark.parametrize(
     "args, error, name",
-    [((0.0, 0, 5), ValueError, "base_lr"), ((float("nan"), 0, 5), ValueError, "base_lr"),
-     ((0.1, -1, 5), ValueError, "first_step"), ((0.1, 0, -5), ValueError, "n_steps"),
-     ((0.1, 0.5, 5), TypeError, "first_step")],
+    [
+        ((0.0, 0, 5), ValueError, "base_lr"),
+        ((float("nan"), 0, 5), ValueError, "base_lr"),
+        ((0.1, -1, 5), ValueError, "first_step"),
+        ((0.1, 0, -5), ValueError, "n_steps"),
+        ((0.1, 0.5, 5), TypeError, "first_step"),
+    ],
 )
 def test_bad_values_arguments(args, error, name):
     with pytest.raises(error, match=name):

@@ -1,4 +1,5 @@
 """The classic notebook, reproduced: seed 42, lr 0.01, batch 32, last 5,000 images held out."""
+
 from __future__ import annotations
 
 import numpy as np

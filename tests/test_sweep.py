@@ -1,4 +1,5 @@
 """Sweeps give the same records wherever and in whatever order their runs execute."""
+
 from __future__ import annotations
 
 import os
@@ -89,17 +90,46 @@ def _sweep_cli(mnist_dir, out, *extra):
     import sys
 
     env = {**os.environ, "NANOMLP_DATA": str(mnist_dir)}
-    argv = [sys.executable, "-m", "nanomlp", "sweep", "--limit", "900", "--val-size", "300",
-            "--test-limit", "300", "--out", str(out), *extra]
-    return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    argv = [
+        sys.executable,
+        "-m",
+        "nanomlp",
+        "sweep",
+        "--limit",
+        "900",
+        "--val-size",
+        "300",
+        "--test-limit",
+        "300",
+        "--out",
+        str(out),
+        *extra,
+    ]
+    return subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def test_cli_reproduces_the_seeds_grid_format(mnist_dir, tmp_path):
     import csv
     import json
 
-    child = _sweep_cli(mnist_dir, tmp_path / "out", "--lr", "0.1", "0.01", "0.001",
-                       "--batch-size", "32", "64", "128", "--epochs", "2", "--jobs", "2")
+    child = _sweep_cli(
+        mnist_dir,
+        tmp_path / "out",
+        "--lr",
+        "0.1",
+        "0.01",
+        "0.001",
+        "--batch-size",
+        "32",
+        "64",
+        "128",
+        "--epochs",
+        "2",
+        "--jobs",
+        "2",
+    )
     out, err = child.communicate(timeout=300)
     assert child.returncode == 0, err
     lines = [line for line in out.splitlines() if "→" in line]
@@ -118,8 +148,21 @@ def test_cli_reproduces_the_seeds_grid_format(mnist_dir, tmp_path):
 def test_cli_ctrl_c_keeps_the_finished_runs(mnist_dir, tmp_path):
     import csv
 
-    child = _sweep_cli(mnist_dir, tmp_path / "out", "--lr", "0.1", "0.05", "0.01", "0.005", "0.001",
-                       "--batch-size", "8", "16", "--epochs", "20")
+    child = _sweep_cli(
+        mnist_dir,
+        tmp_path / "out",
+        "--lr",
+        "0.1",
+        "0.05",
+        "0.01",
+        "0.005",
+        "0.001",
+        "--batch-size",
+        "8",
+        "16",
+        "--epochs",
+        "20",
+    )
     try:
         while "[sweep] 2/10 runs" not in child.stderr.readline():
             assert child.poll() is None, "the sweep ended before it was interrupted"

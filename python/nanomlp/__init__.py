@@ -1,4 +1,5 @@
 """nanomlp: train small multilayer perceptrons on the CPU, fast and bit-for-bit reproducible."""
+
 from ._core import __version__
 from .callbacks import (
     Callback,

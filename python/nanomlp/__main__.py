@@ -1,4 +1,5 @@
 """``python -m nanomlp``: the ``nanomlp`` command."""
+
 import sys
 
 from .cli import main

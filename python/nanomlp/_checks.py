@@ -1,9 +1,11 @@
 """Validation of everything a user passes, done once in Python before the engine sees it."""
+
 from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -52,9 +54,7 @@ def check_features(
     if arr.dtype.kind not in _REAL_KINDS:
         raise TypeError(f"{name} must hold real numbers (float or int), got dtype {arr.dtype}")
     if arr.ndim != 2 or arr.shape[1] != n_features:
-        raise ValueError(
-            f"{name} must have shape (n_samples, {n_features}), got shape {arr.shape}"
-        )
+        raise ValueError(f"{name} must have shape (n_samples, {n_features}), got shape {arr.shape}")
     if arr.shape[0] < 1:
         raise ValueError(f"{name} must have at least one row, got shape {arr.shape}")
     with np.errstate(over="ignore"):  # out-of-range values become inf, refused just below
@@ -81,7 +81,9 @@ def check_labels(y: Any, n_rows: int, n_classes: int, name: str = "y") -> np.nda
     """
     arr = np.asarray(y)
     if arr.dtype.kind not in _REAL_KINDS:
-        raise TypeError(f"{name} must hold integer class ids or one-hot rows, got dtype {arr.dtype}")
+        raise TypeError(
+            f"{name} must hold integer class ids or one-hot rows, got dtype {arr.dtype}"
+        )
     if arr.ndim == 2:
         if arr.shape != (n_rows, n_classes):
             raise ValueError(
@@ -89,7 +91,9 @@ def check_labels(y: Any, n_rows: int, n_classes: int, name: str = "y") -> np.nda
             )
         is_one = arr == 1
         if not (((arr == 0) | is_one).all() and (is_one.sum(axis=1) == 1).all()):
-            raise ValueError(f"{name} as a 2-D array must be one-hot: one 1 per row, zeros elsewhere")
+            raise ValueError(
+                f"{name} as a 2-D array must be one-hot: one 1 per row, zeros elsewhere"
+            )
         return np.ascontiguousarray(is_one.argmax(axis=1), dtype=np.int32)
     if arr.ndim != 1:
         raise ValueError(
@@ -98,12 +102,12 @@ def check_labels(y: Any, n_rows: int, n_classes: int, name: str = "y") -> np.nda
     if arr.dtype.kind == "f":
         raise TypeError(f"{name} must hold integer class ids, got dtype {arr.dtype}")
     if arr.shape[0] != n_rows:
-        raise ValueError(f"{name} must have {n_rows} entries (one per row of x), got {arr.shape[0]}")
+        raise ValueError(
+            f"{name} must have {n_rows} entries (one per row of x), got {arr.shape[0]}"
+        )
     if n_rows and (arr.min() < 0 or arr.max() >= n_classes):
         bad = int(np.flatnonzero((arr < 0) | (arr >= n_classes))[0])
-        raise ValueError(
-            f"{name}[{bad}] = {arr[bad]} is not a class id in [0, {n_classes})"
-        )
+        raise ValueError(f"{name}[{bad}] = {arr[bad]} is not a class id in [0, {n_classes})")
     return np.ascontiguousarray(arr, dtype=np.int32)
 
 
@@ -181,7 +185,5 @@ def check_config(config: Any, name: str, known: dict[str, Any]) -> tuple[type, d
     kwargs = dict(config)
     key = kwargs.pop("name", None)
     if key not in known:
-        raise ValueError(
-            f"unknown {name} {key!r} in config; known: {', '.join(sorted(known))}"
-        )
+        raise ValueError(f"unknown {name} {key!r} in config; known: {', '.join(sorted(known))}")
     return known[key], kwargs

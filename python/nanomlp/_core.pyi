@@ -1,10 +1,7 @@
 """Typed interface of nanomlp's native engine (the ``_core`` extension)."""
-from typing import Optional
 
 import numpy as np
 import numpy.typing as npt
-
-from . import _core_testing as testing
 
 __version__: str
 
@@ -34,7 +31,7 @@ class Network:
         momentum: float = 0.0,
         nesterov: bool = False,
         weight_decay: float = 0.0,
-        velocity: Optional[npt.NDArray[np.float32]] = None,
+        velocity: npt.NDArray[np.float32] | None = None,
     ) -> int: ...
     def gradients(
         self,
@@ -46,6 +43,6 @@ class Network:
         self,
         params: npt.NDArray[np.float32],
         x: npt.NDArray[np.float32],
-        labels: Optional[npt.NDArray[np.int32]] = None,
+        labels: npt.NDArray[np.int32] | None = None,
         return_proba: bool = False,
-    ) -> tuple[float, int, Optional[npt.NDArray[np.float32]]]: ...
+    ) -> tuple[float, int, npt.NDArray[np.float32] | None]: ...

@@ -1,5 +1,4 @@
 """Typed interface of ``nanomlp._core.testing``: the matrix kernels one by one, for the tests."""
-from typing import Optional
 
 import numpy as np
 import numpy.typing as npt
@@ -13,12 +12,12 @@ def gemm(
     b: npt.NDArray[np.float32],
     kernel: str,
     threads: int = 1,
-    bias: Optional[npt.NDArray[np.float32]] = None,
+    bias: npt.NDArray[np.float32] | None = None,
     relu: bool = False,
-    mask: Optional[npt.NDArray[np.float32]] = None,
-    c: Optional[npt.NDArray[np.float32]] = None,
+    mask: npt.NDArray[np.float32] | None = None,
+    c: npt.NDArray[np.float32] | None = None,
     lr: float = 0.0,
-    rows: Optional[npt.NDArray[np.int64]] = None,
+    rows: npt.NDArray[np.int64] | None = None,
 ) -> npt.NDArray[np.float32]: ...
 def reference_gemm(
     shape: str, a: npt.NDArray[np.float32], b: npt.NDArray[np.float32], fused: bool = False

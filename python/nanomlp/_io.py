@@ -6,8 +6,9 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator, Union
+from typing import IO, Any, Callable, Union
 
 import numpy as np
 

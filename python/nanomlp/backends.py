@@ -38,7 +38,12 @@ class Backend(Protocol):
     kernel: str
 
     def train_epoch(
-        self, x: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int, lr: float,
+        self,
+        x: np.ndarray,
+        labels: np.ndarray,
+        order: np.ndarray,
+        batch_size: int,
+        lr: float,
         optimizer: Any,
     ) -> int: ...
 
@@ -70,13 +75,24 @@ class NativeBackend:
         return self._networks[batch_size]
 
     def train_epoch(
-        self, x: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int, lr: float,
+        self,
+        x: np.ndarray,
+        labels: np.ndarray,
+        order: np.ndarray,
+        batch_size: int,
+        lr: float,
         optimizer: Any,
     ) -> int:
         net = self._network(min(batch_size, len(order)))
         return net.train_epoch(
-            self.model.params, x, labels, order, lr, momentum=optimizer.momentum,
-            nesterov=optimizer.nesterov, weight_decay=optimizer.weight_decay,
+            self.model.params,
+            x,
+            labels,
+            order,
+            lr,
+            momentum=optimizer.momentum,
+            nesterov=optimizer.nesterov,
+            weight_decay=optimizer.weight_decay,
             velocity=optimizer.velocity,
         )
 
@@ -95,7 +111,12 @@ class NumpyBackend:
         self.model = model  # NumPy's BLAS picks its own threads: ``threads`` is the engine's
 
     def train_epoch(
-        self, x: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int, lr: float,
+        self,
+        x: np.ndarray,
+        labels: np.ndarray,
+        order: np.ndarray,
+        batch_size: int,
+        lr: float,
         optimizer: Any,
     ) -> int:
         m = self.model
@@ -104,8 +125,17 @@ class NumpyBackend:
             weights, biases = parameter_views(optimizer.velocity, m.layer_sizes)
             velocities = weights + biases
         return reference.train_epoch(
-            m.weights, m.biases, x, labels, order, batch_size, lr, momentum=optimizer.momentum,
-            nesterov=optimizer.nesterov, weight_decay=optimizer.weight_decay, velocities=velocities,
+            m.weights,
+            m.biases,
+            x,
+            labels,
+            order,
+            batch_size,
+            lr,
+            momentum=optimizer.momentum,
+            nesterov=optimizer.nesterov,
+            weight_decay=optimizer.weight_decay,
+            velocities=velocities,
         )
 
     def evaluate(

@@ -5,6 +5,7 @@
 ``on_train_begin``. Epochs are numbered from 0 in the hooks, as in Keras; a callback stops
 training by setting ``trainer.stop_training = True``.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -19,8 +20,14 @@ from ._checks import check_int, check_positive_float, check_verbose
 from ._progress import StatusLine, bar, duration
 
 __all__ = [
-    "Callback", "History", "ProgressBar", "EarlyStopping", "ModelCheckpoint", "TerminateOnNaN",
-    "LearningRateScheduler", "format_epoch",
+    "Callback",
+    "History",
+    "ProgressBar",
+    "EarlyStopping",
+    "ModelCheckpoint",
+    "TerminateOnNaN",
+    "LearningRateScheduler",
+    "format_epoch",
 ]
 
 
@@ -186,7 +193,11 @@ class EarlyStopping(Callback):
     ) -> None:
         self.monitor = monitor
         self.patience = check_int(patience, "patience", 0)
-        if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float)) or not min_delta >= 0:
+        if (
+            isinstance(min_delta, bool)
+            or not isinstance(min_delta, (int, float))
+            or not min_delta >= 0
+        ):
             raise ValueError(f"min_delta must be a number >= 0, got {min_delta!r}")
         self.min_delta = float(min_delta)
         self._better = _improvement_test(monitor, mode, self.min_delta)
@@ -208,7 +219,12 @@ class EarlyStopping(Callback):
         value = _monitored("EarlyStopping", self.monitor, logs)
         self._last_epoch = epoch
         # NaN never counts as an improvement: a diverged epoch only uses up patience.
-        if self.best is None and math.isfinite(value) or self.best is not None and self._better(value, self.best):
+        if (
+            self.best is None
+            and math.isfinite(value)
+            or self.best is not None
+            and self._better(value, self.best)
+        ):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
                 self._best_params = self.trainer.model.params.copy()
@@ -260,7 +276,11 @@ class ModelCheckpoint(Callback):
             return
         if self.save_best_only:
             value = _monitored("ModelCheckpoint", self.monitor, logs)
-            if not math.isfinite(value) or self.best is not None and not self._better(value, self.best):
+            if (
+                not math.isfinite(value)
+                or self.best is not None
+                and not self._better(value, self.best)
+            ):
                 return
             self.best = value
         path = self.path.format(epoch=epoch + 1, **logs)
@@ -269,7 +289,11 @@ class ModelCheckpoint(Callback):
             **model.metadata,
             "epoch": epoch + 1,
             "logs": logs,
-            "trainer": {"lr": trainer.lr, "batch_size": trainer.batch_size, "backend": trainer.backend},
+            "trainer": {
+                "lr": trainer.lr,
+                "batch_size": trainer.batch_size,
+                "backend": trainer.backend,
+            },
         }
         model.save(path, metadata=metadata)
         self.saved.append(path)
@@ -316,17 +340,22 @@ class LearningRateScheduler(Callback):
         self.schedule = schedule
         try:
             positional = [
-                p for p in inspect.signature(schedule).parameters.values()
+                p
+                for p in inspect.signature(schedule).parameters.values()
                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
             ]
-            self._takes_lr = len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in positional)
+            self._takes_lr = len(positional) >= 2 or any(
+                p.kind == p.VAR_POSITIONAL for p in positional
+            )
         except (TypeError, ValueError):  # builtins without a signature
             self._takes_lr = False
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         trainer = self.trainer
         lr = self.schedule(epoch, trainer.lr) if self._takes_lr else self.schedule(epoch)
-        trainer.lr = check_positive_float(lr, f"the learning rate schedule's value for epoch {epoch}")
+        trainer.lr = check_positive_float(
+            lr, f"the learning rate schedule's value for epoch {epoch}"
+        )
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is not None:

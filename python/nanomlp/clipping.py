@@ -3,10 +3,11 @@
 ``grads`` is a flat array or a list of arrays, in the engine's flat layout (per layer the
 weights, then the biases); ``clip_grad_norm`` and ``clip_grad_value`` change them in place.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -27,7 +28,9 @@ def _as_list(grads: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
 
 def grad_norm(grads: np.ndarray | Sequence[np.ndarray]) -> float:
     """The 2-norm of all the gradients together, as a float64 computed in the fixed order above."""
-    flat = np.concatenate([np.asarray(g, dtype=np.float64).ravel() for g in _as_list(grads)] + [np.zeros(0)])
+    flat = np.concatenate(
+        [np.asarray(g, dtype=np.float64).ravel() for g in _as_list(grads)] + [np.zeros(0)]
+    )
     squares = np.zeros(max(1, -(-len(flat) // NORM_LANES)) * NORM_LANES)
     squares[: len(flat)] = flat * flat
     total = 0.0  # cumsum adds strictly in order: each lane from its first row to its last

@@ -24,14 +24,14 @@ finaliser from Stafford's "Mix13"): a row's units read the SplitMix64 stream of 
 so the engine adds GAMMA and runs ``fmix`` per entry. The kept entries are scaled by
 ``1 / (1 - p)`` as in PyTorch, so the layer's expected output is unchanged.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
 
-from ._checks import check_int
-from ._checks import check_float
+from ._checks import check_float, check_int
 
 GAMMA = 0x9E3779B97F4A7C15
 MIX1 = 0xBF58476D1CE4E5B9
@@ -71,7 +71,9 @@ def dropout_bits(seed: int, step: int, row_ids: Any, n_units: int, layer: int) -
     n_units = check_int(n_units, "n_units", 0)
     rows = np.asarray(row_ids)
     if rows.ndim != 1 or (rows.size and rows.dtype.kind not in "iu"):
-        raise TypeError(f"row_ids must be a 1-D array of integer row indices, got {rows.dtype} of shape {rows.shape}")
+        raise TypeError(
+            f"row_ids must be a 1-D array of integer row indices, got {rows.dtype} of shape {rows.shape}"
+        )
     if rows.size and rows.min() < 0:
         raise ValueError(f"row_ids must be >= 0 (indices of rows in the dataset), got {rows.min()}")
     step_key = absorb(absorb(np.array([seed], dtype=np.uint64), layer), step)

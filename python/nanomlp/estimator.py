@@ -2,9 +2,11 @@
 
 Importing this module imports scikit-learn (the ``sklearn`` extra); importing nanomlp does not.
 """
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -20,16 +22,16 @@ except ImportError as err:  # pragma: no cover - exercised only without scikit-l
     ) from err
 
 from ._checks import check_int
+from .backends import resolve_threads
 from .callbacks import Callback
 from .model import MLP
-from .backends import resolve_threads
 from .trainer import Trainer
 
 
 class _NoImprovementStop(Callback):
     """scikit-learn's rule: stop after ``patience`` epochs without improving by ``tol``."""
 
-    def __init__(self, estimator: "MLPClassifier", monitor: str, patience: int, tol: float):
+    def __init__(self, estimator: MLPClassifier, monitor: str, patience: int, tol: float):
         self.estimator, self.monitor, self.patience, self.tol = estimator, monitor, patience, tol
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
@@ -127,7 +129,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     def _initialise(self, n_features: int, classes: np.ndarray) -> None:
         hidden = self.hidden_layer_sizes
         hidden = (hidden,) if isinstance(hidden, (int, np.integer)) else tuple(hidden)
-        if isinstance(self.random_state, (int, np.integer)) and not isinstance(self.random_state, bool):
+        if isinstance(self.random_state, (int, np.integer)) and not isinstance(
+            self.random_state, bool
+        ):
             seed = int(self.random_state)
         else:
             seed = int(check_random_state(self.random_state).randint(2**32, dtype=np.uint64))
@@ -160,13 +164,20 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             monitor = "val_acc"
             stratify = y if np.bincount(y).min() >= 2 else None
             x, x_val, y, y_val = train_test_split(
-                x, y, test_size=self.validation_fraction, random_state=self.model_.seed,
+                x,
+                y,
+                test_size=self.validation_fraction,
+                random_state=self.model_.seed,
                 stratify=stratify,
             )
             validation = (x_val, y_val)
         trainer = self._trainer(epochs)
-        stop = _NoImprovementStop(self, monitor, check_int(self.n_iter_no_change, "n_iter_no_change", 1), float(self.tol))
-        history = trainer.fit(x, y, validation_data=validation, callbacks=[stop], verbose=int(self.verbose))
+        stop = _NoImprovementStop(
+            self, monitor, check_int(self.n_iter_no_change, "n_iter_no_change", 1), float(self.tol)
+        )
+        history = trainer.fit(
+            x, y, validation_data=validation, callbacks=[stop], verbose=int(self.verbose)
+        )
         self.n_iter_ += len(history.history.get("train_loss", []))
         self._optimizer_state = trainer.get_optimizer_state()
         self._engine = trainer
@@ -176,7 +187,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             self.loss_ = self.loss_curve_[-1]
             self.best_loss_ = None if self.early_stopping else float(np.min(self.loss_curve_))
 
-    def fit(self, X: Any, y: Any) -> "MLPClassifier":
+    def fit(self, X: Any, y: Any) -> MLPClassifier:
         """Train from scratch for up to ``max_iter`` epochs."""
         X, y = validate_data(self, X, y, dtype=np.float32, order="C", reset=True)
         check_classification_targets(y)
@@ -185,7 +196,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self._run(X, self._encode(y), check_int(self.max_iter, "max_iter", 1))
         return self
 
-    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> "MLPClassifier":
+    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> MLPClassifier:
         """One epoch on (X, y); the first call needs ``classes``, every label there may be."""
         first = not hasattr(self, "model_")
         X, y = validate_data(self, X, y, dtype=np.float32, order="C", reset=first)
@@ -194,8 +205,12 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             if classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit")
             self._initialise(X.shape[1], np.unique(np.asarray(classes)))
-        elif classes is not None and not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
-            raise ValueError(f"classes {classes!r} differs from the first call's {self.classes_.tolist()}")
+        elif classes is not None and not np.array_equal(
+            np.unique(np.asarray(classes)), self.classes_
+        ):
+            raise ValueError(
+                f"classes {classes!r} differs from the first call's {self.classes_.tolist()}"
+            )
         self._run(X, self._encode(y), 1)
         return self
 
@@ -210,7 +225,11 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         # The engine of the last fit (workspaces, thread pool), not a new one per call; predict
         # may not change the estimator, so a stale one is replaced for this call only.
         cached = self.__dict__.get("_engine")
-        if cached is not None and cached.model is self.model_ and cached.threads == resolve_threads(self.threads):
+        if (
+            cached is not None
+            and cached.model is self.model_
+            and cached.threads == resolve_threads(self.threads)
+        ):
             return cached
         return Trainer(self.model_, threads=self.threads)
 

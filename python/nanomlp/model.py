@@ -1,19 +1,21 @@
 """The multilayer perceptron: layer sizes, parameters and their initialisation."""
+
 from __future__ import annotations
 
 import contextlib
 import json
 import os
 import threading
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from . import _defaults
-from ._io import atomic_write, json_default
 from ._checks import check_int, check_layer_sizes
 from ._core import __version__
+from ._io import atomic_write, json_default
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -22,8 +24,17 @@ _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 FILE_FORMAT = "nanomlp.MLP"
 FILE_VERSION = 1
 _REQUIRED = (
-    "format", "format_version", "layer_sizes", "dtype", "seed", "params", "metadata",
-    "rng_keys", "rng_pos", "rng_has_gauss", "rng_cached_gaussian",
+    "format",
+    "format_version",
+    "layer_sizes",
+    "dtype",
+    "seed",
+    "params",
+    "metadata",
+    "rng_keys",
+    "rng_pos",
+    "rng_has_gauss",
+    "rng_cached_gaussian",
 )
 
 
@@ -179,7 +190,7 @@ class MLP:
             np.savez(f, **entries)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "MLP":
+    def load(cls, path: str | os.PathLike[str]) -> MLP:
         """Read a model written by ``save``: same parameters to the bit, same random stream.
 
         Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file for
@@ -199,7 +210,9 @@ class MLP:
             except Exception as err:  # BadZipFile, EOFError, OSError, pickled data refused ...
                 # np.load takes any unknown bytes for a pickle: say what the user needs to hear.
                 reason = "not an .npz archive" if "pickle" in str(err) else str(err)
-                raise bad(f"not a nanomlp model file, or truncated or corrupted ({reason})") from err
+                raise bad(
+                    f"not a nanomlp model file, or truncated or corrupted ({reason})"
+                ) from err
             if not isinstance(npz, np.lib.npyio.NpzFile):
                 raise bad("not a nanomlp model file (a single .npy array, not an .npz)")
             try:
@@ -214,20 +227,32 @@ class MLP:
             raise bad(f"not a nanomlp model file ({', '.join(odd)} not NumPy arrays)")
 
         if "format" not in z:
-            raise bad(f"not a nanomlp model file (no 'format' entry; it holds: {', '.join(sorted(z)) or 'nothing'})")
+            raise bad(
+                f"not a nanomlp model file (no 'format' entry; it holds: {', '.join(sorted(z)) or 'nothing'})"
+            )
         if _text(z["format"]) != FILE_FORMAT:
-            raise bad(f"not a nanomlp model file (format {_text(z['format'])!r}, expected {FILE_FORMAT!r})")
+            raise bad(
+                f"not a nanomlp model file (format {_text(z['format'])!r}, expected {FILE_FORMAT!r})"
+            )
         missing = [key for key in _REQUIRED if key not in z]
         if missing:
             raise bad(f"incomplete model file: missing {', '.join(missing)}")
         version = _int(z["format_version"], "format_version", bad)
         if version != FILE_VERSION:
-            newer = " (written by a newer nanomlp; upgrade to read it)" if version > FILE_VERSION else ""
-            raise bad(f"format version {version} is not one this nanomlp reads ({FILE_VERSION}){newer}")
+            newer = (
+                " (written by a newer nanomlp; upgrade to read it)"
+                if version > FILE_VERSION
+                else ""
+            )
+            raise bad(
+                f"format version {version} is not one this nanomlp reads ({FILE_VERSION}){newer}"
+            )
 
         sizes = z["layer_sizes"]
         if sizes.ndim != 1 or sizes.dtype.kind not in "iu":
-            raise bad(f"layer_sizes must be a 1-D integer array, found {sizes.dtype} of shape {sizes.shape}")
+            raise bad(
+                f"layer_sizes must be a 1-D integer array, found {sizes.dtype} of shape {sizes.shape}"
+            )
         try:
             layer_sizes = check_layer_sizes([int(s) for s in sizes])
         except (TypeError, ValueError) as err:
@@ -257,19 +282,26 @@ class MLP:
         model.seed = None if seed < 0 else seed
         keys = z["rng_keys"]
         if keys.dtype != np.uint32 or keys.shape != (624,):
-            raise bad(f"rng_keys must be uint32 of shape (624,), found {keys.dtype} of shape {keys.shape}")
+            raise bad(
+                f"rng_keys must be uint32 of shape (624,), found {keys.dtype} of shape {keys.shape}"
+            )
         try:
-            model.random_state.set_state((
-                "MT19937", keys, _int(z["rng_pos"], "rng_pos", bad),
-                _int(z["rng_has_gauss"], "rng_has_gauss", bad),
-                float(z["rng_cached_gaussian"]),
-            ))
+            model.random_state.set_state(
+                (
+                    "MT19937",
+                    keys,
+                    _int(z["rng_pos"], "rng_pos", bad),
+                    _int(z["rng_has_gauss"], "rng_has_gauss", bad),
+                    float(z["rng_cached_gaussian"]),
+                )
+            )
         except (TypeError, ValueError) as err:
             raise bad(f"bad random state ({err})") from err
         if "shuffle_order" in z:
             order = z["shuffle_order"]
             if (
-                order.ndim != 1 or order.dtype != np.int64
+                order.ndim != 1
+                or order.dtype != np.int64
                 or not np.array_equal(np.sort(order), np.arange(len(order)))
             ):
                 raise bad("shuffle_order must be a permutation of 0..n-1 (int64)")

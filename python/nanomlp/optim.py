@@ -12,15 +12,16 @@ Options of PyTorch's that are not here: SGD's dampening, ``maximize``, and the
 ``foreach``/``fused``/``capturable``/``differentiable`` implementation switches. Validation is
 stricter than PyTorch's: ``lr`` > 0, and momentum and RMSprop's ``alpha`` below 1.
 """
+
 from __future__ import annotations
 
-from typing import Any, ClassVar, Sequence
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
 from . import reference
-from ._checks import check_int
-from ._checks import check_bool, check_config, check_float
+from ._checks import check_bool, check_config, check_float, check_int
 from .model import parameter_layout
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -63,7 +64,7 @@ class Optimizer:
         raise NotImplementedError
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "Optimizer":
+    def from_config(cls, config: dict[str, Any]) -> Optimizer:
         """The optimizer a ``get_config`` dict describes; on ``Optimizer`` itself any known name."""
         klass, kwargs = check_config(config, "optimizer", OPTIMIZERS)
         if cls is not Optimizer and klass is not cls:
@@ -97,13 +98,27 @@ class Optimizer:
         check_int(state["step"], "state['step']", 0)
         for name in self.state_names:
             arr = state[name]
-            if not isinstance(arr, np.ndarray) or arr.shape != (n_params,) or arr.dtype != np.dtype(dtype):
-                got = f"{arr.dtype} of shape {arr.shape}" if isinstance(arr, np.ndarray) else type(arr).__name__
-                raise ValueError(f"state[{name!r}] must be {np.dtype(dtype)} of shape ({n_params},), got {got}")
+            if (
+                not isinstance(arr, np.ndarray)
+                or arr.shape != (n_params,)
+                or arr.dtype != np.dtype(dtype)
+            ):
+                got = (
+                    f"{arr.dtype} of shape {arr.shape}"
+                    if isinstance(arr, np.ndarray)
+                    else type(arr).__name__
+                )
+                raise ValueError(
+                    f"state[{name!r}] must be {np.dtype(dtype)} of shape ({n_params},), got {got}"
+                )
 
     def update(
-        self, params: np.ndarray, grads: np.ndarray, state: dict[str, Any],
-        lr: float | None = None, decay: Any = True,
+        self,
+        params: np.ndarray,
+        grads: np.ndarray,
+        state: dict[str, Any],
+        lr: float | None = None,
+        decay: Any = True,
     ) -> None:
         """One step on ``params`` in place (and ``state``), with this optimizer's settings and
         ``lr`` (default: ``self.lr``; a schedule passes each step's). ``decay``: where weight
@@ -134,7 +149,13 @@ class SGD(Optimizer):
 
     name = "sgd"
 
-    def __init__(self, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0) -> None:
+    def __init__(
+        self,
+        lr: float = 0.01,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+    ) -> None:
         self.lr = _lr(lr)
         self.momentum = _unit(momentum, "momentum")
         self.nesterov = check_bool(nesterov, "nesterov")
@@ -143,16 +164,29 @@ class SGD(Optimizer):
         self.weight_decay = _weight_decay(weight_decay)
 
     def get_config(self) -> dict[str, Any]:
-        return {"name": self.name, "lr": self.lr, "momentum": self.momentum,
-                "nesterov": self.nesterov, "weight_decay": self.weight_decay}
+        return {
+            "name": self.name,
+            "lr": self.lr,
+            "momentum": self.momentum,
+            "nesterov": self.nesterov,
+            "weight_decay": self.weight_decay,
+        }
 
     @property
     def state_names(self) -> tuple[str, ...]:
         return ("momentum_buffer",) if self.momentum else ()
 
-    def update(self, params: np.ndarray, grads: np.ndarray, state: dict[str, Any],
-               lr: float | None = None, decay: Any = True) -> None:
-        reference.sgd_update(params, grads, state, self.lr if lr is None else lr, decay=decay, **self._settings())
+    def update(
+        self,
+        params: np.ndarray,
+        grads: np.ndarray,
+        state: dict[str, Any],
+        lr: float | None = None,
+        decay: Any = True,
+    ) -> None:
+        reference.sgd_update(
+            params, grads, state, self.lr if lr is None else lr, decay=decay, **self._settings()
+        )
 
 
 class Adam(Optimizer):
@@ -166,8 +200,12 @@ class Adam(Optimizer):
     decoupled_weight_decay: ClassVar[bool] = False
 
     def __init__(
-        self, lr: float = 1e-3, betas: Sequence[float] = (0.9, 0.999), eps: float = 1e-8,
-        weight_decay: float = 0.0, amsgrad: bool = False,
+        self,
+        lr: float = 1e-3,
+        betas: Sequence[float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
     ) -> None:
         self.lr = _lr(lr)
         if isinstance(betas, (str, bytes)) or not isinstance(betas, Sequence) or len(betas) != 2:
@@ -178,19 +216,38 @@ class Adam(Optimizer):
         self.amsgrad = check_bool(amsgrad, "amsgrad")
 
     def get_config(self) -> dict[str, Any]:
-        return {"name": self.name, "lr": self.lr, "betas": list(self.betas), "eps": self.eps,
-                "weight_decay": self.weight_decay, "amsgrad": self.amsgrad}
+        return {
+            "name": self.name,
+            "lr": self.lr,
+            "betas": list(self.betas),
+            "eps": self.eps,
+            "weight_decay": self.weight_decay,
+            "amsgrad": self.amsgrad,
+        }
 
     @property
     def state_names(self) -> tuple[str, ...]:
         return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if self.amsgrad else ())
 
-    def update(self, params: np.ndarray, grads: np.ndarray, state: dict[str, Any],
-               lr: float | None = None, decay: Any = True) -> None:
+    def update(
+        self,
+        params: np.ndarray,
+        grads: np.ndarray,
+        state: dict[str, Any],
+        lr: float | None = None,
+        decay: Any = True,
+    ) -> None:
         settings = self._settings()
         settings["betas"] = self.betas
-        reference.adam_update(params, grads, state, self.lr if lr is None else lr, decay=decay,
-                              decoupled_weight_decay=self.decoupled_weight_decay, **settings)
+        reference.adam_update(
+            params,
+            grads,
+            state,
+            self.lr if lr is None else lr,
+            decay=decay,
+            decoupled_weight_decay=self.decoupled_weight_decay,
+            **settings,
+        )
 
 
 class AdamW(Adam):
@@ -202,8 +259,12 @@ class AdamW(Adam):
     decoupled_weight_decay = True
 
     def __init__(
-        self, lr: float = 1e-3, betas: Sequence[float] = (0.9, 0.999), eps: float = 1e-8,
-        weight_decay: float = 1e-2, amsgrad: bool = False,
+        self,
+        lr: float = 1e-3,
+        betas: Sequence[float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
     ) -> None:
         super().__init__(lr, betas, eps, weight_decay, amsgrad)
 
@@ -218,8 +279,13 @@ class RMSprop(Optimizer):
     name = "rmsprop"
 
     def __init__(
-        self, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0,
-        momentum: float = 0.0, centered: bool = False,
+        self,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
     ) -> None:
         self.lr = _lr(lr)
         self.alpha = _unit(alpha, "alpha")
@@ -229,18 +295,35 @@ class RMSprop(Optimizer):
         self.centered = check_bool(centered, "centered")
 
     def get_config(self) -> dict[str, Any]:
-        return {"name": self.name, "lr": self.lr, "alpha": self.alpha, "eps": self.eps,
-                "weight_decay": self.weight_decay, "momentum": self.momentum, "centered": self.centered}
+        return {
+            "name": self.name,
+            "lr": self.lr,
+            "alpha": self.alpha,
+            "eps": self.eps,
+            "weight_decay": self.weight_decay,
+            "momentum": self.momentum,
+            "centered": self.centered,
+        }
 
     @property
     def state_names(self) -> tuple[str, ...]:
-        return ("square_avg",) + (("momentum_buffer",) if self.momentum else ()) + (
-            ("grad_avg",) if self.centered else ()
+        return (
+            ("square_avg",)
+            + (("momentum_buffer",) if self.momentum else ())
+            + (("grad_avg",) if self.centered else ())
         )
 
-    def update(self, params: np.ndarray, grads: np.ndarray, state: dict[str, Any],
-               lr: float | None = None, decay: Any = True) -> None:
-        reference.rmsprop_update(params, grads, state, self.lr if lr is None else lr, decay=decay, **self._settings())
+    def update(
+        self,
+        params: np.ndarray,
+        grads: np.ndarray,
+        state: dict[str, Any],
+        lr: float | None = None,
+        decay: Any = True,
+    ) -> None:
+        reference.rmsprop_update(
+            params, grads, state, self.lr if lr is None else lr, decay=decay, **self._settings()
+        )
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {k.name: k for k in (SGD, Adam, AdamW, RMSprop)}
@@ -251,7 +334,9 @@ def get_optimizer(name_or_obj: Any = "sgd", **kwargs: Any) -> Optimizer:
     defaults or ``kwargs``, from a ``get_config`` dict, or an ``Optimizer`` returned as is."""
     if isinstance(name_or_obj, Optimizer):
         if kwargs:
-            raise TypeError("keyword arguments go with an optimizer's name, not with an Optimizer object")
+            raise TypeError(
+                "keyword arguments go with an optimizer's name, not with an Optimizer object"
+            )
         return name_or_obj
     if isinstance(name_or_obj, dict):
         if kwargs:

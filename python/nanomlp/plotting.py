@@ -5,10 +5,12 @@ function returns the ``Figure``; pass ``ax`` to draw into axes of your own figur
 new one. Nothing here calls ``plt.show()``: in a notebook the figure shows itself, in a script
 call ``plt.show()`` or ``fig.savefig(...)``.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -23,9 +25,7 @@ def _pyplot() -> Any:
     try:
         import matplotlib.pyplot as plt
     except ImportError as err:
-        raise ImportError(
-            "nanomlp.plotting needs matplotlib: pip install matplotlib"
-        ) from err
+        raise ImportError("nanomlp.plotting needs matplotlib: pip install matplotlib") from err
     return plt
 
 
@@ -41,9 +41,7 @@ def _axes_list(ax: Any, count: int, name: str = "ax") -> list[Any]:
     return axes[:count]
 
 
-def plot_history(
-    history: Any, ax: Any = None, metrics: Sequence[str] = ("loss", "acc")
-) -> Any:
+def plot_history(history: Any, ax: Any = None, metrics: Sequence[str] = ("loss", "acc")) -> Any:
     """The notebook's two panels: loss and accuracy over epochs, train and validation.
 
     ``history`` is a ``History`` (what ``Trainer.fit`` returns) or its ``history`` dict
@@ -52,7 +50,9 @@ def plot_history(
     """
     curves: Mapping[str, Sequence[float]] = getattr(history, "history", history)
     if not isinstance(curves, Mapping):
-        raise TypeError(f"history must be a History or a dict of lists, got {type(history).__name__}")
+        raise TypeError(
+            f"history must be a History or a dict of lists, got {type(history).__name__}"
+        )
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     for metric in metrics:
         if metric not in _TITLES:
@@ -104,7 +104,9 @@ def _predict_proba(model: Any, x: np.ndarray) -> np.ndarray:
 def _image_shape(n_features: int) -> tuple[int, int]:
     side = math.isqrt(n_features)
     if side * side != n_features:
-        raise ValueError(f"x rows must be square images (28×28 = 784 values), got {n_features} values")
+        raise ValueError(
+            f"x rows must be square images (28×28 = 784 values), got {n_features} values"
+        )
     return side, side
 
 
@@ -126,7 +128,9 @@ def plot_predictions(
     if x.ndim != 2 or len(x) < n:
         raise ValueError(f"x must be 2-D with at least n={n} rows, got shape {x.shape}")
     if y.ndim != 1 or len(y) < n:
-        raise ValueError(f"y must be 1-D class ids with at least n={n} entries, got shape {y.shape}")
+        raise ValueError(
+            f"y must be 1-D class ids with at least n={n} entries, got shape {y.shape}"
+        )
     shape = _image_shape(x.shape[1])
     proba = _predict_proba(model, x[:n])
     predicted = proba.argmax(axis=1)
@@ -153,7 +157,8 @@ def plot_predictions(
         axis.imshow(x[i].reshape(shape), cmap="gray", vmin=0.0, vmax=1.0)
         axis.set_title(
             f"Pred: {pred} ({proba[i, pred]:.0%})\nTrue: {true}",
-            fontsize=9, color="black" if ok else _WRONG,
+            fontsize=9,
+            color="black" if ok else _WRONG,
         )
         axis.set_xticks([])
         axis.set_yticks([])
@@ -189,7 +194,9 @@ def plot_confusion_matrix(
             raise ValueError(f"{name} must hold class ids (integers >= 0), got dtype {arr.dtype}")
     k = int(max(y_true.max(), y_pred.max())) + 1 if n_classes is None else int(n_classes)
     if k <= max(y_true.max(), y_pred.max()):
-        raise ValueError(f"n_classes={k} is too small for class id {max(y_true.max(), y_pred.max())}")
+        raise ValueError(
+            f"n_classes={k} is too small for class id {max(y_true.max(), y_pred.max())}"
+        )
     names = [str(c) for c in range(k)] if labels is None else [str(s) for s in labels]
     if len(names) != k:
         raise ValueError(f"labels must name {k} classes, got {len(names)}")
@@ -209,7 +216,12 @@ def plot_confusion_matrix(
         for j in range(k):
             if counts[i, j]:
                 ax.text(
-                    j, i, str(counts[i, j]), ha="center", va="center", fontsize=8,
+                    j,
+                    i,
+                    str(counts[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
                     color="white" if counts[i, j] > threshold else "black",
                 )
     ax.set_xticks(range(k), names)
@@ -227,9 +239,15 @@ def plot_sweep(results: Sequence[Mapping[str, Any]], ax: Any = None) -> Any:
     with no result stays blank, and a repeated (lr, batch size) is an error.
     """
     if isinstance(results, Mapping) or not isinstance(results, Sequence) or not results:
-        raise ValueError("results must be a non-empty list of dicts with keys lr, batch_size, test_acc")
+        raise ValueError(
+            "results must be a non-empty list of dicts with keys lr, batch_size, test_acc"
+        )
     for i, result in enumerate(results):
-        missing = [k for k in ("lr", "batch_size", "test_acc") if not isinstance(result, Mapping) or k not in result]
+        missing = [
+            k
+            for k in ("lr", "batch_size", "test_acc")
+            if not isinstance(result, Mapping) or k not in result
+        ]
         if missing:
             raise ValueError(f"results[{i}] lacks {', '.join(missing)}")
     lrs = sorted({float(r["lr"]) for r in results}, reverse=True)
@@ -243,7 +261,9 @@ def plot_sweep(results: Sequence[Mapping[str, Any]], ax: Any = None) -> Any:
 
     plt = _pyplot()
     if ax is None:
-        fig, ax = plt.subplots(figsize=(1.4 * len(batches) + 3, 1.0 * len(lrs) + 2), layout="constrained")
+        fig, ax = plt.subplots(
+            figsize=(1.4 * len(batches) + 3, 1.0 * len(lrs) + 2), layout="constrained"
+        )
     else:
         fig = ax.figure
     image = ax.imshow(np.ma.masked_invalid(grid), cmap="viridis", aspect="auto")
@@ -254,7 +274,11 @@ def plot_sweep(results: Sequence[Mapping[str, Any]], ax: Any = None) -> Any:
         for j in range(len(batches)):
             if np.isfinite(grid[i, j]):
                 ax.text(
-                    j, i, f"{grid[i, j]:.4f}", ha="center", va="center",
+                    j,
+                    i,
+                    f"{grid[i, j]:.4f}",
+                    ha="center",
+                    va="center",
                     color="black" if grid[i, j] > middle else "white",
                 )
     ax.set_xticks(range(len(batches)), [str(b) for b in batches])

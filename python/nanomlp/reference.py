@@ -13,9 +13,11 @@ fused multiply-add) matches them to the bit. Their scalars (bias corrections, st
 ``1 - lr * weight_decay``) are computed in float64 as Python computes them, then rounded to
 the dtype once, as PyTorch converts a Python number for a kernel.
 """
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -71,7 +73,9 @@ def weight_sum(weights: np.ndarray) -> float:
     return float(np.cumsum(weights, dtype=np.float64)[-1]) if len(weights) else 0.0
 
 
-def batch_loss(probs: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+def batch_loss(
+    probs: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray | None = None
+) -> float:
     """The batch's mean cross-entropy in float64; ``Σ w_i·l_i / Σ w_i`` with weights (0 if Σ w = 0)."""
     losses = cross_entropy(probs, labels).astype(np.float64)
     if sample_weight is None:
@@ -158,7 +162,9 @@ def sgd_step(
 # to these, not equal (see tests/test_optim_reference). A port must not contract them either.
 
 
-def _with_weight_decay(param: np.ndarray, grad: np.ndarray, weight_decay: float, decay: Any) -> np.ndarray:
+def _with_weight_decay(
+    param: np.ndarray, grad: np.ndarray, weight_decay: float, decay: Any
+) -> np.ndarray:
     """``grad.add(param, alpha=weight_decay)`` where ``decay`` holds, else ``grad``."""
     if not weight_decay or decay is False:
         return grad
@@ -186,8 +192,15 @@ def _addcdiv_(out: np.ndarray, t1: np.ndarray, t2: np.ndarray, value: float) -> 
 
 
 def sgd_update(
-    param: np.ndarray, grad: np.ndarray, state: dict[str, Any], lr: float, *,
-    momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0, decay: Any = True,
+    param: np.ndarray,
+    grad: np.ndarray,
+    state: dict[str, Any],
+    lr: float,
+    *,
+    momentum: float = 0.0,
+    nesterov: bool = False,
+    weight_decay: float = 0.0,
+    decay: Any = True,
 ) -> None:
     """``torch.optim.SGD`` (dampening 0): ``g = grad + wd·param``; ``buf = momentum·buf + g``
     (``buf = g`` on the first step, as PyTorch clones it); ``g = g + momentum·buf`` (Nesterov)
@@ -207,9 +220,17 @@ def sgd_update(
 
 
 def adam_update(
-    param: np.ndarray, grad: np.ndarray, state: dict[str, Any], lr: float, *,
-    betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
-    amsgrad: bool = False, decoupled_weight_decay: bool = False, decay: Any = True,
+    param: np.ndarray,
+    grad: np.ndarray,
+    state: dict[str, Any],
+    lr: float,
+    *,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    amsgrad: bool = False,
+    decoupled_weight_decay: bool = False,
+    decay: Any = True,
 ) -> None:
     """``torch.optim.Adam``, or ``AdamW`` with ``decoupled_weight_decay=True``.
 
@@ -243,9 +264,17 @@ def adam_update(
 
 
 def rmsprop_update(
-    param: np.ndarray, grad: np.ndarray, state: dict[str, Any], lr: float, *,
-    alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
-    centered: bool = False, decay: Any = True,
+    param: np.ndarray,
+    grad: np.ndarray,
+    state: dict[str, Any],
+    lr: float,
+    *,
+    alpha: float = 0.99,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    momentum: float = 0.0,
+    centered: bool = False,
+    decay: Any = True,
 ) -> None:
     """``torch.optim.RMSprop``: ``g = grad + wd·param``; ``s = s·α + (1 - α)·g·g``;
     ``avg = sqrt(s - ḡ·ḡ)`` after ``ḡ.lerp_(g, 1 - α)`` (centered) or ``sqrt(s)``, plus eps;
@@ -321,14 +350,18 @@ def train_epoch(
     if optimizer is not None:
         if sgd_options:
             raise TypeError(f"{sorted(sgd_options)} are options of plain SGD, not of optimizer=")
-        decay = np.concatenate([np.full(a.size, i % 2 == 0) for i, a in enumerate(_layout_order(weights, biases))])
+        decay = np.concatenate(
+            [np.full(a.size, i % 2 == 0) for i, a in enumerate(_layout_order(weights, biases))]
+        )
     steps = 0
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
         masks = None
         if dropout:
             masks = [
-                dropout_mask(dropout_seed, first_step + steps, rows, w.shape[1], dropout, layer, w.dtype)
+                dropout_mask(
+                    dropout_seed, first_step + steps, rows, w.shape[1], dropout, layer, w.dtype
+                )
                 for layer, w in enumerate(weights[:-1])
             ]
         probs, inputs = forward(weights, biases, x[rows], masks)
@@ -362,7 +395,9 @@ def evaluate(
 ) -> tuple[float, int, np.ndarray | None]:
     """(loss sum, correct count, probabilities or None) over x, in chunks."""
     loss_sum, correct = 0.0, 0
-    probs_out = np.empty((len(x), weights[-1].shape[1]), weights[-1].dtype) if return_proba else None
+    probs_out = (
+        np.empty((len(x), weights[-1].shape[1]), weights[-1].dtype) if return_proba else None
+    )
     for start in range(0, len(x), INFERENCE_CHUNK):
         stop = start + INFERENCE_CHUNK
         probs, _ = forward(weights, biases, x[start:stop])

@@ -13,15 +13,16 @@ tests/test_schedules.py). Arithmetic runs in NumPy (exactly rounded IEEE operati
 ``cos`` and ``**`` run through Python's ``math``, as PyTorch's schedulers compute them: NumPy's
 SIMD ``power`` and ``cos`` may differ from them by an ulp, and from one CPU to another.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Iterable
+from collections.abc import Iterable
+from typing import Any, ClassVar
 
 import numpy as np
 
-from ._checks import check_int
-from ._checks import check_bool, check_config, check_float
+from ._checks import check_bool, check_config, check_float, check_int
 
 
 def _math(func: Any, x: np.ndarray) -> np.ndarray:
@@ -59,7 +60,7 @@ class Schedule:
         return {}
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "Schedule":
+    def from_config(cls, config: dict[str, Any]) -> Schedule:
         """The schedule a ``get_config`` dict describes; on ``Schedule`` itself any known name."""
         klass, kwargs = check_config(config, "schedule", SCHEDULES)
         if cls is not Schedule and klass is not cls:
@@ -112,7 +113,9 @@ class MultiStepLR(Schedule):
     def __init__(self, milestones: Iterable[int], gamma: float = 0.1) -> None:
         if isinstance(milestones, (str, bytes, dict)) or not isinstance(milestones, Iterable):
             raise TypeError(f"milestones must be a sequence of integers, got {milestones!r}")
-        self.milestones = sorted(check_int(m, f"milestones[{i}]", 0) for i, m in enumerate(milestones))
+        self.milestones = sorted(
+            check_int(m, f"milestones[{i}]", 0) for i, m in enumerate(milestones)
+        )
         self.gamma = check_float(gamma, "gamma", 0.0, low_open=True)
 
     def _arguments(self) -> dict[str, Any]:
@@ -153,16 +156,26 @@ class CosineAnnealingLR(Schedule):
     name = "cosine"
 
     def __init__(
-        self, T_max: int, eta_min: float = 0.0, warmup_steps: int = 0, warmup_start_factor: float = 1.0 / 3,
+        self,
+        T_max: int,
+        eta_min: float = 0.0,
+        warmup_steps: int = 0,
+        warmup_start_factor: float = 1.0 / 3,
     ) -> None:
         self.T_max = check_int(T_max, "T_max", 1)
         self.eta_min = check_float(eta_min, "eta_min", 0.0)
         self.warmup_steps = check_int(warmup_steps, "warmup_steps", 0)
-        self.warmup_start_factor = check_float(warmup_start_factor, "warmup_start_factor", 0.0, 1.0, low_open=True)
+        self.warmup_start_factor = check_float(
+            warmup_start_factor, "warmup_start_factor", 0.0, 1.0, low_open=True
+        )
 
     def _arguments(self) -> dict[str, Any]:
-        return {"T_max": self.T_max, "eta_min": self.eta_min, "warmup_steps": self.warmup_steps,
-                "warmup_start_factor": self.warmup_start_factor}
+        return {
+            "T_max": self.T_max,
+            "eta_min": self.eta_min,
+            "warmup_steps": self.warmup_steps,
+            "warmup_start_factor": self.warmup_start_factor,
+        }
 
     def _values(self, base_lr: float, steps: np.ndarray) -> np.ndarray:
         out = np.empty(len(steps), dtype=np.float64)
@@ -171,7 +184,10 @@ class CosineAnnealingLR(Schedule):
         if warm.any():  # LinearLR's closed form, with end_factor 1
             out[warm] = base_lr * (f + (1.0 - f) * steps[warm].astype(np.float64) / w)
         t = (steps[~warm] - w).astype(np.float64)
-        out[~warm] = self.eta_min + (base_lr - self.eta_min) * (1 + _math(math.cos, math.pi * t / self.T_max)) / 2
+        out[~warm] = (
+            self.eta_min
+            + (base_lr - self.eta_min) * (1 + _math(math.cos, math.pi * t / self.T_max)) / 2
+        )
         return out
 
 
@@ -191,24 +207,38 @@ class OneCycleLR(Schedule):
     name = "onecycle"
 
     def __init__(
-        self, max_lr: float, total_steps: int, pct_start: float = 0.3, anneal_strategy: str = "cos",
-        div_factor: float = 25.0, final_div_factor: float = 1e4, three_phase: bool = False,
+        self,
+        max_lr: float,
+        total_steps: int,
+        pct_start: float = 0.3,
+        anneal_strategy: str = "cos",
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        three_phase: bool = False,
     ) -> None:
         self.max_lr = check_float(max_lr, "max_lr", 0.0, low_open=True)
         self.total_steps = check_int(total_steps, "total_steps", 1)
-        self.pct_start = check_float(pct_start, "pct_start", 0.0, 1.0, low_open=True, high_open=True)
+        self.pct_start = check_float(
+            pct_start, "pct_start", 0.0, 1.0, low_open=True, high_open=True
+        )
         if anneal_strategy not in ("cos", "linear"):
             raise ValueError(f"anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
         self.anneal_strategy = anneal_strategy
         self.div_factor = check_float(div_factor, "div_factor", 0.0, low_open=True)
-        self.final_div_factor = check_float(final_div_factor, "final_div_factor", 0.0, low_open=True)
+        self.final_div_factor = check_float(
+            final_div_factor, "final_div_factor", 0.0, low_open=True
+        )
         self.three_phase = check_bool(three_phase, "three_phase")
         initial = self.max_lr / self.div_factor
         end1 = float(self.pct_start * self.total_steps) - 1
-        ends = [end1, float(2 * self.pct_start * self.total_steps) - 2] if self.three_phase else [end1]
+        ends = (
+            [end1, float(2 * self.pct_start * self.total_steps) - 2] if self.three_phase else [end1]
+        )
         # (end step, start lr, end lr) per phase, PyTorch's _schedule_phases.
         lrs = [initial, self.max_lr, initial] if self.three_phase else [initial, self.max_lr]
-        self._phases = list(zip(ends + [self.total_steps - 1.0], lrs, lrs[1:] + [initial / self.final_div_factor]))
+        self._phases = list(
+            zip(ends + [self.total_steps - 1.0], lrs, lrs[1:] + [initial / self.final_div_factor])
+        )
         starts = [0.0] + [end for end, _, _ in self._phases[:-1]]
         if any(end <= start for start, (end, _, _) in zip(starts, self._phases)):
             raise ValueError(
@@ -219,9 +249,15 @@ class OneCycleLR(Schedule):
             )
 
     def _arguments(self) -> dict[str, Any]:
-        return {"max_lr": self.max_lr, "total_steps": self.total_steps, "pct_start": self.pct_start,
-                "anneal_strategy": self.anneal_strategy, "div_factor": self.div_factor,
-                "final_div_factor": self.final_div_factor, "three_phase": self.three_phase}
+        return {
+            "max_lr": self.max_lr,
+            "total_steps": self.total_steps,
+            "pct_start": self.pct_start,
+            "anneal_strategy": self.anneal_strategy,
+            "div_factor": self.div_factor,
+            "final_div_factor": self.final_div_factor,
+            "three_phase": self.three_phase,
+        }
 
     def _values(self, base_lr: float, steps: np.ndarray) -> np.ndarray:
         if len(steps) and steps[-1] >= self.total_steps:
@@ -236,7 +272,9 @@ class OneCycleLR(Schedule):
             here = ~done & ((step <= end_step) | (i == len(self._phases) - 1))
             pct = (step[here] - start_step) / (end_step - start_step)
             if self.anneal_strategy == "cos":
-                out[here] = end_lr + (start_lr - end_lr) / 2.0 * (_math(math.cos, math.pi * pct) + 1)
+                out[here] = end_lr + (start_lr - end_lr) / 2.0 * (
+                    _math(math.cos, math.pi * pct) + 1
+                )
             else:
                 out[here] = (end_lr - start_lr) * pct + start_lr
             done |= here
@@ -257,10 +295,16 @@ def get_schedule(name_or_obj: Any = "constant", **kwargs: Any) -> Schedule:
         name_or_obj = "constant"
     if isinstance(name_or_obj, (Schedule, dict)):
         if kwargs:
-            raise TypeError("keyword arguments go with a schedule's name, not with a Schedule or a config dict")
-        return name_or_obj if isinstance(name_or_obj, Schedule) else Schedule.from_config(name_or_obj)
+            raise TypeError(
+                "keyword arguments go with a schedule's name, not with a Schedule or a config dict"
+            )
+        return (
+            name_or_obj if isinstance(name_or_obj, Schedule) else Schedule.from_config(name_or_obj)
+        )
     if not isinstance(name_or_obj, str):
-        raise TypeError(f"schedule must be a name, a config dict or a Schedule, got {type(name_or_obj).__name__}")
+        raise TypeError(
+            f"schedule must be a name, a config dict or a Schedule, got {type(name_or_obj).__name__}"
+        )
     key = name_or_obj.lower()
     if key not in SCHEDULES:
         raise ValueError(f"unknown schedule {name_or_obj!r}; known: {', '.join(SCHEDULES)}")

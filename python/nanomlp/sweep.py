@@ -1,11 +1,13 @@
 """Grid search over Trainer and MLP settings: in this process, in a local process pool
 (joblib), or on a Dask cluster. Every run starts from the same seed, so a record does not
 depend on where or in which order its run executed."""
+
 from __future__ import annotations
 
 import itertools
 import time
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
@@ -29,7 +31,9 @@ DEFAULTS: dict[str, Any] = {
     "backend": "native",
 }
 # The data of a sweep: (x_train, y_train), (x_val, y_val), (x_test, y_test).
-Data = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+Data = tuple[
+    tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]
+]
 
 
 def grid(**axes: Sequence[Any]) -> list[dict[str, Any]]:
@@ -83,7 +87,10 @@ def format_record(record: dict[str, Any]) -> str:
     """The notebook's summary line: ``LR=0.1, Batch Size=32 → Test Acc: 0.9805, Test Loss: 0.0692``."""
     others = [f"{k}={record[k]}" for k in record if k in DEFAULTS and k not in ("lr", "batch_size")]
     head = ", ".join(
-        [f"LR={record.get('lr', DEFAULTS['lr'])}", f"Batch Size={record.get('batch_size', DEFAULTS['batch_size'])}"]
+        [
+            f"LR={record.get('lr', DEFAULTS['lr'])}",
+            f"Batch Size={record.get('batch_size', DEFAULTS['batch_size'])}",
+        ]
         + others
     )
     return f"{head} → Test Acc: {record['test_acc']:.4f}, Test Loss: {record['test_loss']:.4f}"
@@ -144,15 +151,22 @@ def sweep(
     return [r for r in records if r is not None]
 
 
-def _indexed_run(index: int, settings: dict[str, Any], data: Data, threads: int) -> tuple[int, dict]:
+def _indexed_run(
+    index: int, settings: dict[str, Any], data: Data, threads: int
+) -> tuple[int, dict]:
     return index, run(settings, data, threads)
 
 
-def _on_dask(client: Any, configs: list[dict], data: Data, threads: int, finished: Callable) -> None:
+def _on_dask(
+    client: Any, configs: list[dict], data: Data, threads: int, finished: Callable
+) -> None:
     try:
         from distributed import as_completed
     except ImportError as err:
-        raise ImportError('sweeps on Dask need it installed: pip install "nanomlp[distributed]"') from err
+        raise ImportError(
+            'sweeps on Dask need it installed: pip install "nanomlp[distributed]"'
+        ) from err
+
     # Shipped once, not once per run; one future for the whole tuple (a bare tuple would
     # scatter as a tuple of futures). hash=False: a fresh key each time, never one the
     # scheduler is still releasing from an earlier sweep of the same data or a lost worker.
@@ -164,7 +178,9 @@ def _on_dask(client: Any, configs: list[dict], data: Data, threads: int, finishe
     def submit(index: int) -> Any:
         # pure=False: each run is its own task, even for equal settings; retries cover a run
         # that raised on a worker, and the scheduler reruns the tasks of a worker that died.
-        return client.submit(_indexed_run, index, configs[index], shared, threads, pure=False, retries=3)
+        return client.submit(
+            _indexed_run, index, configs[index], shared, threads, pure=False, retries=3
+        )
 
     futures = {submit(i): (i, shared) for i in range(len(configs))}
     attempts = dict.fromkeys(range(len(configs)), 1)
@@ -202,5 +218,7 @@ def connect(address: str) -> Any:
     try:
         from distributed import Client
     except ImportError as err:
-        raise ImportError('sweeps on Dask need it installed: pip install "nanomlp[distributed]"') from err
+        raise ImportError(
+            'sweeps on Dask need it installed: pip install "nanomlp[distributed]"'
+        ) from err
     return Client(address)

@@ -1,8 +1,10 @@
 """Training and inference: ``Trainer`` runs an ``MLP`` on the native engine or the NumPy reference."""
+
 from __future__ import annotations
 
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -97,11 +99,15 @@ class Trainer:
         if v is not None:
             v = np.asarray(v)
             if v.shape != self.optimizer.velocity.shape:
-                raise ValueError(f"velocity must have shape {self.optimizer.velocity.shape}, got {v.shape}")
+                raise ValueError(
+                    f"velocity must have shape {self.optimizer.velocity.shape}, got {v.shape}"
+                )
             self.optimizer.velocity[...] = v
 
     def _features(self, x: Any, name: str = "x", assume_finite: bool = False) -> np.ndarray:
-        return check_features(x, self.model.n_features, name, check_bool(assume_finite, "assume_finite"))
+        return check_features(
+            x, self.model.n_features, name, check_bool(assume_finite, "assume_finite")
+        )
 
     def _labels(self, y: Any, n_rows: int, name: str = "y") -> np.ndarray:
         return check_labels(y, n_rows, self.model.n_classes, name)
@@ -142,8 +148,14 @@ class Trainer:
             return self._fit(x, y, validation_data, verbose, callbacks, epochs, initial_epoch)
 
     def _fit(
-        self, x: Any, y: Any, validation_data: tuple[Any, Any] | None, verbose: int,
-        callbacks: Sequence[Callback] | None, epochs: int | None, initial_epoch: int,
+        self,
+        x: Any,
+        y: Any,
+        validation_data: tuple[Any, Any] | None,
+        verbose: int,
+        callbacks: Sequence[Callback] | None,
+        epochs: int | None,
+        initial_epoch: int,
     ) -> History:
         x = self._features(x)
         labels = self._labels(y, len(x))
@@ -178,8 +190,10 @@ class Trainer:
         if verbose:
             all_callbacks.insert(0, ProgressBar(verbose))
         params = {
-            "epochs": epochs, "initial_epoch": initial_epoch,
-            "samples": len(x), "batch_size": self.batch_size,
+            "epochs": epochs,
+            "initial_epoch": initial_epoch,
+            "samples": len(x),
+            "batch_size": self.batch_size,
         }
         hooks = CallbackList([*all_callbacks, history], self, params)
 
@@ -204,9 +218,7 @@ class Trainer:
         hooks.on_train_end()
         return history
 
-    def train_epoch(
-        self, x: Any, y: Any, order: Any = None, *, assume_finite: bool = False
-    ) -> int:
+    def train_epoch(self, x: Any, y: Any, order: Any = None, *, assume_finite: bool = False) -> int:
         """Optimisation steps over the rows of ``x`` taken in ``order`` (default: each row
         once, as they are), in batches of ``batch_size``; no metrics, no callbacks, no shuffle.
         ``order`` holds row indices: a permutation, or any sample of rows.
@@ -227,7 +239,9 @@ class Trainer:
                 raise ValueError(f"order must hold row indices in [0, {len(x)})")
             order = np.ascontiguousarray(order, dtype=np.int64)
         with self.model._training():
-            return self._engine.train_epoch(x, labels, order, self.batch_size, self.lr, self.optimizer)
+            return self._engine.train_epoch(
+                x, labels, order, self.batch_size, self.lr, self.optimizer
+            )
 
     def evaluate(self, x: Any, y: Any, *, assume_finite: bool = False) -> tuple[float, float]:
         """(mean cross-entropy, accuracy) over the rows of ``x``; ``assume_finite`` as in

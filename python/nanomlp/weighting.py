@@ -4,15 +4,19 @@ Training with weights minimises, per batch, the weighted mean ``Σ w_i·l_i / Σ
 ``reference.backward``), as scikit-learn's MLP does: multiplying every weight by one constant
 changes nothing, so a learning rate tuned without weights stays right with them.
 """
+
 from __future__ import annotations
 
 import numbers
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 
-def check_sample_weight(sample_weight: Any, n_samples: int, name: str = "sample_weight") -> np.ndarray:
+def check_sample_weight(
+    sample_weight: Any, n_samples: int, name: str = "sample_weight"
+) -> np.ndarray:
     """Per-row weights as float64 of shape ``(n_samples,)``: real numbers, finite, >= 0, not all 0.
 
     TypeError for a non-real dtype; ValueError for a wrong shape or length, NaN, infinity,
@@ -24,7 +28,9 @@ def check_sample_weight(sample_weight: Any, n_samples: int, name: str = "sample_
     if arr.dtype.kind == "b":
         raise TypeError(f"{name} must hold numbers, not booleans")
     if arr.ndim != 1 or arr.shape[0] != n_samples:
-        raise ValueError(f"{name} must have shape ({n_samples},), one weight per row, got shape {arr.shape}")
+        raise ValueError(
+            f"{name} must have shape ({n_samples},), one weight per row, got shape {arr.shape}"
+        )
     arr = arr.astype(np.float64)
     bad = ~np.isfinite(arr)
     if bad.any():
@@ -41,12 +47,16 @@ def check_sample_weight(sample_weight: Any, n_samples: int, name: str = "sample_
 def _check_class_ids(y: Any, n_classes: int | None) -> np.ndarray:
     arr = np.asarray(y)
     if arr.ndim != 1 or arr.dtype.kind not in "iu":
-        raise TypeError(f"y must be a 1-D array of integer class ids, got {arr.dtype} of shape {arr.shape}")
+        raise TypeError(
+            f"y must be a 1-D array of integer class ids, got {arr.dtype} of shape {arr.shape}"
+        )
     if arr.size == 0:
         raise ValueError("y must hold at least one class id")
     if arr.min() < 0 or (n_classes is not None and arr.max() >= n_classes):
         top = "" if n_classes is None else f" and < n_classes = {n_classes}"
-        raise ValueError(f"y must hold class ids >= 0{top}, got values in [{arr.min()}, {arr.max()}]")
+        raise ValueError(
+            f"y must hold class ids >= 0{top}, got values in [{arr.min()}, {arr.max()}]"
+        )
     return arr.astype(np.int64)
 
 
@@ -67,14 +77,18 @@ def class_weight_to_sample_weight(
         return np.ones(len(labels))
     if isinstance(class_weight, str):
         if class_weight != "balanced":
-            raise ValueError(f"class_weight must be a dict, 'balanced' or None, got {class_weight!r}")
+            raise ValueError(
+                f"class_weight must be a dict, 'balanced' or None, got {class_weight!r}"
+            )
         counts = np.bincount(labels)
         present = np.count_nonzero(counts)
         with np.errstate(divide="ignore"):
             per_class = len(labels) / (present * counts.astype(np.float64))
         return per_class[labels]
     if not isinstance(class_weight, Mapping):
-        raise TypeError(f"class_weight must be a dict, 'balanced' or None, got {type(class_weight).__name__}")
+        raise TypeError(
+            f"class_weight must be a dict, 'balanced' or None, got {type(class_weight).__name__}"
+        )
     per_class = np.ones(int(labels.max()) + 1)  # classes beyond those of y weigh nothing here
     for key, value in class_weight.items():
         if isinstance(key, bool) or not isinstance(key, numbers.Integral):

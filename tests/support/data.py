@@ -1,4 +1,5 @@
 """An environment of the test's own for the dataset code, and small MNIST-shaped files."""
+
 from __future__ import annotations
 
 import gzip
@@ -22,8 +23,14 @@ def isolated(tmp_path, monkeypatch):
     cwd.mkdir()
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    for var in ("NANOMLP_CACHE", "KERAS_HOME", "NANOMLP_DATA", "NANOMLP_OFFLINE",
-                "NANOMLP_MNIST_MIRROR", "NANOMLP_FASHION_MNIST_MIRROR"):
+    for var in (
+        "NANOMLP_CACHE",
+        "KERAS_HOME",
+        "NANOMLP_DATA",
+        "NANOMLP_OFFLINE",
+        "NANOMLP_MNIST_MIRROR",
+        "NANOMLP_FASHION_MNIST_MIRROR",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(cwd)
 

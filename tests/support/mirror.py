@@ -1,4 +1,5 @@
 """A loopback HTTP mirror that serves chosen bytes, and can misbehave on request."""
+
 from __future__ import annotations
 
 import http.server
@@ -75,7 +76,9 @@ class MirrorHandler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def mirror():
     server = Mirror()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield server

@@ -1,4 +1,5 @@
 """Killing a child process at the worst moment: while it writes a file."""
+
 from __future__ import annotations
 
 import signal

@@ -30,25 +30,42 @@ Modules: ``config`` (settings, FLOP accounting, data), ``machine`` (CPU, BLAS, G
 ``runners`` (the backends), ``run`` (parity and timings), ``memory`` (the peak-memory
 workload, run in its own process), ``report`` (Markdown and PNG), ``main`` (command line).
 """
+
 from __future__ import annotations
 
 from importlib import import_module
 from typing import Any
 
-from .main import build_parser, main
+from .main import build_parser as build_parser
+from .main import main as main
 
 # Where the other public names live, loaded on first use: ``python -m nanomlp.bench.memory``
 # imports this package first, and the peak memory it measures should be the fit's, not the
 # harness's.
 _EXPORTS = {
-    "BenchConfig": "config", "ParityError": "config", "Data": "config", "load_data": "config",
-    "flop_counts": "config", "epoch_flop": "config", "OUTPUT_NAMES": "config",
-    "BACKENDS": "config", "BACKEND_LABELS": "config", "LAYER_SIZES": "config",
-    "machine_info": "machine", "gemm_peak": "machine",
-    "NanomlpRunner": "runners", "TorchRunner": "runners",
-    "run_benchmark": "run", "check_parity": "run", "max_weight_difference": "run",
-    "fit_memory": "run", "ratios": "run", "thread_scaling": "run",
-    "markdown": "report", "chart_png": "report", "write_outputs": "report",
+    "BenchConfig": "config",
+    "ParityError": "config",
+    "Data": "config",
+    "load_data": "config",
+    "flop_counts": "config",
+    "epoch_flop": "config",
+    "OUTPUT_NAMES": "config",
+    "BACKENDS": "config",
+    "BACKEND_LABELS": "config",
+    "LAYER_SIZES": "config",
+    "machine_info": "machine",
+    "gemm_peak": "machine",
+    "NanomlpRunner": "runners",
+    "TorchRunner": "runners",
+    "run_benchmark": "run",
+    "check_parity": "run",
+    "max_weight_difference": "run",
+    "fit_memory": "run",
+    "ratios": "run",
+    "thread_scaling": "run",
+    "markdown": "report",
+    "chart_png": "report",
+    "write_outputs": "report",
 }
 __all__ = sorted(["main", "build_parser", *_EXPORTS])
 

@@ -1,10 +1,12 @@
 """What the benchmark runs and on what: its settings, FLOP accounting, data and statistics."""
+
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
@@ -25,7 +27,11 @@ BACKEND_LABELS = {
 }
 # Rows per forward pass at inference, the reference's chunk, so every backend sees the same.
 INFERENCE_CHUNK = 4096
-OUTPUT_NAMES = {"json": "bench_epoch.json", "markdown": "bench_epoch.md", "chart": "bench_epoch.png"}
+OUTPUT_NAMES = {
+    "json": "bench_epoch.json",
+    "markdown": "bench_epoch.md",
+    "chart": "bench_epoch.png",
+}
 
 Log = Callable[[str], None]
 
@@ -54,7 +60,7 @@ class BenchConfig:
     layer_sizes: tuple[int, ...] = field(default=LAYER_SIZES)
 
     @classmethod
-    def quick_config(cls, **overrides: Any) -> "BenchConfig":
+    def quick_config(cls, **overrides: Any) -> BenchConfig:
         """A smoke run: small subsets, one repeat, a smaller GEMM."""
         values: dict[str, Any] = dict(
             repeats=1, n_train=2000, n_val=500, parity_rows=500, gemm_size=512, quick=True
@@ -79,8 +85,10 @@ class BenchConfig:
             if getattr(self, name) is not None:
                 _checks.check_int(getattr(self, name), name, 1)
 
+
 # ---------------------------------------------------------------------------------------------
 # FLOP accounting
+
 
 def flop_counts(layer_sizes: Sequence[int]) -> dict[str, int]:
     """Multiply-adds (2 FLOP each) of the dense layers per image; element-wise work is ignored.
@@ -98,8 +106,10 @@ def epoch_flop(flops: dict[str, int], n_train: int, n_val: int) -> int:
     """The notebook's epoch: a training step per training image, a forward pass per image."""
     return n_train * flops["train_step_per_image"] + (n_train + n_val) * flops["forward_per_image"]
 
+
 # ---------------------------------------------------------------------------------------------
 # Data
+
 
 @dataclass
 class Data:
@@ -127,8 +137,14 @@ def load_data(config: BenchConfig) -> Data:
     x_val = _checks.check_features(x_val, config.layer_sizes[0], "x_val")
     y_train = _checks.check_labels(y_train, len(x_train), n_classes, "y_train")
     y_val = _checks.check_labels(y_val, len(x_val), n_classes, "y_val")
-    return Data(x_train, y_train, x_val, y_val,
-                np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val]))
+    return Data(
+        x_train,
+        y_train,
+        x_val,
+        y_val,
+        np.concatenate([x_train, x_val]),
+        np.concatenate([y_train, y_val]),
+    )
 
 
 def first_order(model: MLP, n_rows: int) -> np.ndarray:
@@ -138,6 +154,7 @@ def first_order(model: MLP, n_rows: int) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------
 # Statistics
+
 
 def timing_stats(seconds: list[float], flop: int) -> dict[str, Any]:
     """Median, min and max of repeated timings, and the GFLOP/s they mean for ``flop``."""
@@ -150,4 +167,3 @@ def timing_stats(seconds: list[float], flop: int) -> dict[str, Any]:
         "gflops_median": flop / median / 1e9,
         "gflops_best": flop / min(seconds) / 1e9,
     }
-

@@ -1,4 +1,5 @@
 """The machine a benchmark ran on: CPU, BLAS, versions, environment, and its GEMM peak."""
+
 from __future__ import annotations
 
 import datetime
@@ -62,11 +63,18 @@ def machine_info(torch_module: Any | None) -> dict[str, Any]:
     machine["platform"] = platform.platform()
     machine["python"] = platform.python_version()
     blas = [
-        {k: v for k, v in lib.items() if k != "filepath"} | {"library": Path(lib.get("filepath", "")).name}
+        {k: v for k, v in lib.items() if k != "filepath"}
+        | {"library": Path(lib.get("filepath", "")).name}
         for lib in threadpool_info()
     ]
-    env_names = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
-                 "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NANOMLP_NUM_THREADS")
+    env_names = (
+        "OPENBLAS_CORETYPE",
+        "OPENBLAS_L2_SIZE",
+        "OPENBLAS_NUM_THREADS",
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "NANOMLP_NUM_THREADS",
+    )
     return {
         "machine": machine,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -85,8 +93,11 @@ def machine_info(torch_module: Any | None) -> dict[str, Any]:
 
 def openblas_kernel(blas: list[dict[str, Any]]) -> str:
     """OpenBLAS's version and the CPU kernel it picked, from ``machine_info``'s BLAS list."""
-    kernels = [f"{lib.get('version')} {lib.get('architecture')}" for lib in blas
-               if lib.get("internal_api") == "openblas"]
+    kernels = [
+        f"{lib.get('version')} {lib.get('architecture')}"
+        for lib in blas
+        if lib.get("internal_api") == "openblas"
+    ]
     return ", ".join(kernels) or "no OpenBLAS loaded"
 
 
@@ -107,4 +118,3 @@ def gemm_peak(size: int, threads: int, repeats: int) -> dict[str, Any]:
             np.matmul(a, b, out=c)
             seconds.append(time.perf_counter() - start)
     return {"size": size, "threads": threads, "flop": flop, **timing_stats(seconds, flop)}
-

@@ -1,4 +1,5 @@
 """``nanomlp bench`` (and ``python bench/bench_epoch.py``): the benchmark's command line."""
+
 from __future__ import annotations
 
 import argparse
@@ -22,14 +23,26 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=f"Fair numbers: {FAIR_COMMAND}",
     )
     parser.add_argument("--data", help="MNIST folder or mnist.npz (default: $NANOMLP_DATA)")
-    parser.add_argument("--out", default=str(DEFAULT_OUT), help="output folder (default: %(default)s)")
-    parser.add_argument("--repeats", type=int, help="timed repetitions per cell (default 5; 1 with --quick)")
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=list(BenchConfig.batch_sizes),
-                        metavar="B")
-    parser.add_argument("--threads", type=int, nargs="+", default=list(BenchConfig.threads), metavar="N")
-    parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if installed")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 2,000 training and 500 validation images, 1 repeat")
+    parser.add_argument(
+        "--out", default=str(DEFAULT_OUT), help="output folder (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--repeats", type=int, help="timed repetitions per cell (default 5; 1 with --quick)"
+    )
+    parser.add_argument(
+        "--batch-sizes", type=int, nargs="+", default=list(BenchConfig.batch_sizes), metavar="B"
+    )
+    parser.add_argument(
+        "--threads", type=int, nargs="+", default=list(BenchConfig.threads), metavar="N"
+    )
+    parser.add_argument(
+        "--no-torch", action="store_true", help="leave PyTorch out even if installed"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 2,000 training and 500 validation images, 1 repeat",
+    )
     return parser
 
 
@@ -40,8 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     from .run import run_benchmark
 
     args = build_parser().parse_args(argv)
-    options: dict[str, Any] = dict(data=args.data, batch_sizes=tuple(args.batch_sizes),
-                                   threads=tuple(args.threads), use_torch=not args.no_torch)
+    options: dict[str, Any] = dict(
+        data=args.data,
+        batch_sizes=tuple(args.batch_sizes),
+        threads=tuple(args.threads),
+        use_torch=not args.no_torch,
+    )
     if args.repeats is not None:
         options["repeats"] = args.repeats
     config = BenchConfig.quick_config(**options) if args.quick else BenchConfig(**options)

@@ -1,6 +1,7 @@
 """The workload of the benchmark's memory figure, run in a fresh process so that its peak
 memory is this fit's alone: ``python -m nanomlp.bench.memory [DATA]`` loads MNIST, trains the
 notebook's network for the notebook's epochs, and prints one JSON line."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """The benchmark's report as files: the JSON record, a Markdown table, a PNG chart."""
+
 from __future__ import annotations
 
 import io
@@ -14,12 +15,15 @@ from .config import BACKEND_LABELS, OUTPUT_NAMES
 from .machine import openblas_kernel
 from .run import thread_scaling
 
+
 def _spread(record: dict[str, Any], case: str) -> str:
     if case == "epoch":
         return f"{record['median_s']:.3g} s ({record['min_s']:.3g}–{record['max_s']:.3g})"
     images = record["images"]
-    return (f"{images / record['median_s'] / 1e3:,.0f}k "
-            f"({images / record['max_s'] / 1e3:,.0f}–{images / record['min_s'] / 1e3:,.0f})")
+    return (
+        f"{images / record['median_s'] / 1e3:,.0f}k "
+        f"({images / record['max_s'] / 1e3:,.0f}–{images / record['min_s'] / 1e3:,.0f})"
+    )
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -48,12 +52,18 @@ def markdown(report: dict[str, Any]) -> str:
         f"inference over {data['n_inference']:,} images: {flops['inference'] / 1e9:.1f} GFLOP.",
         "- Parity before timing (one epoch on {rows:,} images, batch {batch}, max |ΔW| against "
         "NumPy f32): {diffs}.".format(
-            rows=report["parity"]["rows"], batch=report["parity"]["batch_size"],
-            diffs=", ".join(f"{k} {v:.2g}" for k, v in report["parity"]["max_abs_weight_diff"].items())),
+            rows=report["parity"]["rows"],
+            batch=report["parity"]["batch_size"],
+            diffs=", ".join(
+                f"{k} {v:.2g}" for k, v in report["parity"]["max_abs_weight_diff"].items()
+            ),
+        ),
         "- Peak: float32 {n}×{n} GEMM through NumPy: {peaks}.".format(
             n=report["config"]["gemm_size"],
-            peaks=", ".join(f"{t} thread(s) {p['gflops_median']:.1f} GFLOP/s"
-                            for t, p in report["peak"].items())),
+            peaks=", ".join(
+                f"{t} thread(s) {p['gflops_median']:.1f} GFLOP/s" for t, p in report["peak"].items()
+            ),
+        ),
         "",
         "Epoch rows: seconds per epoch. Train and inference rows: thousands of images per second. "
         "Speedup = the other backend's median time / native's (above 1: native is faster). "
@@ -61,13 +71,19 @@ def markdown(report: dict[str, Any]) -> str:
         "",
     ]
     head = ["case", "batch", "threads"] + [BACKEND_LABELS[b] for b in backends]
-    head += [f"native vs {BACKEND_LABELS[b]}" for b in backends[1:]] + ["native GFLOP/s", "native/peak"]
+    head += [f"native vs {BACKEND_LABELS[b]}" for b in backends[1:]] + [
+        "native GFLOP/s",
+        "native/peak",
+    ]
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "|".join(["---"] * 3 + ["---:"] * (len(head) - 3)) + "|")
     for row in report["ratios"]:
         key = (row["case"], row["batch_size"], row["threads"])
-        here = {r["backend"]: r for r in report["results"]
-                if (r["case"], r["batch_size"], r["threads"]) == key}
+        here = {
+            r["backend"]: r
+            for r in report["results"]
+            if (r["case"], r["batch_size"], r["threads"]) == key
+        }
         native = here["native"]
         cells = [row["case"], str(row["batch_size"] or "–"), str(row["threads"])]
         for b in backends:
@@ -80,14 +96,24 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     scaling = thread_scaling(report["results"])
     if scaling:
-        lines += ["", "Native thread scaling (median time on 1 thread / on N threads): " + "; ".join(
-            f"{r['case']}{' batch ' + str(r['batch_size']) if r['batch_size'] else ''} "
-            f"×{r['speedup']:.2f} on {r['threads']}" for r in scaling) + "."]
+        lines += [
+            "",
+            "Native thread scaling (median time on 1 thread / on N threads): "
+            + "; ".join(
+                f"{r['case']}{' batch ' + str(r['batch_size']) if r['batch_size'] else ''} "
+                f"×{r['speedup']:.2f} on {r['threads']}"
+                for r in scaling
+            )
+            + ".",
+        ]
     if "memory" in report:
         mem = report["memory"]
-        lines += ["", f"Peak memory of a 10-epoch MNIST fit (max RSS of a fresh process, interpreter "
-                      f"included): {mem['max_rss_mb']:.1f} MB = the input arrays {mem['inputs_mb']:.1f} MB "
-                      f"+ {mem['excess_mb']:.1f} MB."]
+        lines += [
+            "",
+            f"Peak memory of a 10-epoch MNIST fit (max RSS of a fresh process, interpreter "
+            f"included): {mem['max_rss_mb']:.1f} MB = the input arrays {mem['inputs_mb']:.1f} MB "
+            f"+ {mem['excess_mb']:.1f} MB.",
+        ]
     if report["notes"]:
         lines += ["", *(f"- {note}" for note in report["notes"])]
     lines += ["", f"Wall time of this run: {report['wall_seconds']:.0f} s.", ""]
@@ -101,16 +127,21 @@ def chart_png(report: dict[str, Any]) -> bytes:
 
     threads_list = list(report["peak"])
     backends = report["backends"]
-    fig = Figure(figsize=(6 + 2.2 * len(report["config"]["batch_sizes"]), 4.2 * len(threads_list)),
-                 layout="constrained")
+    fig = Figure(
+        figsize=(6 + 2.2 * len(report["config"]["batch_sizes"]), 4.2 * len(threads_list)),
+        layout="constrained",
+    )
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(threads_list), 1, squeeze=False)[:, 0]
     width = 0.8 / len(backends)
-    records = {(r["backend"], r["case"], r["batch_size"], r["threads"]): r for r in report["results"]}
+    records = {
+        (r["backend"], r["case"], r["batch_size"], r["threads"]): r for r in report["results"]
+    }
     for ax, threads in zip(axes, threads_list):
         rows = [r for r in report["ratios"] if str(r["threads"]) == threads]
-        labels = [f"{r['case']}\nbatch {r['batch_size']}" if r["batch_size"] else r["case"]
-                  for r in rows]
+        labels = [
+            f"{r['case']}\nbatch {r['batch_size']}" if r["batch_size"] else r["case"] for r in rows
+        ]
         for i, backend in enumerate(backends):
             medians, low, high = [], [], []
             for row in rows:
@@ -122,8 +153,13 @@ def chart_png(report: dict[str, Any]) -> bytes:
             xs = np.arange(len(rows)) + (i - (len(backends) - 1) / 2) * width
             ax.bar(xs, medians, width, yerr=[low, high], capsize=2, label=BACKEND_LABELS[backend])
         peak = report["peak"][threads]["gflops_median"]
-        ax.axhline(peak, color="black", linestyle="--", linewidth=1,
-                   label=f"float32 GEMM peak {peak:.0f} GFLOP/s")
+        ax.axhline(
+            peak,
+            color="black",
+            linestyle="--",
+            linewidth=1,
+            label=f"float32 GEMM peak {peak:.0f} GFLOP/s",
+        )
         ax.set_ylim(bottom=0)
         ax.set_xticks(np.arange(len(rows)))
         ax.set_xticklabels(labels, fontsize=8)
@@ -131,9 +167,12 @@ def chart_png(report: dict[str, Any]) -> bytes:
         ax.set_title(f"{threads} thread(s)")
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     env = report["env"]
-    fig.suptitle(f"nanomlp {report['versions']['nanomlp']} on {report['machine'].get('cpu_model')}; "
-                 f"OpenBLAS {openblas_kernel(report['blas'])}, "
-                 f"OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE'] or 'unset'}", fontsize=9)
+    fig.suptitle(
+        f"nanomlp {report['versions']['nanomlp']} on {report['machine'].get('cpu_model')}; "
+        f"OpenBLAS {openblas_kernel(report['blas'])}, "
+        f"OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE'] or 'unset'}",
+        fontsize=9,
+    )
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
     return buffer.getvalue()
@@ -153,4 +192,3 @@ def write_outputs(report: dict[str, Any], out_dir: str | os.PathLike[str]) -> di
         with atomic_write(paths[kind], "wb") as f:
             f.write(payload)
     return paths
-

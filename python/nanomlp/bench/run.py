@@ -1,19 +1,31 @@
 """The benchmark's run: parity first, then the GEMM peak, every timed case, the memory of a fit."""
+
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from .config import (BACKENDS, BenchConfig, Data, Log, ParityError, epoch_flop, flop_counts,
-                     load_data, timing_stats)
+from .config import (
+    BACKENDS,
+    BenchConfig,
+    Data,
+    Log,
+    ParityError,
+    epoch_flop,
+    flop_counts,
+    load_data,
+    timing_stats,
+)
 from .machine import gemm_peak, machine_info
 from .runners import NanomlpRunner, TorchRunner, import_torch
+
 
 def max_weight_difference(weights: Sequence[np.ndarray], reference: Sequence[np.ndarray]) -> float:
     """The largest absolute difference between two lists of weight matrices (inf if NaN)."""
@@ -28,8 +40,9 @@ def max_weight_difference(weights: Sequence[np.ndarray], reference: Sequence[np.
     return diff
 
 
-def check_parity(config: BenchConfig, data: Data, runners: dict[str, Any],
-                 log: Log) -> dict[str, Any]:
+def check_parity(
+    config: BenchConfig, data: Data, runners: dict[str, Any], log: Log
+) -> dict[str, Any]:
     """One epoch on a subset: each backend's float32 weights against the float32 reference."""
     from threadpoolctl import threadpool_limits
 
@@ -37,26 +50,39 @@ def check_parity(config: BenchConfig, data: Data, runners: dict[str, Any],
     x, y = data.x_train[:rows], data.y_train[:rows]
     batch_size = 32
     reference = runners["numpy32"].trained_weights(x, y, batch_size, 1)
-    result: dict[str, Any] = {"rows": rows, "batch_size": batch_size, "tolerance": config.parity_tol,
-                              "against": "numpy32", "max_abs_weight_diff": {}}
+    result: dict[str, Any] = {
+        "rows": rows,
+        "batch_size": batch_size,
+        "tolerance": config.parity_tol,
+        "against": "numpy32",
+        "max_abs_weight_diff": {},
+    }
     checked = ["native"] + (["torch"] if "torch" in runners else [])
     for name in checked:
         runner = runners[name]
         for threads in sorted({runner.effective_threads(t) for t in config.threads}):
             with threadpool_limits(limits=threads, user_api="blas"):
                 diff = max_weight_difference(
-                    runner.trained_weights(x, y, batch_size, threads), reference)
+                    runner.trained_weights(x, y, batch_size, threads), reference
+                )
             result["max_abs_weight_diff"][f"{name}@{threads}"] = diff
             log(f"parity {name} ({threads} thread(s)) vs numpy32: max |dW| = {diff:.3g}")
             if not diff <= config.parity_tol:
                 raise ParityError(
                     f"{name} with {threads} thread(s) disagrees with the float32 reference after "
-                    f"one epoch on {rows} images: max |dW| = {diff:.3g} > {config.parity_tol:g}")
+                    f"one epoch on {rows} images: max |dW| = {diff:.3g} > {config.parity_tol:g}"
+                )
     return result
 
 
-def time_case(runners: Sequence[Any], case: str, batch_size: int | None, threads: int,
-              data: Data, repeats: int) -> dict[str, dict[str, Any]]:
+def time_case(
+    runners: Sequence[Any],
+    case: str,
+    batch_size: int | None,
+    threads: int,
+    data: Data,
+    repeats: int,
+) -> dict[str, dict[str, Any]]:
     """Seconds of each runner on one case (plus the epoch's metrics), ``repeats`` times each.
 
     Round robin, so that a noisy neighbour on a shared machine slows every backend alike.
@@ -85,8 +111,9 @@ def run_benchmark(config: BenchConfig, log: Log | None = None) -> dict[str, Any]
     data = load_data(config)
     n_train, n_val = len(data.x_train), len(data.x_val)
     flops = flop_counts(config.layer_sizes)
-    runners: dict[str, Any] = {name: NanomlpRunner(name, config)
-                               for name in ("native", "numpy64", "numpy32")}
+    runners: dict[str, Any] = {
+        name: NanomlpRunner(name, config) for name in ("native", "numpy64", "numpy32")
+    }
     if torch is not None:
         runners["torch"] = TorchRunner(torch, config)
     torch_threads = torch.get_num_threads() if torch is not None else None
@@ -94,22 +121,29 @@ def run_benchmark(config: BenchConfig, log: Log | None = None) -> dict[str, Any]
     report: dict[str, Any] = machine_info(torch)
     notes = []
     if not runners["native"].passes_threads:
-        notes.append("This Trainer takes no threads= argument: the native engine ran on one "
-                     "thread in every row; its multi-thread figures repeat the 1-thread ones.")
+        notes.append(
+            "This Trainer takes no threads= argument: the native engine ran on one "
+            "thread in every row; its multi-thread figures repeat the 1-thread ones."
+        )
     if torch is None:
         notes.append("PyTorch was not importable (or --no-torch): no PyTorch column.")
-    report.update({
-        "config": asdict(config),
-        "data": {"n_train": n_train, "n_val": n_val, "n_inference": len(data.x_all)},
-        "flops": {**flops, "epoch": epoch_flop(flops, n_train, n_val),
-                  "train_epoch": n_train * flops["train_step_per_image"],
-                  "inference": len(data.x_all) * flops["forward_per_image"],
-                  "counting": "2 FLOP per multiply-add of the dense layers; element-wise work "
-                              "ignored; no gradient of the input layer"},
-        "native_threads_supported": runners["native"].passes_threads,
-        "backends": list(runners),
-        "notes": notes,
-    })
+    report.update(
+        {
+            "config": asdict(config),
+            "data": {"n_train": n_train, "n_val": n_val, "n_inference": len(data.x_all)},
+            "flops": {
+                **flops,
+                "epoch": epoch_flop(flops, n_train, n_val),
+                "train_epoch": n_train * flops["train_step_per_image"],
+                "inference": len(data.x_all) * flops["forward_per_image"],
+                "counting": "2 FLOP per multiply-add of the dense layers; element-wise work "
+                "ignored; no gradient of the input layer",
+            },
+            "native_threads_supported": runners["native"].passes_threads,
+            "backends": list(runners),
+            "notes": notes,
+        }
+    )
 
     try:
         for runner in runners.values():  # warm-up: first calls, thread pools, allocations
@@ -120,13 +154,18 @@ def run_benchmark(config: BenchConfig, log: Log | None = None) -> dict[str, Any]
         for threads in config.threads:
             peak = gemm_peak(config.gemm_size, threads, config.repeats)
             report["peak"][str(threads)] = peak
-            log(f"peak GEMM {config.gemm_size}^3 float32, {threads} thread(s): "
-                f"{peak['gflops_median']:.1f} GFLOP/s")
+            log(
+                f"peak GEMM {config.gemm_size}^3 float32, {threads} thread(s): "
+                f"{peak['gflops_median']:.1f} GFLOP/s"
+            )
 
         cases: list[tuple[str, int | None]] = [("epoch", b) for b in config.batch_sizes]
         cases += [("train", b) for b in config.batch_sizes] + [("inference", None)]
-        case_flop = {"epoch": report["flops"]["epoch"], "train": report["flops"]["train_epoch"],
-                     "inference": report["flops"]["inference"]}
+        case_flop = {
+            "epoch": report["flops"]["epoch"],
+            "train": report["flops"]["train_epoch"],
+            "inference": report["flops"]["inference"],
+        }
         case_images = {"epoch": n_train, "train": n_train, "inference": len(data.x_all)}
         measured: dict[tuple[str, str, int | None, int], dict[str, Any]] = {}
         results = []
@@ -135,24 +174,36 @@ def run_benchmark(config: BenchConfig, log: Log | None = None) -> dict[str, Any]
                 torch.set_num_threads(threads)
             with threadpool_limits(limits=threads, user_api="blas"):
                 for case, batch_size in cases:
-                    keys = {r.name: (r.name, case, batch_size, r.effective_threads(threads))
-                            for r in runners.values()}
+                    keys = {
+                        r.name: (r.name, case, batch_size, r.effective_threads(threads))
+                        for r in runners.values()
+                    }
                     todo = [r for r in runners.values() if keys[r.name] not in measured]
                     timed = time_case(todo, case, batch_size, threads, data, config.repeats)
                     for name, record in timed.items():
-                        measured[keys[name]] = {**record, **timing_stats(record["seconds"], case_flop[case])}
+                        measured[keys[name]] = {
+                            **record,
+                            **timing_stats(record["seconds"], case_flop[case]),
+                        }
                     for r in runners.values():
                         record = measured[keys[r.name]]
-                        results.append({
-                            "case": case, "batch_size": batch_size, "threads": threads,
-                            "backend": r.name, "threads_effective": keys[r.name][3],
-                            "reused": r not in todo, "images": case_images[case],
-                            "flop": case_flop[case],
-                            "images_per_s_median": case_images[case] / record["median_s"],
-                            **record,
-                        })
-                    medians = ", ".join(f"{name} {measured[key]['median_s']:.3f}s"
-                                        for name, key in keys.items())
+                        results.append(
+                            {
+                                "case": case,
+                                "batch_size": batch_size,
+                                "threads": threads,
+                                "backend": r.name,
+                                "threads_effective": keys[r.name][3],
+                                "reused": r not in todo,
+                                "images": case_images[case],
+                                "flop": case_flop[case],
+                                "images_per_s_median": case_images[case] / record["median_s"],
+                                **record,
+                            }
+                        )
+                    medians = ", ".join(
+                        f"{name} {measured[key]['median_s']:.3f}s" for name, key in keys.items()
+                    )
                     log(f"{case:9s} batch {batch_size or '-':>3} threads {threads}: {medians}")
     finally:
         if torch is not None and torch_threads is not None:
@@ -161,8 +212,10 @@ def run_benchmark(config: BenchConfig, log: Log | None = None) -> dict[str, Any]
     report["ratios"] = ratios(results, report["peak"])
     if not config.quick:
         report["memory"] = fit_memory(config)
-        log(f"memory: max RSS {report['memory']['max_rss_mb']:.1f} MB = input arrays "
-            f"{report['memory']['inputs_mb']:.1f} MB + {report['memory']['excess_mb']:.1f} MB")
+        log(
+            f"memory: max RSS {report['memory']['max_rss_mb']:.1f} MB = input arrays "
+            f"{report['memory']['inputs_mb']:.1f} MB + {report['memory']['excess_mb']:.1f} MB"
+        )
     report["wall_seconds"] = time.perf_counter() - wall_start
     return report
 
@@ -171,8 +224,12 @@ def fit_memory(config: BenchConfig) -> dict[str, Any]:
     """Peak memory (max RSS, interpreter included) of a 10-epoch MNIST fit in a new process
     (Linux: it reads /proc/self/status)."""
     # A fresh interpreter rather than a fork, so that nothing of this process counts.
-    done = subprocess.run([sys.executable, "-m", "nanomlp.bench.memory", config.data or ""],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "nanomlp.bench.memory", config.data or ""],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     measured = json.loads(done.stdout.strip().splitlines()[-1])
     inputs_mb = measured["inputs"] / 2**20
     rss_mb = measured["max_rss_kb"] / 1024
@@ -183,11 +240,16 @@ def ratios(results: list[dict[str, Any]], peak: dict[str, Any]) -> list[dict[str
     """Per case: other backend's median time / native's (above 1: native is faster), and
     native's achieved GFLOP/s as a fraction of the GEMM peak on the same thread count."""
     rows = []
-    keys = sorted({(r["case"], r["batch_size"] or 0, r["threads"]) for r in results},
-                  key=lambda k: (k[2], ("epoch", "train", "inference").index(k[0]), k[1]))
+    keys = sorted(
+        {(r["case"], r["batch_size"] or 0, r["threads"]) for r in results},
+        key=lambda k: (k[2], ("epoch", "train", "inference").index(k[0]), k[1]),
+    )
     for case, batch_size, threads in keys:
-        here = {r["backend"]: r for r in results if (r["case"], r["batch_size"] or 0, r["threads"])
-                == (case, batch_size, threads)}
+        here = {
+            r["backend"]: r
+            for r in results
+            if (r["case"], r["batch_size"] or 0, r["threads"]) == (case, batch_size, threads)
+        }
         native = here["native"]
         row: dict[str, Any] = {"case": case, "batch_size": batch_size or None, "threads": threads}
         for other in BACKENDS[1:]:
@@ -200,10 +262,18 @@ def ratios(results: list[dict[str, Any]], peak: dict[str, Any]) -> list[dict[str
 
 def thread_scaling(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Native's speedup on each thread count over one thread, per case and batch size."""
-    native = {(r["case"], r["batch_size"], r["threads"]): r["median_s"]
-              for r in results if r["backend"] == "native"}
-    return [{"case": case, "batch_size": batch, "threads": threads,
-             "speedup": native[(case, batch, 1)] / seconds}
-            for (case, batch, threads), seconds in native.items()
-            if threads != 1 and (case, batch, 1) in native]
-
+    native = {
+        (r["case"], r["batch_size"], r["threads"]): r["median_s"]
+        for r in results
+        if r["backend"] == "native"
+    }
+    return [
+        {
+            "case": case,
+            "batch_size": batch,
+            "threads": threads,
+            "speedup": native[(case, batch, 1)] / seconds,
+        }
+        for (case, batch, threads), seconds in native.items()
+        if threads != 1 and (case, batch, 1) in native
+    ]

@@ -1,6 +1,7 @@
 """The backends the benchmark times, each behind the same four calls: epoch, train, infer,
 trained_weights. nanomlp's native engine and NumPy reference run through ``Trainer``; PyTorch,
 optional, runs the same network from the same initial weights in the same order."""
+
 from __future__ import annotations
 
 import inspect
@@ -12,6 +13,7 @@ import numpy as np
 from ..model import MLP
 from ..trainer import Trainer
 from .config import INFERENCE_CHUNK, BenchConfig, Data, first_order
+
 
 def native_threads_supported() -> bool:
     """Whether ``Trainer`` takes ``threads=`` (else the native engine runs on one thread)."""
@@ -48,8 +50,14 @@ class NanomlpRunner:
     def trainer(self, batch_size: int, threads: int) -> Trainer:
         model = MLP(self.config.layer_sizes, seed=self.config.seed, dtype=self.dtype)
         kwargs: dict[str, Any] = {"threads": threads} if self.passes_threads else {}
-        return Trainer(model, lr=self.config.lr, batch_size=batch_size, epochs=1,
-                       backend=self.backend, **kwargs)
+        return Trainer(
+            model,
+            lr=self.config.lr,
+            batch_size=batch_size,
+            epochs=1,
+            backend=self.backend,
+            **kwargs,
+        )
 
     def epoch(self, data: Data, batch_size: int, threads: int) -> tuple[float, dict[str, float]]:
         trainer = self.trainer(batch_size, threads)
@@ -71,8 +79,9 @@ class NanomlpRunner:
         _infer_only(trainer, data.x_all, data.y_all)
         return time.perf_counter() - start
 
-    def trained_weights(self, x: np.ndarray, labels: np.ndarray, batch_size: int,
-                        threads: int) -> list[np.ndarray]:
+    def trained_weights(
+        self, x: np.ndarray, labels: np.ndarray, batch_size: int, threads: int
+    ) -> list[np.ndarray]:
         trainer = self.trainer(batch_size, threads)
         trainer.fit(x, labels)
         return [np.array(w, dtype=np.float64) for w in trainer.model.weights]
@@ -141,8 +150,10 @@ class TorchRunner:
         val_loss, val_correct = self._evaluate(net, x_val, y_val)
         seconds = time.perf_counter() - start
         return seconds, {
-            "train_loss": train_loss / len(x), "train_acc": train_correct / len(x),
-            "val_loss": val_loss / len(x_val), "val_acc": val_correct / len(x_val),
+            "train_loss": train_loss / len(x),
+            "train_acc": train_correct / len(x),
+            "val_loss": val_loss / len(x_val),
+            "val_acc": val_correct / len(x_val),
         }
 
     def train(self, data: Data, batch_size: int, threads: int) -> float:
@@ -160,8 +171,9 @@ class TorchRunner:
         self._evaluate(net, x, y)
         return time.perf_counter() - start
 
-    def trained_weights(self, x: np.ndarray, labels: np.ndarray, batch_size: int,
-                        threads: int) -> list[np.ndarray]:
+    def trained_weights(
+        self, x: np.ndarray, labels: np.ndarray, batch_size: int, threads: int
+    ) -> list[np.ndarray]:
         net, model = self.network()
         order = self.torch.from_numpy(first_order(model, len(x)))
         self._train(net, *self._tensors(x, labels), order, batch_size)
@@ -178,4 +190,3 @@ def import_torch(wanted: bool) -> Any | None:
     except ImportError:
         return None
     return torch
-

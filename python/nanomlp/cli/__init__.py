@@ -1,4 +1,5 @@
 """The ``nanomlp`` command line: ``main(argv)`` runs it, ``build_parser()`` describes it."""
+
 from __future__ import annotations
 
 from .main import build_parser, main

@@ -1,11 +1,13 @@
 """What the commands share: argument types, the training and data options, output helpers."""
+
 from __future__ import annotations
 
 import argparse
 import contextlib
 import datetime as _dt
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 
@@ -95,44 +97,99 @@ def add_training_options(parser: argparse.ArgumentParser, grid: bool) -> None:
 
     def add(flag: str, kind: Callable, default: Any, metavar: str, one: str, many: str) -> None:
         if grid:
-            parser.add_argument(flag, type=kind, nargs="+", default=[default], metavar=metavar,
-                                help=f"{many} (default: {default:g})")
+            parser.add_argument(
+                flag,
+                type=kind,
+                nargs="+",
+                default=[default],
+                metavar=metavar,
+                help=f"{many} (default: {default:g})",
+            )
         else:
-            parser.add_argument(flag, type=kind, default=default, help=f"{one} (default: %(default)s)")
+            parser.add_argument(
+                flag, type=kind, default=default, help=f"{one} (default: %(default)s)"
+            )
 
     if grid:
-        parser.add_argument("--hidden", type=hidden_spec, nargs="+", default=[DEFAULT_HIDDEN],
-                            metavar="W,W", help="hidden layer widths, comma-separated, one network "
-                            f"per value (default: {widths.replace(' ', ',')})")
+        parser.add_argument(
+            "--hidden",
+            type=hidden_spec,
+            nargs="+",
+            default=[DEFAULT_HIDDEN],
+            metavar="W,W",
+            help="hidden layer widths, comma-separated, one network "
+            f"per value (default: {widths.replace(' ', ',')})",
+        )
     else:
-        parser.add_argument("--hidden", type=int_at_least(1), nargs="*", default=list(DEFAULT_HIDDEN),
-                            metavar="N", help=f"hidden layer widths (default: {widths}; none: "
-                            "softmax regression)")
+        parser.add_argument(
+            "--hidden",
+            type=int_at_least(1),
+            nargs="*",
+            default=list(DEFAULT_HIDDEN),
+            metavar="N",
+            help=f"hidden layer widths (default: {widths}; none: softmax regression)",
+        )
     add("--lr", positive_float, d.LR, "LR", "learning rate", "learning rates")
     add("--batch-size", int_at_least(1), d.BATCH_SIZE, "N", "minibatch size", "batch sizes")
     add("--epochs", int_at_least(1), d.EPOCHS, "N", "epochs", "epochs")
     if grid:
-        parser.add_argument("--momentum", type=momentum, nargs="+", default=[0.0], metavar="M",
-                            help="momentum values in [0, 1) (default: 0)")
-        parser.add_argument("--weight-decay", type=nonnegative_float, nargs="+", default=[0.0],
-                            metavar="D", help="weight decay values (default: 0)")
+        parser.add_argument(
+            "--momentum",
+            type=momentum,
+            nargs="+",
+            default=[0.0],
+            metavar="M",
+            help="momentum values in [0, 1) (default: 0)",
+        )
+        parser.add_argument(
+            "--weight-decay",
+            type=nonnegative_float,
+            nargs="+",
+            default=[0.0],
+            metavar="D",
+            help="weight decay values (default: 0)",
+        )
     else:
-        parser.add_argument("--momentum", type=momentum, default=0.0,
-                            help="SGD momentum in [0, 1) (default: 0, plain SGD)")
+        parser.add_argument(
+            "--momentum",
+            type=momentum,
+            default=0.0,
+            help="SGD momentum in [0, 1) (default: 0, plain SGD)",
+        )
         parser.add_argument("--nesterov", action="store_true", help="Nesterov momentum")
-        parser.add_argument("--weight-decay", type=nonnegative_float, default=0.0,
-                            help="L2 weight decay on the weights (default: 0)")
-        parser.add_argument("--backend", choices=("native", "numpy"), default="native",
-                            help="native: the C++ engine; numpy: the NumPy reference (default: %(default)s)")
-        parser.add_argument("--dtype", choices=("float32", "float64"), default="float32",
-                            help="parameter precision; float64 needs --backend numpy and reproduces the "
-                            "notebook's numbers (default: %(default)s)")
+        parser.add_argument(
+            "--weight-decay",
+            type=nonnegative_float,
+            default=0.0,
+            help="L2 weight decay on the weights (default: 0)",
+        )
+        parser.add_argument(
+            "--backend",
+            choices=("native", "numpy"),
+            default="native",
+            help="native: the C++ engine; numpy: the NumPy reference (default: %(default)s)",
+        )
+        parser.add_argument(
+            "--dtype",
+            choices=("float32", "float64"),
+            default="float32",
+            help="parameter precision; float64 needs --backend numpy and reproduces the "
+            "notebook's numbers (default: %(default)s)",
+        )
     threads_default = "the cores divided among the jobs" if grid else "the engine's choice"
-    parser.add_argument("--threads", type=int_at_least(1), default=None,
-                        help=f"{'engine threads per run' if grid else 'threads of the native engine'} "
-                        f"(default: {threads_default})")
-    parser.add_argument("--seed", type=int_at_least(0, 2**32 - 1), default=d.SEED,
-                        help="seed of the initial weights and the shuffles (default: %(default)s)")
+    parser.add_argument(
+        "--threads",
+        type=int_at_least(1),
+        default=None,
+        help=f"{'engine threads per run' if grid else 'threads of the native engine'} "
+        f"(default: {threads_default})",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int_at_least(0, 2**32 - 1),
+        default=d.SEED,
+        help="seed of the initial weights and the shuffles (default: %(default)s)",
+    )
 
 
 def check_training_options(args: argparse.Namespace) -> None:
@@ -146,13 +203,28 @@ def check_training_options(args: argparse.Namespace) -> None:
 
 def add_data_options(parser: argparse.ArgumentParser, min_val_size: int) -> None:
     """Which data, and how the training set is split: shared by train and sweep."""
-    parser.add_argument("--dataset", choices=DATASET_CHOICES, default="mnist", help="(default: %(default)s)")
-    parser.add_argument("--data", metavar="DIR", help="dataset folder or .npz (default: $NANOMLP_DATA, "
-                        "the cache, else a download; see 'nanomlp data info')")
-    parser.add_argument("--val-size", type=int_at_least(min_val_size), default=_defaults.VAL_SIZE,
-                        help="last training images held out for validation (default: %(default)s)")
-    parser.add_argument("--limit", type=int_at_least(1), default=None, metavar="N",
-                        help="use only the first N training images (validation included), for quick runs")
+    parser.add_argument(
+        "--dataset", choices=DATASET_CHOICES, default="mnist", help="(default: %(default)s)"
+    )
+    parser.add_argument(
+        "--data",
+        metavar="DIR",
+        help="dataset folder or .npz (default: $NANOMLP_DATA, "
+        "the cache, else a download; see 'nanomlp data info')",
+    )
+    parser.add_argument(
+        "--val-size",
+        type=int_at_least(min_val_size),
+        default=_defaults.VAL_SIZE,
+        help="last training images held out for validation (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--limit",
+        type=int_at_least(1),
+        default=None,
+        metavar="N",
+        help="use only the first N training images (validation included), for quick runs",
+    )
 
 
 def add_output_options(parser: argparse.ArgumentParser, quiet_help: str) -> None:
@@ -161,7 +233,9 @@ def add_output_options(parser: argparse.ArgumentParser, quiet_help: str) -> None
 
 
 # ---------------------------------------------------------------------------------------- data
-def load_dataset(name: str, path: str | None) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+def load_dataset(
+    name: str, path: str | None
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     from .. import datasets
 
     return datasets.load(name, path)
@@ -179,12 +253,16 @@ def split_data(args: argparse.Namespace) -> Split:
     """(fit, validation, test) pairs as the options say: the last --val-size training images
     (of the first --limit) held out, as the notebook holds out its last 5,000."""
     if args.limit is not None and args.limit <= args.val_size:
-        args.command_parser.error(f"--limit ({args.limit}) must be larger than --val-size ({args.val_size})")
+        args.command_parser.error(
+            f"--limit ({args.limit}) must be larger than --val-size ({args.val_size})"
+        )
     (x_train, y_train), (x_test, y_test) = load_dataset(args.dataset, args.data)
     if args.limit is not None:
         x_train, y_train = x_train[: args.limit], y_train[: args.limit]
     if args.val_size >= len(x_train):
-        raise CommandError(f"--val-size {args.val_size} leaves no training images out of {len(x_train)}")
+        raise CommandError(
+            f"--val-size {args.val_size} leaves no training images out of {len(x_train)}"
+        )
     n_fit = len(x_train) - args.val_size
     return (x_train[:n_fit], y_train[:n_fit]), (x_train[n_fit:], y_train[n_fit:]), (x_test, y_test)
 

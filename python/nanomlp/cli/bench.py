@@ -1,4 +1,5 @@
 """``nanomlp bench``: the benchmark of ``nanomlp.bench``, its options passed through."""
+
 from __future__ import annotations
 
 import argparse
@@ -8,7 +9,9 @@ from typing import Any
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     # No help of its own: --help passes through, so the benchmark's parser lists its options.
     bench = commands.add_parser(
-        "bench", parents=parents, add_help=False,
+        "bench",
+        parents=parents,
+        add_help=False,
         help="time an epoch: native engine vs NumPy reference",
     )
     bench.add_argument("bench_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)

@@ -1,4 +1,5 @@
 """``nanomlp data``: download datasets ahead of going offline, show where they are found."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,20 +11,28 @@ from . import _common as c
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     data = commands.add_parser(
-        "data", parents=parents, help="download datasets, show where they are",
+        "data",
+        parents=parents,
+        help="download datasets, show where they are",
         description="Fetch datasets into nanomlp's cache ahead of going offline, or show where "
         "each dataset is found on this machine.",
     )
     actions = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     download = actions.add_parser(
-        "download", parents=parents, help="download into nanomlp's cache",
+        "download",
+        parents=parents,
+        help="download into nanomlp's cache",
         description="Download a dataset into nanomlp's cache (nothing is fetched if it is there).",
     )
-    download.add_argument("name", nargs="?", choices=c.DATASET_CHOICES, default="mnist", help="(default: %(default)s)")
+    download.add_argument(
+        "name", nargs="?", choices=c.DATASET_CHOICES, default="mnist", help="(default: %(default)s)"
+    )
     download.add_argument("--force", action="store_true", help="download again even if cached")
     download.set_defaults(handler=run_download, command_parser=download)
     info = actions.add_parser(
-        "info", parents=parents, help="where each dataset is found",
+        "info",
+        parents=parents,
+        help="where each dataset is found",
         description="Show where each dataset is found, and every place searched.",
     )
     info.add_argument("name", nargs="?", choices=c.DATASET_CHOICES, help="(default: all)")

@@ -1,4 +1,5 @@
 """``nanomlp evaluate``: test loss, accuracy and per-class accuracy of a saved model."""
+
 from __future__ import annotations
 
 import argparse
@@ -9,13 +10,21 @@ from . import _common as c
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
-        "evaluate", parents=parents, help="test loss, accuracy and per-class accuracy of a saved model",
+        "evaluate",
+        parents=parents,
+        help="test loss, accuracy and per-class accuracy of a saved model",
         description="Evaluate a model saved by 'nanomlp train' (or MLP.save) on a test set.",
     )
     evaluate.add_argument("model", metavar="MODEL.npz", help="the model file")
-    evaluate.add_argument("--dataset", choices=c.DATASET_CHOICES, default=None,
-                          help="(default: the one the model was trained on, else mnist)")
-    evaluate.add_argument("--data", metavar="DIR", help="dataset folder or .npz (default: as for train)")
+    evaluate.add_argument(
+        "--dataset",
+        choices=c.DATASET_CHOICES,
+        default=None,
+        help="(default: the one the model was trained on, else mnist)",
+    )
+    evaluate.add_argument(
+        "--data", metavar="DIR", help="dataset folder or .npz (default: as for train)"
+    )
     evaluate.set_defaults(handler=run, command_parser=evaluate)
     return evaluate
 

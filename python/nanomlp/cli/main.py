@@ -4,12 +4,14 @@ Exit codes: 0 success, 1 runtime error (one line on stderr; ``--debug`` shows th
 2 usage error, 130 interrupted (Ctrl-C). Every file is written atomically, so an interrupted
 run leaves complete files or none.
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .. import __version__
 from . import bench, data, evaluate, predict, sweep, train
@@ -28,8 +30,12 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line, for ``main`` and for documentation."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                        help="show the full traceback of an error")
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the full traceback of an error",
+    )
 
     parser = _Parser(
         prog="nanomlp",
@@ -44,8 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line_warning(message: Any, category: type, filename: str, lineno: int, file: Any = None,
-                      line: Any = None) -> None:
+def _one_line_warning(
+    message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None
+) -> None:
     print(f"nanomlp: warning: {message}", file=sys.stderr, flush=True)
 
 

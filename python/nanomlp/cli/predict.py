@@ -1,4 +1,5 @@
 """``nanomlp predict``: the predicted class of images (PNG or .npy), with probabilities."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,15 +13,21 @@ from . import _common as c
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     predict = commands.add_parser(
-        "predict", parents=parents, help="predicted classes of images, with probabilities",
+        "predict",
+        parents=parents,
+        help="predicted classes of images, with probabilities",
         description="Predict the class of each image: a 28×28 PNG (a digit drawn dark on light "
         "is inverted to MNIST's light on dark) or a .npy of one or more images, shape (28, 28), "
         "(N, 28, 28), (784,) or (N, 784), values in [0, 1] or 0..255.",
     )
     predict.add_argument("model", metavar="MODEL.npz", help="the model file")
     predict.add_argument("images", metavar="IMAGE", nargs="+", help="IMAGE.png or IMAGES.npy")
-    predict.add_argument("--top", type=c.int_at_least(1), default=3,
-                         help="probabilities shown per image (default: %(default)s)")
+    predict.add_argument(
+        "--top",
+        type=c.int_at_least(1),
+        default=3,
+        help="probabilities shown per image (default: %(default)s)",
+    )
     predict.set_defaults(handler=run, command_parser=predict)
     return predict
 
@@ -40,7 +47,11 @@ def read_png(path: Path, side: int) -> tuple[np.ndarray, str]:
             # A transparent background counts as white paper.
             alpha = image[..., 3:]
             image = image[..., :3] * alpha + (1.0 - alpha)
-        image = image[..., :3] @ np.array([0.299, 0.587, 0.114]) if image.shape[2] >= 3 else image[..., 0]
+        image = (
+            image[..., :3] @ np.array([0.299, 0.587, 0.114])
+            if image.shape[2] >= 3
+            else image[..., 0]
+        )
     if image.shape != (side, side):
         raise c.CommandError(
             f"{path}: the image is {image.shape[1]}×{image.shape[0]} pixels; the model takes "
@@ -61,7 +72,7 @@ def read_npy(path: Path, n_features: int) -> np.ndarray:
         raise c.CommandError(f"{path}: not a readable .npy array ({err})") from err
     if not isinstance(images, np.ndarray) or images.dtype.kind not in "fiu":
         raise c.CommandError(f"{path}: expected a numeric .npy array")
-    side = int(round(n_features ** 0.5))
+    side = int(round(n_features**0.5))
     if images.shape in ((n_features,), (side, side)):
         images = images.reshape(1, n_features)
     elif images.ndim == 3 and images.shape[1:] == (side, side):
@@ -82,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
 
     model = c.load_model(args.model)
     trainer = Trainer(model, backend=c.backend_for(model))
-    side = int(round(model.n_features ** 0.5))
+    side = int(round(model.n_features**0.5))
     top = min(args.top, model.n_classes)
     for name in args.images:
         path = Path(name)
@@ -90,10 +101,14 @@ def run(args: argparse.Namespace) -> int:
             raise c.CommandError(f"{path}: no such file")
         if path.suffix.lower() == ".npy":
             images, notes = read_npy(path, model.n_features), ""
-            labels = [f"{path}[{i}]" for i in range(len(images))] if len(images) > 1 else [str(path)]
+            labels = (
+                [f"{path}[{i}]" for i in range(len(images))] if len(images) > 1 else [str(path)]
+            )
         else:
             if side * side != model.n_features:
-                raise c.CommandError(f"{args.model} takes {model.n_features} inputs, not a square image")
+                raise c.CommandError(
+                    f"{args.model} takes {model.n_features} inputs, not a square image"
+                )
             images, notes = read_png(path, side)
             labels = [str(path)]
         proba = trainer.predict_proba(images)

@@ -1,4 +1,5 @@
 """``nanomlp sweep``: train every combination of settings, locally or on Dask, and compare."""
+
 from __future__ import annotations
 
 import argparse
@@ -19,7 +20,9 @@ _OPTIONAL_AXES = ("epochs", "hidden", "momentum", "weight_decay")
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     sweep = commands.add_parser(
-        "sweep", parents=parents, help="train every combination of settings, compare them",
+        "sweep",
+        parents=parents,
+        help="train every combination of settings, compare them",
         description="A grid search: every combination of the listed values, each run from the "
         "same seed, on MNIST or Fashion-MNIST. Prints one summary line per run in the notebook's "
         "format and writes results.csv, results.json and heatmap.png to --out. Runs go to "
@@ -27,12 +30,24 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> argpars
     )
     c.add_training_options(sweep, grid=True)
     c.add_data_options(sweep, min_val_size=1)
-    sweep.add_argument("--test-limit", type=c.int_at_least(1), default=None, metavar="N",
-                       help="use only the first N test images")
-    sweep.add_argument("--jobs", type=c.int_at_least(1), default=1,
-                       help="local worker processes (default: %(default)s)")
-    sweep.add_argument("--scheduler", metavar="ADDRESS",
-                       help="run on the Dask cluster whose scheduler is at ADDRESS (tcp://host:port)")
+    sweep.add_argument(
+        "--test-limit",
+        type=c.int_at_least(1),
+        default=None,
+        metavar="N",
+        help="use only the first N test images",
+    )
+    sweep.add_argument(
+        "--jobs",
+        type=c.int_at_least(1),
+        default=1,
+        help="local worker processes (default: %(default)s)",
+    )
+    sweep.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on the Dask cluster whose scheduler is at ADDRESS (tcp://host:port)",
+    )
     c.add_output_options(sweep, quiet_help="no progress, only the summary")
     sweep.set_defaults(handler=run, command_parser=sweep)
     return sweep
@@ -60,8 +75,15 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     with c.output_folder(out):
         try:
-            sw.sweep(configs, data, jobs=args.jobs, client=client, threads=args.threads,
-                     on_record=done.__setitem__, progress=not args.quiet)
+            sw.sweep(
+                configs,
+                data,
+                jobs=args.jobs,
+                client=client,
+                threads=args.threads,
+                on_record=done.__setitem__,
+                progress=not args.quiet,
+            )
         finally:
             # Finished runs are kept, also when the sweep is interrupted.
             records = [done[i] for i in sorted(done)]
@@ -72,14 +94,17 @@ def run(args: argparse.Namespace) -> int:
     c.echo("\nSummary of Hyperparameter Tuning:")
     for record in records:
         c.echo(sw.format_record(record))
-    c.echo(f"Wall time: {time.perf_counter() - start:.1f} s for {len(records)} runs "
-           f"({'Dask at ' + args.scheduler if args.scheduler else f'--jobs {args.jobs}'})")
+    c.echo(
+        f"Wall time: {time.perf_counter() - start:.1f} s for {len(records)} runs "
+        f"({'Dask at ' + args.scheduler if args.scheduler else f'--jobs {args.jobs}'})"
+    )
     c.echo(f"Saved to {out}/: results.csv results.json heatmap.png")
     return 0
 
 
-def _write_results(out: Path, records: list[dict], seconds: float, configs: list[dict],
-                   args: argparse.Namespace) -> None:
+def _write_results(
+    out: Path, records: list[dict], seconds: float, configs: list[dict], args: argparse.Namespace
+) -> None:
     from .. import plotting
 
     columns = [k for k in records[0] if k != "history"]
@@ -87,14 +112,25 @@ def _write_results(out: Path, records: list[dict], seconds: float, configs: list
     writer = csv.DictWriter(text, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for record in records:
-        writer.writerow({k: (",".join(map(str, v)) if isinstance(v, tuple) else v) for k, v in record.items()})
+        writer.writerow(
+            {k: (",".join(map(str, v)) if isinstance(v, tuple) else v) for k, v in record.items()}
+        )
     with atomic_write(out / "results.csv", "w", encoding="utf-8") as f:
         f.write(text.getvalue())
-    write_json(out / "results.json", {
-        "argv": args.argv, "nanomlp_version": __version__, "dataset": args.dataset,
-        "runs_planned": len(configs), "runs_finished": len(records), "wall_seconds": seconds,
-        "jobs": args.jobs, "scheduler": args.scheduler, "records": records,
-    })
+    write_json(
+        out / "results.json",
+        {
+            "argv": args.argv,
+            "nanomlp_version": __version__,
+            "dataset": args.dataset,
+            "runs_planned": len(configs),
+            "runs_finished": len(records),
+            "wall_seconds": seconds,
+            "jobs": args.jobs,
+            "scheduler": args.scheduler,
+            "records": records,
+        },
+    )
     # One cell per (lr, batch size): with other axes swept too, the cell shows their best run.
     best: dict[tuple, dict] = {}
     for record in records:

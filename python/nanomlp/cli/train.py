@@ -1,4 +1,5 @@
 """``nanomlp train``: train a network, evaluate it, save the model, its record and plots."""
+
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,9 @@ from . import _common as c
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     d = _defaults
     train = commands.add_parser(
-        "train", parents=parents, help="train a network, evaluate it, save the model and plots",
+        "train",
+        parents=parents,
+        help="train a network, evaluate it, save the model and plots",
         description="Train a network on MNIST or Fashion-MNIST: one line per epoch, then the "
         "test loss and accuracy; writes history.json, model.npz, config.json, curves.png, "
         "predictions.png and confusion.png to --out. The defaults are the classic notebook's: "
@@ -42,18 +45,35 @@ def run(args: argparse.Namespace) -> int:
     (x_fit, y_fit), (x_val, y_val), (x_test, y_test) = c.split_data(args)
     validation = (x_val, y_val) if args.val_size else None
 
-    layer_sizes = [x_fit.shape[1], *args.hidden, int(max(y_fit.max(), y_val.max(initial=0), y_test.max())) + 1]
+    layer_sizes = [
+        x_fit.shape[1],
+        *args.hidden,
+        int(max(y_fit.max(), y_val.max(initial=0), y_test.max())) + 1,
+    ]
     model = MLP(layer_sizes, seed=args.seed, dtype=args.dtype)
-    trainer = Trainer(model, lr=args.lr, batch_size=args.batch_size, epochs=args.epochs,
-                      backend=args.backend, momentum=args.momentum, nesterov=args.nesterov,
-                      weight_decay=args.weight_decay, threads=args.threads)
+    trainer = Trainer(
+        model,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        backend=args.backend,
+        momentum=args.momentum,
+        nesterov=args.nesterov,
+        weight_decay=args.weight_decay,
+        threads=args.threads,
+    )
     out = Path(args.out) if args.out else c.default_out()
     config = _config(args, layer_sizes, n_train=len(x_fit), n_test=len(x_test))
 
     with c.output_folder(out):
         terminate = TerminateOnNaN()
-        history = trainer.fit(x_fit, y_fit, validation_data=validation, verbose=0 if args.quiet else 1,
-                              callbacks=[terminate])
+        history = trainer.fit(
+            x_fit,
+            y_fit,
+            validation_data=validation,
+            verbose=0 if args.quiet else 1,
+            callbacks=[terminate],
+        )
         if terminate.stopped_epoch is not None:
             raise c.CommandError(
                 f"training diverged at epoch {terminate.stopped_epoch + 1} (loss is NaN or infinite); "
@@ -62,8 +82,12 @@ def run(args: argparse.Namespace) -> int:
         test_loss, test_acc = trainer.evaluate(x_test, y_test)
         c.echo(f"Test Loss: {test_loss:.4f}, Test Accuracy: {test_acc:.4f}")
 
-        record = {"epoch": [e + 1 for e in history.epoch], **history.history,
-                  "test_loss": test_loss, "test_acc": test_acc}
+        record = {
+            "epoch": [e + 1 for e in history.epoch],
+            **history.history,
+            "test_loss": test_loss,
+            "test_acc": test_acc,
+        }
         model.metadata = {"config": config, "history": record}
         write_json(out / "config.json", config)
         write_json(out / "history.json", record)
@@ -71,14 +95,24 @@ def run(args: argparse.Namespace) -> int:
         from .. import plotting
 
         c.save_figure(plotting.plot_history(history), out / "curves.png")
-        c.save_figure(plotting.plot_predictions(trainer, x_test, y_test, n=10), out / "predictions.png")
-        c.save_figure(plotting.plot_confusion_matrix(y_test, trainer.predict(x_test), n_classes=layer_sizes[-1]),
-                      out / "confusion.png")
-    c.echo(f"Saved to {out}/: config.json history.json model.npz curves.png predictions.png confusion.png")
+        c.save_figure(
+            plotting.plot_predictions(trainer, x_test, y_test, n=10), out / "predictions.png"
+        )
+        c.save_figure(
+            plotting.plot_confusion_matrix(
+                y_test, trainer.predict(x_test), n_classes=layer_sizes[-1]
+            ),
+            out / "confusion.png",
+        )
+    c.echo(
+        f"Saved to {out}/: config.json history.json model.npz curves.png predictions.png confusion.png"
+    )
     return 0
 
 
-def _config(args: argparse.Namespace, layer_sizes: list[int], n_train: int, n_test: int) -> dict[str, Any]:
+def _config(
+    args: argparse.Namespace, layer_sizes: list[int], n_train: int, n_test: int
+) -> dict[str, Any]:
     """The run's record: every setting, the data's origin and sizes, the software."""
     return {
         "command": "nanomlp train",

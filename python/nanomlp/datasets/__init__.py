@@ -25,6 +25,7 @@ The modules: ``specs`` (the datasets, the cache, the environment), ``checksums``
 ``npz`` (the two file formats), ``arrays`` (what a loader returns), ``locate`` (the search order),
 ``lock`` and ``fetch`` (downloads), ``info`` (``dataset_info``), ``errors``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,19 +35,31 @@ from pathlib import Path
 import numpy as np
 
 from .arrays import Split, check_dtype
-from .errors import ChecksumError, DatasetError, DatasetFormatError, DatasetNotFoundError, DownloadError
-from .fetch import DEFAULT_TIMEOUT, ProgressArg, fill_cache
-from .idx import read_idx
-from .info import DatasetInfo, dataset_info
-from .locate import Found, format_searched, locate
-from .npz import read_npz
-from .specs import DATASETS, IDX_FILES, MirrorsArg, Spec, cache_root, offline
-from .specs import spec as find_spec
 
 # Also importable from here: the file names, the formats' magic numbers, the published hashes.
 from .checksums import SHA256  # noqa: F401
-from .idx import IMAGE_MAGIC, LABEL_MAGIC  # noqa: F401
-from .specs import SPLIT_FILES  # noqa: F401
+from .errors import (
+    ChecksumError,
+    DatasetError,
+    DatasetFormatError,
+    DatasetNotFoundError,
+    DownloadError,
+)
+from .fetch import DEFAULT_TIMEOUT, ProgressArg, fill_cache
+from .idx import IMAGE_MAGIC, LABEL_MAGIC, read_idx  # noqa: F401
+from .info import DatasetInfo, dataset_info
+from .locate import Found, format_searched, locate
+from .npz import read_npz
+from .specs import (
+    DATASETS,
+    IDX_FILES,
+    SPLIT_FILES,  # noqa: F401
+    MirrorsArg,
+    Spec,
+    cache_root,
+    offline,
+)
+from .specs import spec as find_spec
 
 __all__ = [
     "load_mnist",
@@ -64,16 +77,27 @@ __all__ = [
 ]
 
 # Shown, pickled and recognised (the command line adds a hint to these errors) as this module's.
-for _public in (DatasetInfo, DatasetError, DatasetFormatError, ChecksumError, DatasetNotFoundError, DownloadError):
+for _public in (
+    DatasetInfo,
+    DatasetError,
+    DatasetFormatError,
+    ChecksumError,
+    DatasetNotFoundError,
+    DownloadError,
+):
     _public.__module__ = __name__
 del _public
 
 log = logging.getLogger(__name__)
 
 
-def _read(found: Found, spec: Spec, verify: bool, dtype: np.dtype, flatten: bool) -> tuple[Split, Split]:
+def _read(
+    found: Found, spec: Spec, verify: bool, dtype: np.dtype, flatten: bool
+) -> tuple[Split, Split]:
     if found.kind == "npz":
-        return read_npz(found.files["npz"], spec, found.source, verify=verify, dtype=dtype, flatten=flatten)
+        return read_npz(
+            found.files["npz"], spec, found.source, verify=verify, dtype=dtype, flatten=flatten
+        )
     return read_idx(found.files, spec, found.source, verify=verify, dtype=dtype, flatten=flatten)
 
 
@@ -85,16 +109,27 @@ def _how_to_fix(spec: Spec, cache: Path, why: str) -> str:
     else:
         allow = "  - if this machine may use the network: call without download=False, and it downloads into the cache;\n"
     return (
-        "To fix it, either:\n" + allow +
-        f"  - on a machine with internet access, run: python -c \"import nanomlp.datasets as d; d.download('{spec.name}')\"\n"
+        "To fix it, either:\n"
+        + allow
+        + f"  - on a machine with internet access, run: python -c \"import nanomlp.datasets as d; d.download('{spec.name}')\"\n"
         f"    (it fills {cache}; copy that folder to the same place, or to $NANOMLP_CACHE/{spec.subdir}, on an offline machine);\n"
         f"  - or put the four IDX files ({files}){npz} in a folder and pass path=FOLDER or set NANOMLP_DATA=FOLDER."
     )
 
 
-def load(name: str, path: str | os.PathLike[str] | None = None, *, dtype="float32", flatten: bool = True,
-         download: bool = True, mirrors: MirrorsArg = None, cache_dir: str | os.PathLike[str] | None = None,
-         verify: bool = True, timeout: float = DEFAULT_TIMEOUT, progress: ProgressArg = None) -> tuple[Split, Split]:
+def load(
+    name: str,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    dtype="float32",
+    flatten: bool = True,
+    download: bool = True,
+    mirrors: MirrorsArg = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    verify: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
+    progress: ProgressArg = None,
+) -> tuple[Split, Split]:
     """Load the dataset ``name`` ("mnist" or "fashion-mnist"): see ``load_mnist``."""
     spec = find_spec(name)
     dt = check_dtype(dtype)
@@ -122,8 +157,15 @@ def load(name: str, path: str | os.PathLike[str] | None = None, *, dtype="float3
             )
         # Verified as downloaded, and again as read below (0.1 s): the files may come from
         # another process that filled the cache while this one waited for the lock.
-        found = fill_cache(spec, mirrors=mirrors, cache_dir=cache_dir, verify=verify, timeout=timeout,
-                           progress=progress, searched=searched)
+        found = fill_cache(
+            spec,
+            mirrors=mirrors,
+            cache_dir=cache_dir,
+            verify=verify,
+            timeout=timeout,
+            progress=progress,
+            searched=searched,
+        )
     try:
         return _read(found, spec, verify, dt, flatten)
     except (ChecksumError, DatasetFormatError) as damaged:
@@ -132,17 +174,33 @@ def load(name: str, path: str | os.PathLike[str] | None = None, *, dtype="float3
             raise
         log.warning("%s; downloading %s again", damaged, spec.title)
         try:
-            found = fill_cache(spec, mirrors=mirrors, cache_dir=cache_dir, verify=verify, timeout=timeout,
-                               progress=progress, force=True, searched=searched)
+            found = fill_cache(
+                spec,
+                mirrors=mirrors,
+                cache_dir=cache_dir,
+                verify=verify,
+                timeout=timeout,
+                progress=progress,
+                force=True,
+                searched=searched,
+            )
         except DownloadError as failed:
             raise type(damaged)(f"{damaged}\nDownloading it again failed too: {failed}") from failed
         return _read(found, spec, verify, dt, flatten)
 
 
-def load_mnist(path: str | os.PathLike[str] | None = None, *, dtype="float32", flatten: bool = True,
-               download: bool = True, mirrors: MirrorsArg = None, cache_dir: str | os.PathLike[str] | None = None,
-               verify: bool = True, timeout: float = DEFAULT_TIMEOUT,
-               progress: ProgressArg = None) -> tuple[Split, Split]:
+def load_mnist(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    dtype="float32",
+    flatten: bool = True,
+    download: bool = True,
+    mirrors: MirrorsArg = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    verify: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
+    progress: ProgressArg = None,
+) -> tuple[Split, Split]:
     """MNIST as ``(x_train, y_train), (x_test, y_test)``: 60,000 and 10,000 digits.
 
     x is float32 in [0, 1] of shape (N, 784), or uint8 with ``dtype="uint8"``, or (N, 28, 28)
@@ -157,27 +215,62 @@ def load_mnist(path: str | os.PathLike[str] | None = None, *, dtype="float32", f
     callable ``(file_name, bytes_done, bytes_total_or_None)``. ``verify=False`` skips the SHA-256
     check, for custom data.
     """
-    return load("mnist", path, dtype=dtype, flatten=flatten, download=download, mirrors=mirrors,
-                cache_dir=cache_dir, verify=verify, timeout=timeout, progress=progress)
+    return load(
+        "mnist",
+        path,
+        dtype=dtype,
+        flatten=flatten,
+        download=download,
+        mirrors=mirrors,
+        cache_dir=cache_dir,
+        verify=verify,
+        timeout=timeout,
+        progress=progress,
+    )
 
 
-def load_fashion_mnist(path: str | os.PathLike[str] | None = None, *, dtype="float32", flatten: bool = True,
-                       download: bool = True, mirrors: MirrorsArg = None,
-                       cache_dir: str | os.PathLike[str] | None = None, verify: bool = True,
-                       timeout: float = DEFAULT_TIMEOUT, progress: ProgressArg = None) -> tuple[Split, Split]:
+def load_fashion_mnist(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    dtype="float32",
+    flatten: bool = True,
+    download: bool = True,
+    mirrors: MirrorsArg = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    verify: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
+    progress: ProgressArg = None,
+) -> tuple[Split, Split]:
     """Fashion-MNIST as ``(x_train, y_train), (x_test, y_test)``, like ``load_mnist``.
 
     Also found in Keras's ``~/.keras/datasets/fashion-mnist`` and in Debian's
     ``/usr/share/datasets/fashion-mnist``; downloaded from ``$NANOMLP_FASHION_MNIST_MIRROR``, else
     the folder Keras uses.
     """
-    return load("fashion-mnist", path, dtype=dtype, flatten=flatten, download=download, mirrors=mirrors,
-                cache_dir=cache_dir, verify=verify, timeout=timeout, progress=progress)
+    return load(
+        "fashion-mnist",
+        path,
+        dtype=dtype,
+        flatten=flatten,
+        download=download,
+        mirrors=mirrors,
+        cache_dir=cache_dir,
+        verify=verify,
+        timeout=timeout,
+        progress=progress,
+    )
 
 
-def download(name: str = "mnist", *, mirrors: MirrorsArg = None, cache_dir: str | os.PathLike[str] | None = None,
-             verify: bool = True, timeout: float = DEFAULT_TIMEOUT, progress: ProgressArg = None,
-             force: bool = False) -> Path:
+def download(
+    name: str = "mnist",
+    *,
+    mirrors: MirrorsArg = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    verify: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
+    progress: ProgressArg = None,
+    force: bool = False,
+) -> Path:
     """Fill nanomlp's cache with the dataset ``name`` and return its folder.
 
     Nothing is fetched when the cache already holds it, unless ``force``. Raises ``DownloadError``
@@ -185,7 +278,16 @@ def download(name: str = "mnist", *, mirrors: MirrorsArg = None, cache_dir: str 
     """
     spec = find_spec(name)
     if offline():
-        raise DownloadError(f"{spec.title} not downloaded: NANOMLP_OFFLINE=1 forbids downloads (unset it to download)")
-    found = fill_cache(spec, mirrors=mirrors, cache_dir=cache_dir, verify=verify, timeout=timeout,
-                       progress=progress, force=force)
+        raise DownloadError(
+            f"{spec.title} not downloaded: NANOMLP_OFFLINE=1 forbids downloads (unset it to download)"
+        )
+    found = fill_cache(
+        spec,
+        mirrors=mirrors,
+        cache_dir=cache_dir,
+        verify=verify,
+        timeout=timeout,
+        progress=progress,
+        force=force,
+    )
     return found.location if found.kind == "idx" else found.location.parent

@@ -1,17 +1,18 @@
 """The arrays a loader returns: x as float32 in [0, 1] or uint8, flat or 2-D; y as int64."""
-from __future__ import annotations
 
-from typing import Tuple
+from __future__ import annotations
 
 import numpy as np
 
-Split = Tuple[np.ndarray, np.ndarray]  # (x, y)
+Split = tuple[np.ndarray, np.ndarray]  # (x, y)
 
 
 def check_dtype(dtype: object) -> np.dtype:
     dt = np.dtype(dtype)
     if dt not in (np.dtype(np.float32), np.dtype(np.uint8)):
-        raise ValueError(f"dtype must be 'float32' (scaled to [0, 1]) or 'uint8' (0..255), got {dtype!r}")
+        raise ValueError(
+            f"dtype must be 'float32' (scaled to [0, 1]) or 'uint8' (0..255), got {dtype!r}"
+        )
     return dt
 
 

@@ -1,4 +1,5 @@
 """The published SHA-256 of every file, and what a mismatch says."""
+
 from __future__ import annotations
 
 import hashlib
@@ -64,7 +65,9 @@ def verify_file(spec: Spec, path: os.PathLike[str], base: str, data: bytes, sour
     """Check the decompressed ``data`` of ``path``, the dataset's file ``base``, against its hash."""
     expected = SHA256.get(spec.name, {}).get(base)
     if expected is None:
-        raise ChecksumError(f"{path}: no known SHA-256 for {spec.title} {base}; pass verify=False to load custom data")
+        raise ChecksumError(
+            f"{path}: no known SHA-256 for {spec.title} {base}; pass verify=False to load custom data"
+        )
     actual = sha256(data)
     if actual != expected:
         raise ChecksumError(

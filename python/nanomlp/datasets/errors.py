@@ -1,4 +1,5 @@
 """The exceptions of ``nanomlp.datasets``: each is also the built-in error a caller may expect."""
+
 from __future__ import annotations
 
 
@@ -20,4 +21,3 @@ class DatasetNotFoundError(DatasetError, FileNotFoundError):
 
 class DownloadError(DatasetError, OSError):
     """Every mirror failed."""
-

@@ -3,6 +3,7 @@
 decompressed content), written under a temporary ``.part`` name and renamed into place only once
 verified, under a lock, so an interrupted or failed download never leaves a file a later call
 would trust."""
+
 from __future__ import annotations
 
 import contextlib
@@ -120,7 +121,9 @@ def describe(exc: BaseException, timeout: float) -> str:
     if isinstance(exc, urllib.error.HTTPError):
         return f"HTTP {exc.code} {exc.reason}"
     reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-    if isinstance(reason, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(reason):
+    if isinstance(reason, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(
+        reason
+    ):
         return (
             f"TLS certificate verification failed ({getattr(reason, 'verify_message', reason)}); "
             "behind a proxy that inspects TLS, point SSL_CERT_FILE at its CA bundle"
@@ -134,8 +137,16 @@ def describe(exc: BaseException, timeout: float) -> str:
     return f"{type(reason).__name__}: {reason}"
 
 
-def _receive(url: str, out: IO[bytes], name: str, *, expected: str | None, decompress: bool, timeout: float,
-             progress: ProgressArg) -> None:
+def _receive(
+    url: str,
+    out: IO[bytes],
+    name: str,
+    *,
+    expected: str | None,
+    decompress: bool,
+    timeout: float,
+    progress: ProgressArg,
+) -> None:
     """Stream ``url`` into ``out``, hashing as it arrives. Network errors are the mirror's fault
     (``MirrorFailed``: the next one is tried); errors writing ``out`` are not."""
     request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
@@ -180,8 +191,16 @@ def _receive(url: str, out: IO[bytes], name: str, *, expected: str | None, decom
         )
 
 
-def fetch(url: str, dest: Path, *, expected: str | None, decompress: bool, timeout: float,
-          progress: ProgressArg, check: Callable[[Path], None] | None) -> None:
+def fetch(
+    url: str,
+    dest: Path,
+    *,
+    expected: str | None,
+    decompress: bool,
+    timeout: float,
+    progress: ProgressArg,
+    check: Callable[[Path], None] | None,
+) -> None:
     """Download ``url`` to ``dest``, whole and verified or not at all.
 
     ``expected`` is the SHA-256 (of the decompressed content when ``decompress``), or None to skip
@@ -196,7 +215,15 @@ def fetch(url: str, dest: Path, *, expected: str | None, decompress: bool, timeo
                 raise MirrorFailed(str(exc).replace(str(tmp), dest.name)) from exc
 
     with atomic_write(dest, "wb", suffix=PART_SUFFIX, verify=verify) as out:
-        _receive(url, out, dest.name, expected=expected, decompress=decompress, timeout=timeout, progress=progress)
+        _receive(
+            url,
+            out,
+            dest.name,
+            expected=expected,
+            decompress=decompress,
+            timeout=timeout,
+            progress=progress,
+        )
 
 
 def _remove_stale_parts(folder: Path) -> None:
@@ -210,11 +237,24 @@ def _remove_stale_parts(folder: Path) -> None:
 def _announce(spec: Spec, url: str, folder: Path, progress: ProgressArg) -> None:
     log.info("downloading %s from %s into %s", spec.title, url, folder)
     if progress is True or (progress is None and is_terminal(sys.stderr)):
-        print(f"nanomlp: downloading {spec.title} from {url} into {folder}", file=sys.stderr, flush=True)
+        print(
+            f"nanomlp: downloading {spec.title} from {url} into {folder}",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
-def fill_cache(spec: Spec, *, mirrors: MirrorsArg, cache_dir: str | os.PathLike[str] | None, verify: bool,
-               timeout: float, progress: ProgressArg, force: bool = False, searched: Searched | None = None) -> Found:
+def fill_cache(
+    spec: Spec,
+    *,
+    mirrors: MirrorsArg,
+    cache_dir: str | os.PathLike[str] | None,
+    verify: bool,
+    timeout: float,
+    progress: ProgressArg,
+    force: bool = False,
+    searched: Searched | None = None,
+) -> Found:
     """Download ``spec`` into nanomlp's cache from the first mirror that works, unless another
     process did while this one waited for the lock (or ``force``)."""
     folder = cache_root(cache_dir) / spec.subdir
@@ -243,8 +283,15 @@ def fill_cache(spec: Spec, *, mirrors: MirrorsArg, cache_dir: str | os.PathLike[
                 expected = table.get(spec.npz_name) if verify else None
                 try:
                     _announce(spec, mirror, folder, progress)
-                    fetch(mirror, dest, expected=expected, decompress=False, timeout=timeout, progress=progress,
-                          check=None if verify else read_npz_arrays)
+                    fetch(
+                        mirror,
+                        dest,
+                        expected=expected,
+                        decompress=False,
+                        timeout=timeout,
+                        progress=progress,
+                        check=None if verify else read_npz_arrays,
+                    )
                 except MirrorFailed as exc:
                     failures.append((mirror, str(exc)))
                     continue
@@ -259,10 +306,19 @@ def fill_cache(spec: Spec, *, mirrors: MirrorsArg, cache_dir: str | os.PathLike[
                 url = base_url + base + ".gz"
                 expected = table.get(base) if verify else None
                 if verify and expected is None:
-                    raise ChecksumError(f"no known SHA-256 for {spec.title} {base}; pass verify=False for custom data")
+                    raise ChecksumError(
+                        f"no known SHA-256 for {spec.title} {base}; pass verify=False for custom data"
+                    )
                 try:
-                    fetch(url, dest, expected=expected, decompress=True, timeout=timeout, progress=progress,
-                          check=None if verify else structure_check(base))
+                    fetch(
+                        url,
+                        dest,
+                        expected=expected,
+                        decompress=True,
+                        timeout=timeout,
+                        progress=progress,
+                        check=None if verify else structure_check(base),
+                    )
                 except MirrorFailed as exc:
                     failures.append((url, str(exc)))
                     ok = False

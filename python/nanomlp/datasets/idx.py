@@ -1,12 +1,14 @@
 """IDX files (LeCun's format of MNIST), raw or gzip: header checks, parsing, reading a dataset."""
+
 from __future__ import annotations
 
 import gzip
 import math
 import sys
 import zlib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable
 
 import numpy as np
 
@@ -61,7 +63,9 @@ def parse_idx(data: bytes, magic: int, ndim: int, name: str) -> np.ndarray:
     head = np.frombuffer(data, dtype=">u4", count=1 + ndim)
     got = int(head[0])
     if got != magic:
-        other = {IMAGE_MAGIC: " (that of IDX images)", LABEL_MAGIC: " (that of IDX labels)"}.get(got, "")
+        other = {IMAGE_MAGIC: " (that of IDX images)", LABEL_MAGIC: " (that of IDX labels)"}.get(
+            got, ""
+        )
         raise DatasetFormatError(
             f"{name}: wrong magic number 0x{got:08X}{other}, expected 0x{magic:08X} for IDX {kind} "
             f"(uint8, {ndim}-D): not an IDX {kind} file, or a mix-up of file names"
@@ -70,7 +74,9 @@ def parse_idx(data: bytes, magic: int, ndim: int, name: str) -> np.ndarray:
     shown = " x ".join(map(str, dims))
     expected = math.prod(dims)  # Python ints: np.prod would wrap at 2**63 and let a bad header pass
     if math.prod(d for d in dims if d) > sys.maxsize:  # even with no data, no array has that shape
-        raise DatasetFormatError(f"{name}: corrupted header: dimensions {shown} are beyond any array's size")
+        raise DatasetFormatError(
+            f"{name}: corrupted header: dimensions {shown} are beyond any array's size"
+        )
     why = unusable(dims, kind)
     if why is not None:
         raise DatasetFormatError(f"{name}: bad header: dimensions {shown} declare {why}")
@@ -102,8 +108,15 @@ def structure_check(base: str) -> Callable[[Path], None]:
     return check
 
 
-def read_idx(files: Mapping[str, Path], spec: Spec, source: str, *, verify: bool, dtype: np.dtype,
-             flatten: bool) -> tuple[Split, Split]:
+def read_idx(
+    files: Mapping[str, Path],
+    spec: Spec,
+    source: str,
+    *,
+    verify: bool,
+    dtype: np.dtype,
+    flatten: bool,
+) -> tuple[Split, Split]:
     """The train and test splits from the four IDX files, one split at a time to bound memory."""
     out = []
     for split in ("train", "test"):

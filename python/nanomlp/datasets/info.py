@@ -1,4 +1,5 @@
 """``dataset_info``: where each dataset is on this machine, and what would happen without it."""
+
 from __future__ import annotations
 
 import os
@@ -6,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .locate import format_searched, locate
-from .specs import DATASETS, cache_root, mirror_urls, offline, spec as find_spec
+from .specs import DATASETS, cache_root, mirror_urls, offline
+from .specs import spec as find_spec
 
 
 @dataclass(frozen=True)
@@ -16,7 +18,9 @@ class DatasetInfo:
     name: str
     title: str
     found: bool
-    source: str | None  # "path", "NANOMLP_DATA", "nanomlp cache", "Keras cache", "torchvision folder", "system copy"
+    source: (
+        str | None
+    )  # "path", "NANOMLP_DATA", "nanomlp cache", "Keras cache", "torchvision folder", "system copy"
     location: Path | None
     format: str | None  # "idx" or "npz"
     files: tuple = ()
@@ -34,7 +38,10 @@ class DatasetInfo:
             "location": str(self.location) if self.location else None,
             "format": self.format,
             "files": [str(f) for f in self.files],
-            "searched": [{"source": s, "path": str(p) if p else None, "status": st} for s, p, st in self.searched],
+            "searched": [
+                {"source": s, "path": str(p) if p else None, "status": st}
+                for s, p, st in self.searched
+            ],
             "cache_dir": str(self.cache_dir) if self.cache_dir else None,
             "mirrors": list(self.mirrors),
             "offline": self.offline,
@@ -44,15 +51,22 @@ class DatasetInfo:
         head = (
             f"{self.title}: {self.location} ({self.source}, {self.format})"
             if self.found
-            else f"{self.title}: not found" + (" (offline)" if self.offline else "; would download into " + str(self.cache_dir))
+            else f"{self.title}: not found"
+            + (" (offline)" if self.offline else "; would download into " + str(self.cache_dir))
         )
-        lines = [head, "  searched:"] + ["  " + line for line in format_searched(list(self.searched)).splitlines()]
+        lines = [head, "  searched:"] + [
+            "  " + line for line in format_searched(list(self.searched)).splitlines()
+        ]
         lines.append("  mirrors: " + " ".join(self.mirrors))
         return "\n".join(lines)
 
 
-def dataset_info(name: str | None = None, *, path: str | os.PathLike[str] | None = None,
-                 cache_dir: str | os.PathLike[str] | None = None):
+def dataset_info(
+    name: str | None = None,
+    *,
+    path: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+):
     """Where ``name`` is found (a ``DatasetInfo``), or a dict of them for every dataset.
 
     Looks only: nothing is read, verified or downloaded.

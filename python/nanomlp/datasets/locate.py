@@ -1,12 +1,13 @@
 """Where a dataset is: path= alone when given, else $NANOMLP_DATA, nanomlp's cache, Keras's
 and torchvision's copies, a system copy, in that order. Looks only: reads no file but one
 label file, to tell MNIST from Fashion-MNIST where both could be."""
+
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Optional
 
 from .checksums import SHA256, sha256
 from .errors import DatasetError
@@ -14,7 +15,7 @@ from .idx import read_bytes
 from .specs import IDX_FILES, SPECS, Spec, cache_root, keras_datasets
 
 #: One place looked at: (source, path or None, status).
-Searched = List[Tuple[str, Optional[Path], str]]
+Searched = list[tuple[str, Optional[Path], str]]
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,9 @@ def _holds_other(files: dict, spec: Spec) -> str | None:
     return None
 
 
-def probe_folder(folder: Path, spec: Spec, source: str, *, check_identity: bool = False) -> tuple[Found | None, str]:
+def probe_folder(
+    folder: Path, spec: Spec, source: str, *, check_identity: bool = False
+) -> tuple[Found | None, str]:
     """(Found or None, status) for one folder of IDX files or an npz."""
     if not folder.is_dir():
         return None, "no such folder"
@@ -68,7 +71,9 @@ def probe_folder(folder: Path, spec: Spec, source: str, *, check_identity: bool 
     return None, "no dataset files"
 
 
-def _probe_root(root: Path, spec: Spec, source: str, searched: Searched, *, explicit: bool) -> Found | None:
+def _probe_root(
+    root: Path, spec: Spec, source: str, searched: Searched, *, explicit: bool
+) -> Found | None:
     """A data root: the dataset's own folder, a folder with ``<subdir>/`` or ``<Torchvision>/raw``,
     or an ``.npz`` file."""
     if root.is_file():
@@ -79,7 +84,9 @@ def _probe_root(root: Path, spec: Spec, source: str, searched: Searched, *, expl
         return None
     for folder in (root, root / spec.subdir, root / spec.torchvision / "raw"):
         # A bare folder of IDX files may hold the other dataset (both use the same names).
-        found, status = probe_folder(folder, spec, source, check_identity=folder == root and not explicit)
+        found, status = probe_folder(
+            folder, spec, source, check_identity=folder == root and not explicit
+        )
         if found is not None or status != "no such folder" or folder == root:
             searched.append((source, folder, status))
         if found is not None:
@@ -87,8 +94,9 @@ def _probe_root(root: Path, spec: Spec, source: str, searched: Searched, *, expl
     return None
 
 
-def locate(spec: Spec, path: str | os.PathLike[str] | None,
-           cache_dir: str | os.PathLike[str] | None) -> tuple[Found | None, Searched]:
+def locate(
+    spec: Spec, path: str | os.PathLike[str] | None, cache_dir: str | os.PathLike[str] | None
+) -> tuple[Found | None, Searched]:
     """Search in order; also returns every place looked at, for messages and ``dataset_info``."""
     searched: Searched = []
     if path is not None:

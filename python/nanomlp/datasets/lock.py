@@ -1,4 +1,5 @@
 """One download into a cache folder at a time, across processes."""
+
 from __future__ import annotations
 
 import contextlib
@@ -6,8 +7,8 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from .._progress import is_terminal
 from .errors import DownloadError
@@ -61,4 +62,3 @@ def locked(folder: Path, title: str) -> Iterator[bool]:
         yield held
     finally:
         os.close(fd)  # releases the lock
-

@@ -1,4 +1,5 @@
 """Keras's single-file form of MNIST (``mnist.npz``: x_train, y_train, x_test, y_test)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -28,7 +29,9 @@ def read_npz_arrays(path: Path) -> dict[str, np.ndarray]:
         # Opened here, not by np.load: np.load leaves its file open when the archive is bad.
         with open(path, "rb") as file, np.load(file, allow_pickle=False) as z:
             if not hasattr(z, "files"):
-                raise DatasetFormatError(f"{path}: a single .npy array, not an npz archive with {', '.join(NPZ_KEYS)}")
+                raise DatasetFormatError(
+                    f"{path}: a single .npy array, not an npz archive with {', '.join(NPZ_KEYS)}"
+                )
             missing = [k for k in NPZ_KEYS if k not in z.files]
             if missing:
                 raise DatasetFormatError(
@@ -42,16 +45,22 @@ def read_npz_arrays(path: Path) -> dict[str, np.ndarray]:
         hint = ""
         if any(Path(path).name.startswith(base) for base in IDX_FILES):
             hint = "; to read IDX files, pass the folder that holds the four of them"
-        raise DatasetFormatError(f"{path}: not a readable npz file ({type(exc).__name__}: {exc}){hint}") from exc
+        raise DatasetFormatError(
+            f"{path}: not a readable npz file ({type(exc).__name__}: {exc}){hint}"
+        ) from exc
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if x.ndim != 3 or x.dtype.kind not in "ui":
-            raise DatasetFormatError(f"{path}: x_{split} is {x.dtype} of shape {x.shape}, expected uint8 (N, rows, cols)")
+            raise DatasetFormatError(
+                f"{path}: x_{split} is {x.dtype} of shape {x.shape}, expected uint8 (N, rows, cols)"
+            )
         why = unusable(x.shape, "images")
         if why is not None:
             raise DatasetFormatError(f"{path}: x_{split} of shape {x.shape} holds {why}")
         if y.ndim != 1 or y.dtype.kind not in "ui":
-            raise DatasetFormatError(f"{path}: y_{split} is {y.dtype} of shape {y.shape}, expected integers (N,)")
+            raise DatasetFormatError(
+                f"{path}: y_{split} is {y.dtype} of shape {y.shape}, expected integers (N,)"
+            )
         if y.shape[0] != x.shape[0]:
             raise DatasetFormatError(
                 f"{path}: count mismatch: x_{split} holds {x.shape[0]} images but y_{split} holds {y.shape[0]} labels"
@@ -76,20 +85,27 @@ def verify_npz(spec: Spec, path: Path, arrays: dict[str, np.ndarray], source: st
         h.update(np.ascontiguousarray(arr, dtype=np.uint8).data)
         expected = table.get(base)
         if expected is None or h.hexdigest() != expected:
-            bad.append(f"  {key} (as {base}): expected {expected}, actual {h.hexdigest()}{identify(h.hexdigest())}")
+            bad.append(
+                f"  {key} (as {base}): expected {expected}, actual {h.hexdigest()}{identify(h.hexdigest())}"
+            )
     if bad:
         npz_expected = table.get(spec.npz_name) if spec.npz_name else None
         first = (
-            f"  file: expected {npz_expected} (Keras's {spec.npz_name}), actual {file_digest}\n" if npz_expected else ""
+            f"  file: expected {npz_expected} (Keras's {spec.npz_name}), actual {file_digest}\n"
+            if npz_expected
+            else ""
         )
         raise ChecksumError(
-            f"{path}: SHA-256 mismatch: this npz is not {spec.title}:\n{first}" + "\n".join(bad) + "\n"
+            f"{path}: SHA-256 mismatch: this npz is not {spec.title}:\n{first}"
+            + "\n".join(bad)
+            + "\n"
             + local_hint(spec, source)
         )
 
 
-def read_npz(path: Path, spec: Spec, source: str, *, verify: bool, dtype: np.dtype,
-             flatten: bool) -> tuple[Split, Split]:
+def read_npz(
+    path: Path, spec: Spec, source: str, *, verify: bool, dtype: np.dtype, flatten: bool
+) -> tuple[Split, Split]:
     """The train and test splits of an npz file."""
     arrays = read_npz_arrays(path)
     if verify:

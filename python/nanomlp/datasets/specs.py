@@ -1,20 +1,32 @@
 """What each dataset is: its files, where other tools keep it, its mirrors; and the environment
 that decides where nanomlp caches it and whether it may download."""
+
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Union
+from typing import Union
 
 #: The IDX files of a dataset, per split: (images, labels).
 SPLIT_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
-IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+IDX_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
 #: Download order: smallest first, so a broken mirror fails fast.
-FETCH_ORDER = ("t10k-labels-idx1-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "train-images-idx3-ubyte")
+FETCH_ORDER = (
+    "t10k-labels-idx1-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "train-images-idx3-ubyte",
+)
 
 MirrorsArg = Union[None, str, "os.PathLike[str]", Iterable[str]]
 
