@@ -246,10 +246,11 @@ void bind_testing(py::module_& testing) {
         op.ep.mask = optional_matrix(mask, &keep_mask, "mask", s.M, s.N);
         op.ep.ldm = s.N;
         py::array_t<float> out({s.M, s.N});
+        nanomlp::UpdateRule sgd;
         if (const float* start = optional_matrix(c, &keep_c, "c", s.M, s.N)) {
           std::memcpy(out.mutable_data(), start, sizeof(float) * s.M * s.N);
-          op.ep.sgd = true;
-          op.ep.lr = lr;
+          sgd.neg_lr = -lr;
+          op.ep.update = &sgd;
         }
         op.C = out.mutable_data();
         op.ldc = s.N;
@@ -321,45 +322,145 @@ PYBIND11_MODULE(_core, m) {
       .def(
           "train_epoch",
           [](LockedNetwork& net, py::array params, py::array x, py::array labels, py::array order,
-             float lr, float momentum, bool nesterov, float weight_decay, py::object velocity) {
+             py::object lr, const std::string& optimizer, double momentum, bool nesterov,
+             double weight_decay, std::pair<double, double> betas, double eps, bool amsgrad,
+             double alpha, bool centered, py::object state, int64_t step, py::object sample_weight,
+             py::object dropout, uint64_t dropout_seed, uint64_t first_step, double clip_value,
+             double clip_norm, py::object velocity) {
             require_params(net, params, true);
             require_x(net, x);
             require_labels(net, labels, x.shape(0));
             require_order(order, x.shape(0));
-            // Only what the engine needs to run safely is checked here; the ranges of lr,
-            // momentum and weight decay are the Python API's to check.
-            float* v = nullptr;
-            py::array velocity_array;
-            if (momentum != 0.0f) {  // NaN included: the engine reads the velocities then
-              if (velocity.is_none()) throw py::value_error("momentum != 0 needs a velocity array");
-              velocity_array = velocity.cast<py::array>();
-              require<float>(velocity_array, "velocity", 1, true);
-              if (velocity_array.shape(0) != net.num_params())
-                throw py::value_error("velocity must have " + std::to_string(net.num_params()) +
-                                      " elements, got " + std::to_string(velocity_array.shape(0)));
-              v = static_cast<float*>(velocity_array.mutable_data());
+            // Only what the engine needs to run safely is checked here; the ranges of the
+            // hyperparameters are the Python API's to check.
+            nanomlp::OptimizerConfig c;
+            if (optimizer == "sgd") {
+              c.kind = nanomlp::OptimizerKind::kSgd;
+            } else if (optimizer == "adam" || optimizer == "adamw") {
+              c.kind = nanomlp::OptimizerKind::kAdam;
+              c.decoupled = optimizer == "adamw";
+            } else if (optimizer == "rmsprop") {
+              c.kind = nanomlp::OptimizerKind::kRmsprop;
+            } else {
+              throw py::value_error("optimizer must be 'sgd', 'adam', 'adamw' or 'rmsprop', got '" +
+                                    optimizer + "'");
             }
-            const nanomlp::SgdOptions sgd{lr, momentum, nesterov, weight_decay};
+            c.momentum = momentum, c.nesterov = nesterov, c.weight_decay = weight_decay;
+            c.beta1 = betas.first, c.beta2 = betas.second, c.eps = eps, c.amsgrad = amsgrad;
+            c.alpha = alpha, c.centered = centered;
+            const int64_t n = order.shape(0);
+            const int64_t n_steps = (n + net.batch_size() - 1) / net.batch_size();
+            nanomlp::EpochOptions e;
+            e.step = step;
+
+            // lr: one per step (float64), or one number for every step.
+            py::array lr_array;
+            if (py::isinstance<py::array>(lr) && lr.cast<py::array>().ndim() != 0) {
+              lr_array = lr.cast<py::array>();
+              require<double>(lr_array, "lr", 1);
+              if (lr_array.shape(0) < n_steps)
+                throw py::value_error("lr holds " + std::to_string(lr_array.shape(0)) +
+                                      " learning rates for an epoch of " + std::to_string(n_steps) +
+                                      " steps");
+              e.lr = static_cast<const double*>(lr_array.data());
+            } else {
+              e.constant_lr = lr.cast<double>();
+            }
+
+            // The state arrays, by the names optim.py gives them, in the engine's slots.
+            static const char* const kSlots[3][3] = {{"momentum_buffer", "", ""},
+                                                     {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"},
+                                                     {"square_avg", "momentum_buffer", "grad_avg"}};
+            bool used[3];
+            Network::state_slots(c, used);
+            float* slots[3] = {nullptr, nullptr, nullptr};
+            py::array keep[3];
+            auto take = [&](py::object obj, const std::string& name, int k) {
+              keep[k] = obj.cast<py::array>();
+              require<float>(keep[k], name.c_str(), 1, true);
+              if (keep[k].shape(0) != net.num_params())
+                throw py::value_error(name + " must have " + std::to_string(net.num_params()) +
+                                      " elements, got " + std::to_string(keep[k].shape(0)));
+              slots[k] = static_cast<float*>(keep[k].mutable_data());
+            };
+            const int kind = static_cast<int>(c.kind);
+            if (!velocity.is_none() && state.is_none() && c.kind == nanomlp::OptimizerKind::kSgd) {
+              // The original API: SGD's velocity, updated as momentum·v + g from the first
+              // step on.
+              if (used[0]) take(velocity, "velocity", 0);
+              e.clone_first = false;
+            } else {
+              py::dict d = state.is_none() ? py::dict() : state.cast<py::dict>();
+              for (int k = 0; k < 3; ++k) {
+                if (!used[k]) continue;
+                const std::string name = kSlots[kind][k];
+                if (!d.contains(name.c_str()))
+                  throw py::value_error(optimizer + " needs state['" + name + "']" +
+                                        (c.kind == nanomlp::OptimizerKind::kSgd
+                                             ? " (or velocity=) with momentum != 0"
+                                             : ""));
+                take(d[name.c_str()], "state['" + name + "']", k);
+              }
+            }
+            for (int i = 0; i < 3; ++i)
+              for (int k = 0; k < i; ++k)
+                if (slots[i] && slots[i] == slots[k])
+                  throw py::value_error("the optimizer's state arrays must be distinct");
+
+            py::array weight_array;
+            if (!sample_weight.is_none()) {
+              weight_array = sample_weight.cast<py::array>();
+              require<float>(weight_array, "sample_weight", 1);
+              if (weight_array.shape(0) != x.shape(0))
+                throw py::value_error("sample_weight must have " + std::to_string(x.shape(0)) +
+                                      " entries (one per row of x), got " +
+                                      std::to_string(weight_array.shape(0)));
+              e.sample_weight = static_cast<const float*>(weight_array.data());
+            }
+            std::vector<double> rates;
+            if (!dropout.is_none()) {
+              rates = dropout.cast<std::vector<double>>();
+              const size_t hidden = net.layer_sizes().size() - 2;
+              if (rates.size() != hidden)
+                throw py::value_error("dropout must hold one rate per hidden layer (" +
+                                      std::to_string(hidden) + "), got " +
+                                      std::to_string(rates.size()));
+              for (double p : rates)
+                if (!(p >= 0.0 && p < 1.0))  // a rate of 1 or NaN would divide by zero
+                  throw py::value_error("dropout rates must be in [0, 1), got " +
+                                        std::to_string(p));
+              e.dropout = rates.data();
+            }
+            e.dropout_seed = dropout_seed, e.first_step = first_step;
+            e.clip_value = clip_value, e.clip_norm = clip_norm;
+
             auto* p = static_cast<float*>(params.mutable_data());
             const auto* xs = static_cast<const float*>(x.data());
             const auto* ys = static_cast<const int32_t*>(labels.data());
             const auto* os = static_cast<const int64_t*>(order.data());
-            const int64_t n = order.shape(0);
             SignalPoll poll;
             int64_t steps;
             {
               py::gil_scoped_release nogil;
               std::lock_guard<std::mutex> lock(net.busy);
-              steps = net.train_epoch(p, v, xs, ys, os, n, sgd, std::ref(poll));
+              steps = net.train_epoch(p, slots, xs, ys, os, n, c, e, std::ref(poll));
             }
             poll.rethrow_if_interrupted();
             return steps;
           },
           py::arg("params"), py::arg("x"), py::arg("labels"), py::arg("order"), py::arg("lr"),
-          py::arg("momentum") = 0.0f, py::arg("nesterov") = false, py::arg("weight_decay") = 0.0f,
-          py::arg("velocity") = py::none(),
-          "One SGD epoch over x[order] in place on params (and velocity, with momentum); "
-          "returns the number of steps.")
+          py::kw_only(), py::arg("optimizer") = "sgd", py::arg("momentum") = 0.0,
+          py::arg("nesterov") = false, py::arg("weight_decay") = 0.0,
+          py::arg("betas") = std::make_pair(0.9, 0.999), py::arg("eps") = 1e-8,
+          py::arg("amsgrad") = false, py::arg("alpha") = 0.99, py::arg("centered") = false,
+          py::arg("state") = py::none(), py::arg("step") = 0, py::arg("sample_weight") = py::none(),
+          py::arg("dropout") = py::none(), py::arg("dropout_seed") = 0, py::arg("first_step") = 0,
+          py::arg("clip_value") = 0.0, py::arg("clip_norm") = 0.0, py::arg("velocity") = py::none(),
+          "One epoch over x[order] in place on params and the optimizer's state arrays (a dict "
+          "of float32 arrays named as optim.py names them; or, for SGD, the original velocity= "
+          "array); returns the number of steps. lr: one float64 per step, or one number. "
+          "step: the optimizer's updates before this epoch. dropout: one rate per hidden layer. "
+          "clip_value, clip_norm: 0 is off.")
       .def(
           "gradients",
           [](LockedNetwork& net, py::array params, py::array x, py::array labels) {

@@ -71,10 +71,16 @@ inline float madd(float a, float b, float c) {
 inline float finish(const Epilogue& ep, float c, int64_t i, int64_t j, const float* old) {
   if (ep.bias) c += ep.bias[j];
   if (ep.relu) c = c > 0.0f ? c : 0.0f;
+  if (ep.scale) c = c * ep.scale[i * ep.lds + j];
   if (ep.mask) c = ep.mask[i * ep.ldm + j] > 0.0f ? c : 0.0f;
-  if (ep.sgd)
-    c = sgd_apply(*old, c, ep.velocity ? ep.velocity + i * ep.ldv + j : nullptr, ep.lr,
-                  ep.weight_decay, ep.momentum, ep.nesterov);
+  if (ep.update) {
+    float s[3] = {0.0f, 0.0f, 0.0f};
+    for (int k = 0; k < 3; ++k)
+      if (ep.state[k]) s[k] = ep.state[k][i * ep.ldu + j];
+    c = apply_update(*ep.update, *old, c, s);
+    for (int k = 0; k < 3; ++k)
+      if (ep.state[k]) ep.state[k][i * ep.ldu + j] = s[k];
+  }
   return c;
 }
 

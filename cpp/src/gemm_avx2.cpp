@@ -32,8 +32,12 @@ struct V {
   NANOMLP_VEC_INLINE reg add(reg a, reg b) { return _mm256_add_ps(a, b); }
   NANOMLP_VEC_INLINE reg sub(reg a, reg b) { return _mm256_sub_ps(a, b); }
   NANOMLP_VEC_INLINE reg mul(reg a, reg b) { return _mm256_mul_ps(a, b); }
+  NANOMLP_VEC_INLINE reg div(reg a, reg b) { return _mm256_div_ps(a, b); }
+  NANOMLP_VEC_INLINE reg sqrt(reg a) { return _mm256_sqrt_ps(a); }
+  // a < b ? a : b and a > b ? a : b: the second operand when one is NaN.
+  NANOMLP_VEC_INLINE reg min(reg a, reg b) { return _mm256_min_ps(a, b); }
   // max(x, 0) returns 0 for NaN and −0, as x > 0 ? x : 0 does.
-  NANOMLP_VEC_INLINE reg max(reg x, reg zero) { return _mm256_max_ps(x, zero); }
+  NANOMLP_VEC_INLINE reg max(reg a, reg b) { return _mm256_max_ps(a, b); }
   NANOMLP_VEC_INLINE reg keep_where_positive(reg x, reg m) {
     return _mm256_and_ps(x, _mm256_cmp_ps(m, _mm256_setzero_ps(), _CMP_GT_OQ));
   }

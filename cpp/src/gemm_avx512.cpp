@@ -36,8 +36,12 @@ struct V {
   NANOMLP_VEC_INLINE reg add(reg a, reg b) { return _mm512_add_ps(a, b); }
   NANOMLP_VEC_INLINE reg sub(reg a, reg b) { return _mm512_sub_ps(a, b); }
   NANOMLP_VEC_INLINE reg mul(reg a, reg b) { return _mm512_mul_ps(a, b); }
+  NANOMLP_VEC_INLINE reg div(reg a, reg b) { return _mm512_div_ps(a, b); }
+  NANOMLP_VEC_INLINE reg sqrt(reg a) { return _mm512_sqrt_ps(a); }
+  // a < b ? a : b and a > b ? a : b: the second operand when one is NaN.
+  NANOMLP_VEC_INLINE reg min(reg a, reg b) { return _mm512_min_ps(a, b); }
   // max(x, 0) returns 0 for NaN and −0, as x > 0 ? x : 0 does.
-  NANOMLP_VEC_INLINE reg max(reg x, reg zero) { return _mm512_max_ps(x, zero); }
+  NANOMLP_VEC_INLINE reg max(reg a, reg b) { return _mm512_max_ps(a, b); }
   NANOMLP_VEC_INLINE reg keep_where_positive(reg x, reg m) {
     return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_GT_OQ), x);
   }

@@ -8,10 +8,9 @@ namespace nanomlp {
 
 void softmax_xent_rows(float* probs, double* loss, uint8_t* hit, float* dlogits,
                        const float* logits, const int32_t* labels, int64_t B, int64_t C,
-                       int64_t scale) {
+                       float divisor, const float* weights) {
   // −log of the smallest probability the loss sees: the cap on one row's loss.
   const double max_row_loss = -std::log(static_cast<double>(kMinProbability));
-  const float s = static_cast<float>(scale);
   for (int64_t i = 0; i < B; ++i) {
     const float* z = logits + i * C;
     float* p = probs + i * C;
@@ -37,7 +36,14 @@ void softmax_xent_rows(float* probs, double* loss, uint8_t* hit, float* dlogits,
     if (hit) hit[i] = arg == y;
     if (dlogits) {
       float* d = dlogits + i * C;
-      for (int64_t j = 0; j < C; ++j) d[j] = (p[j] - (j == y ? 1.0f : 0.0f)) / s;
+      if (!weights) {
+        for (int64_t j = 0; j < C; ++j) d[j] = (p[j] - (j == y ? 1.0f : 0.0f)) / divisor;
+      } else if (divisor == 0.0f) {
+        for (int64_t j = 0; j < C; ++j) d[j] = 0.0f;
+      } else {
+        const float w = weights[i];
+        for (int64_t j = 0; j < C; ++j) d[j] = ((p[j] - (j == y ? 1.0f : 0.0f)) * w) / divisor;
+      }
     }
   }
 }

@@ -33,7 +33,9 @@ Network::Network(std::vector<int64_t> layer_sizes, int64_t batch_size, int threa
     : sizes_(std::move(layer_sizes)),
       batch_(batch_size),
       kernels_(&select_kernels()),
-      pool_(checked_threads(threads), static_cast<int>(std::max<size_t>(2, 2 * sizes_.size())),
+      // Phases: packing, one per layer forward, softmax, one per layer backward, and with
+      // clip_norm the norm and the update.
+      pool_(checked_threads(threads), static_cast<int>(2 * sizes_.size() + 2),
             max_chunks(threads)) {
   if (sizes_.size() < 2) throw std::invalid_argument("layer_sizes needs at least two entries");
   for (int64_t s : sizes_)
@@ -68,22 +70,24 @@ Network::Network(std::vector<int64_t> layer_sizes, int64_t batch_size, int threa
   }
   padded_.resize(static_cast<size_t>(padded));
   w_.resize(sizes_.size() - 1), b_.resize(sizes_.size() - 1), ldw_.resize(sizes_.size() - 1);
-  vw_.assign(sizes_.size() - 1, nullptr), vb_.assign(sizes_.size() - 1, nullptr);
   const size_t L = sizes_.size() - 1;
+  for (int k = 0; k < 3; ++k) sw_[k].assign(L, nullptr), sb_[k].assign(L, nullptr);
+  drop_.resize(L), drop_rate_.assign(L, 0.0f), drop_scale_.assign(L, 1.0f);
   forward_.resize(L), dx_.resize(L), dw_.resize(L);
   forward_chunks_.resize(L), dx_chunks_.resize(L), dw_chunks_.resize(L);
-  phase_chunks_.resize(2 * L + 2);
+  phase_chunks_.resize(2 * L + 4);
   batch_labels_.resize(static_cast<size_t>(rows_));
   batch_rows_.resize(static_cast<size_t>(rows_));
   row_loss_.resize(static_cast<size_t>(rows_));
   row_hit_.resize(static_cast<size_t>(rows_));
+  batch_weight_.resize(static_cast<size_t>(rows_));
 }
 
 void Network::use_params(float* params) {
   for (int64_t l = 0; l < layers(); ++l) {
     w_[l] = params + weight_offset(l);
     b_[l] = params + bias_offset(l);
-    vw_[l] = vb_[l] = nullptr;
+    for (int k = 0; k < 3; ++k) sw_[k][l] = sb_[k][l] = nullptr;
     ldw_[l] = sizes_[l + 1];
   }
 }
@@ -102,33 +106,39 @@ void Network::copy_padded(float* dst, const float* src, bool to_padded) const {
   }
 }
 
-void Network::use_padded_copy(const float* params, const float* velocity) {
+void Network::use_padded_copy(const float* params, float* const* state) {
   copy_padded(padded_.data(), params, true);
-  if (velocity) {
-    // Sized on first use: plain SGD never pays for it.
-    if (padded_velocity_.size() != padded_.size()) padded_velocity_.resize(padded_.size());
-    copy_padded(padded_velocity_.data(), velocity, true);
+  for (int k = 0; k < 3; ++k) {
+    // Sized on first use: an optimizer pays only for the state it has.
+    if (state[k] && padded_state_[k].size() != padded_.size())
+      padded_state_[k].resize(padded_.size());
+    if (state[k]) copy_padded(padded_state_[k].data(), state[k], true);
   }
   for (int64_t l = 0; l < layers(); ++l) {
     w_[l] = padded_.data() + padded_w_[l];
     b_[l] = padded_.data() + padded_b_[l];
-    vw_[l] = velocity ? padded_velocity_.data() + padded_w_[l] : nullptr;
-    vb_[l] = velocity ? padded_velocity_.data() + padded_b_[l] : nullptr;
+    for (int k = 0; k < 3; ++k) {
+      sw_[k][l] = state[k] ? padded_state_[k].data() + padded_w_[l] : nullptr;
+      sb_[k][l] = state[k] ? padded_state_[k].data() + padded_b_[l] : nullptr;
+    }
     ldw_[l] = padded_ld_[l];
   }
 }
 
-void Network::copy_back(float* params, float* velocity) const {
+void Network::copy_back(float* params, float* const* state) const {
   copy_padded(params, padded_.data(), false);
-  if (velocity) copy_padded(velocity, padded_velocity_.data(), false);
+  for (int k = 0; k < 3; ++k)
+    if (state[k]) copy_padded(state[k], padded_state_[k].data(), false);
 }
 
-void Network::step(float* grads, const SgdOptions* update, const float* x, const int32_t* labels,
+void Network::step(float* grads, bool update, const float* x, const int32_t* labels,
                    const int64_t* order, int64_t B, Metrics* metrics) {
   const int64_t L = layers();
   const int T = pool_.size();
   const bool backward = update || grads;
   const bool want_loss = metrics && labels;
+  const bool unfused = update && clip_norm_ > 0.0;  // clip_norm: gradients first, then update
+  const bool dropout = update && dropout_;
   const int64_t C = sizes_[L];
   // The batch is read in place through pointers to its rows: nothing is copied.
   const int64_t in = sizes_[0];
@@ -139,15 +149,23 @@ void Network::step(float* grads, const SgdOptions* update, const float* x, const
   }
   if (labels)
     for (int64_t i = 0; i < B; ++i) batch_labels_[i] = labels[order ? order[i] : i];
+  // Where the weight and bias gradients go: the caller's buffer, the clip_norm buffer, or
+  // nowhere (fused into the update).
+  float* grad_out = grads ? grads : unfused ? grads_.data() : nullptr;
 
   // The plan: phase 0 packs Wᵀ of the layers whose input gradient is needed (W stays as it is
-  // until the updates at the end of the step); one phase per layer forward; softmax and
-  // cross-entropy, fused with the logits' gradient; then per layer from the last, its input
-  // gradient, its weight gradient (or update) and its bias gradient.
+  // until the updates at the end of the step) and draws the dropout masks; one phase per layer
+  // forward; softmax and cross-entropy, fused with the logits' gradient; then per layer from
+  // the last, its input gradient, its weight gradient (or update) and its bias gradient; with
+  // clip_norm, the norm, then the update.
   int phases = 0;
   // Packing is light: a few chunks, each for every packs-th layer.
   const int64_t packs = backward ? std::min<int64_t>(L - 1, kChunksPerThread * T) : 0;
-  phase_chunks_[phases++] = packs;
+  const int64_t row_chunk =
+      std::max(kRowChunk, (B + kChunksPerThread * T - 1) / (kChunksPerThread * T));
+  const int64_t row_chunks = (B + row_chunk - 1) / row_chunk;
+  const int64_t mask_chunks = dropout ? row_chunks : 0;
+  phase_chunks_[phases++] = packs + mask_chunks;
   for (int64_t l = 0; l < L; ++l) {
     GemmOp& op = forward_[l];
     op = GemmOp();
@@ -158,57 +176,76 @@ void Network::step(float* grads, const SgdOptions* update, const float* x, const
     op.C = acts_[l + 1].data(), op.ldc = op.N;
     op.ep.bias = b_[l];
     op.ep.relu = l + 1 < L;
+    // Dropout after the ReLU, as Linear → ReLU → Dropout.
+    if (dropout && l + 1 < L && drop_rate_[l + 1] > 0.0f)
+      op.ep.scale = drop_[l + 1].data(), op.ep.lds = op.N;
     forward_chunks_[l] = gemm_chunks(*kernels_, op, T);
     phase_chunks_[phases++] = forward_chunks_[l].count;
   }
-  const int64_t softmax_rows =
-      std::max(kRowChunk, (B + kChunksPerThread * T - 1) / (kChunksPerThread * T));
-  phase_chunks_[phases++] = (B + softmax_rows - 1) / softmax_rows;
+  phase_chunks_[phases++] = row_chunks;
   if (backward)
     for (int64_t l = L - 1; l >= 0; --l) {
       const int64_t K = sizes_[l], N = sizes_[l + 1];
       const float* dz = deltas_[l + 1].data();
       dx_chunks_[l].count = 0;
       if (l > 0) {
-        // dX = dZ·Wᵀ through the packed Wᵀ, times the ReLU's derivative (its output > 0). The
-        // first layer's input gradient is never used.
+        // dX = dZ·Wᵀ through the packed Wᵀ, times the dropout mask, times the ReLU's
+        // derivative (its output > 0). The first layer's input gradient is never used.
         GemmOp& op = dx_[l];
         op = GemmOp();
         op.M = B, op.N = K, op.K = N;
         op.A = dz, op.lda = N;
         op.B = wt_[l].data(), op.ldb = K;
         op.C = deltas_[l].data(), op.ldc = K;
+        if (dropout && drop_rate_[l] > 0.0f) op.ep.scale = drop_[l].data(), op.ep.lds = K;
         op.ep.mask = acts_[l].data(), op.ep.ldm = K;
         dx_chunks_[l] = gemm_chunks(*kernels_, op, T);
       }
-      // dW = Xᵀ·dZ, into grads or straight into W −= lr·dW: dX reads the packed copy of W.
+      // dW = Xᵀ·dZ, into a gradient buffer or straight into the update of W: dX reads the
+      // packed copy of W.
       GemmOp& op = dw_[l];
       op = GemmOp();
       op.M = K, op.N = N, op.K = B;
       op.A = l == 0 ? x : acts_[l].data(), op.lda = K, op.trans_a = true;
       if (l == 0) op.a_rows = input_rows;
       op.B = dz, op.ldb = N;
-      if (grads)
-        op.C = grads + weight_offset(l), op.ldc = N;
-      else
+      if (grad_out) {
+        op.C = grad_out + weight_offset(l), op.ldc = N;
+      } else {
         op.C = w_[l], op.ldc = ldw_[l];
-      if (update && !grads) {
-        op.ep.sgd = true;
-        op.ep.lr = update->lr;
-        op.ep.weight_decay = update->weight_decay;
-        op.ep.momentum = update->momentum;
-        op.ep.nesterov = update->nesterov;
-        op.ep.velocity = vw_[l];
-        op.ep.ldv = ldw_[l];
+        op.ep.update = &rule_w_;
+        for (int k = 0; k < 3; ++k) op.ep.state[k] = sw_[k][l];
+        op.ep.ldu = ldw_[l];
       }
       dw_chunks_[l] = gemm_chunks(*kernels_, op, T);
       phase_chunks_[phases++] = dx_chunks_[l].count + dw_chunks_[l].count + 1;
     }
+  const int64_t update_chunks = T == 1 ? 1 : kChunksPerThread * T;
+  if (unfused) {
+    phase_chunks_[phases++] = 1;
+    phase_chunks_[phases++] = update_chunks;
+  }
 
   auto work = [&](int phase, int64_t chunk) {
     if (phase == 0) {
-      for (int64_t l = 1 + chunk; l < L; l += packs)
-        transpose_rows(wt_[l].data(), w_[l], sizes_[l], sizes_[l + 1], ldw_[l], 0, sizes_[l + 1]);
+      if (chunk < packs) {
+        for (int64_t l = 1 + chunk; l < L; l += packs)
+          transpose_rows(wt_[l].data(), w_[l], sizes_[l], sizes_[l + 1], ldw_[l], 0, sizes_[l + 1]);
+        return;
+      }
+      // The masks of rows [r0, r1): each entry a function of (seed, layer, step, dataset row,
+      // unit) only, so neither the chunking nor the thread count matters.
+      const int64_t r0 = (chunk - packs) * row_chunk, r1 = std::min(B, r0 + row_chunk);
+      for (int64_t l = 1; l < L; ++l) {
+        if (drop_rate_[l] <= 0.0f) continue;
+        const int64_t N = sizes_[l];
+        for (int64_t i = r0; i < r1; ++i) {
+          const uint64_t row = static_cast<uint64_t>(order ? order[i] : i);
+          const uint64_t key =
+              dropout_row_key(drop_seed_, static_cast<uint64_t>(l - 1), drop_step_, row);
+          dropout_row(drop_[l].data() + i * N, key, N, drop_rate_[l], drop_scale_[l]);
+        }
+      }
       return;
     }
     if (phase <= L) {
@@ -216,12 +253,23 @@ void Network::step(float* grads, const SgdOptions* update, const float* x, const
       return;
     }
     if (phase == L + 1) {
-      const int64_t r0 = chunk * softmax_rows, r1 = std::min(B, r0 + softmax_rows);
+      const int64_t r0 = chunk * row_chunk, r1 = std::min(B, r0 + row_chunk);
       float* probs = acts_[L].data() + r0 * C;
+      const bool weighted = update && weighted_;
       softmax_xent_rows(probs, want_loss ? row_loss_.data() + r0 : nullptr,
                         want_loss ? row_hit_.data() + r0 : nullptr,
                         backward ? deltas_[L].data() + r0 * C : nullptr, probs,
-                        labels ? batch_labels_.data() + r0 : nullptr, r1 - r0, C, B);
+                        labels ? batch_labels_.data() + r0 : nullptr, r1 - r0, C,
+                        weighted ? weight_total_ : static_cast<float>(B),
+                        weighted ? batch_weight_.data() + r0 : nullptr);
+      return;
+    }
+    if (phase == 2 * L + 2) {
+      clip_and_norm();
+      return;
+    }
+    if (phase == 2 * L + 3) {
+      update_from_grads(chunk, update_chunks);
       return;
     }
     const int64_t l = L - 1 - (phase - (L + 2));
@@ -237,17 +285,21 @@ void Network::step(float* grads, const SgdOptions* update, const float* x, const
     // db = Σ_rows dZ, row after row.
     const int64_t N = sizes_[l + 1];
     const float* dz = deltas_[l + 1].data();
-    float* db = grads ? grads + bias_offset(l) : db_.data();
+    float* db = grad_out ? grad_out + bias_offset(l) : db_.data();
     std::fill(db, db + N, 0.0f);
     for (int64_t i = 0; i < B; ++i)
       for (int64_t j = 0; j < N; ++j) db[j] += dz[i * N + j];
-    if (!grads) {
-      // No weight decay on biases.
+    if (!grad_out) {
+      // The biases' rule: no weight decay.
       float* b = b_[l];
-      float* vb = vb_[l];
-      for (int64_t j = 0; j < N; ++j)
-        b[j] = sgd_apply(b[j], db[j], vb ? vb + j : nullptr, update->lr, 0.0f, update->momentum,
-                         update->nesterov);
+      for (int64_t j = 0; j < N; ++j) {
+        float st[3] = {0.0f, 0.0f, 0.0f};
+        for (int k = 0; k < 3; ++k)
+          if (sb_[k][l]) st[k] = sb_[k][l][j];
+        b[j] = apply_update(rule_b_, b[j], db[j], st);
+        for (int k = 0; k < 3; ++k)
+          if (sb_[k][l]) sb_[k][l][j] = st[k];
+      }
     }
   };
   pool_.run(phases, phase_chunks_.data(), work);
@@ -263,14 +315,65 @@ void Network::step(float* grads, const SgdOptions* update, const float* x, const
   }
 }
 
+void Network::clip_and_norm() {
+  // grads_ is in the flat layout, so its index is the entry's rank in the norm's order.
+  float* g = grads_.data();
+  const int64_t n = num_params();
+  if (clip_value_ != 0.0f)
+    for (int64_t i = 0; i < n; ++i)
+      g[i] = ScalarOps::min(clip_value_, ScalarOps::max(-clip_value_, g[i]));
+  double lanes[kNormLanes] = {};
+  accumulate_squares(lanes, g, n, 0);
+  const float coef = clip_coefficient(lanes_norm(lanes), clip_norm_);
+  // As torch, always multiplied, by 1 too: a NaN norm spreads.
+  for (int64_t i = 0; i < n; ++i) g[i] = g[i] * coef;
+}
+
+void Network::update_from_grads(int64_t chunk, int64_t chunks) {
+  // Each layer's K weight rows and its bias row, cut into `chunks` shares of rows.
+  for (int64_t l = 0; l < layers(); ++l) {
+    const int64_t K = sizes_[l], N = sizes_[l + 1];
+    const int64_t k0 = (K + 1) * chunk / chunks, k1 = (K + 1) * (chunk + 1) / chunks;
+    for (int64_t k = k0; k < k1; ++k) {
+      const bool weights = k < K;
+      const UpdateRule& rule = weights ? rule_w_ : rule_b_;
+      const float* g = grads_.data() + (weights ? weight_offset(l) + k * N : bias_offset(l));
+      float* p = weights ? w_[l] + k * ldw_[l] : b_[l];
+      float* st[3];
+      for (int s = 0; s < 3; ++s) {
+        float* base = weights ? sw_[s][l] : sb_[s][l];
+        st[s] = base ? base + (weights ? k * ldw_[l] : 0) : nullptr;
+      }
+      for (int64_t j = 0; j < N; ++j) {
+        float v[3] = {0.0f, 0.0f, 0.0f};
+        for (int s = 0; s < 3; ++s)
+          if (st[s]) v[s] = st[s][j];
+        p[j] = apply_update(rule, p[j], g[j], v);
+        for (int s = 0; s < 3; ++s)
+          if (st[s]) st[s][j] = v[s];
+      }
+    }
+  }
+}
+
 double Network::gradients(float* grads, const float* params, const float* x, const int32_t* labels,
                           const int64_t* order, int64_t B) {
   if (B < 1 || B > batch_) throw std::invalid_argument("rows must be in [1, batch_size]");
   Metrics metrics;
   // Without an update the parameters are only read.
   use_params(const_cast<float*>(params));
-  step(grads, nullptr, x, labels, order, B, &metrics);
+  step(grads, false, x, labels, order, B, &metrics);
   return metrics.loss_sum / static_cast<double>(B);
+}
+
+void Network::state_slots(const OptimizerConfig& c, bool used[3]) {
+  switch (c.kind) {
+    case OptimizerKind::kSgd: used[0] = c.momentum != 0.0, used[1] = used[2] = false; break;
+    case OptimizerKind::kAdam: used[0] = used[1] = true, used[2] = c.amsgrad; break;
+    case OptimizerKind::kRmsprop:
+      used[0] = true, used[1] = c.momentum != 0.0, used[2] = c.centered;
+      break;
+  }
 }
 
 int64_t Network::train_epoch(float* params, float* velocity, const float* x, const int32_t* labels,
@@ -278,16 +381,72 @@ int64_t Network::train_epoch(float* params, float* velocity, const float* x, con
                              const std::function<bool()>& should_stop) {
   if (sgd.momentum != 0.0f && !velocity)
     throw std::invalid_argument("momentum needs a velocity buffer");
-  if (sgd.momentum == 0.0f) velocity = nullptr;
-  use_padded_copy(params, velocity);
+  OptimizerConfig c;
+  c.momentum = sgd.momentum;
+  c.nesterov = sgd.nesterov;
+  c.weight_decay = sgd.weight_decay;
+  EpochOptions e;
+  e.constant_lr = sgd.lr;  // a float: the double rounds back to it exactly
+  e.clone_first = false;
+  float* state[3] = {velocity, nullptr, nullptr};
+  return train_epoch(params, state, x, labels, order, n_order, c, e, should_stop);
+}
+
+int64_t Network::train_epoch(float* params, float* const* state, const float* x,
+                             const int32_t* labels, const int64_t* order, int64_t n_order,
+                             const OptimizerConfig& optimizer, const EpochOptions& options,
+                             const std::function<bool()>& should_stop) {
+  bool used[3];
+  state_slots(optimizer, used);
+  float* slots[3];
+  for (int k = 0; k < 3; ++k) {
+    if (used[k] && !state[k])
+      throw std::invalid_argument("the optimizer needs its state array " + std::to_string(k));
+    slots[k] = used[k] ? state[k] : nullptr;
+  }
+  const int64_t L = layers();
+  dropout_ = false;
+  for (int64_t l = 1; l < L; ++l) {
+    const double p = options.dropout ? options.dropout[l - 1] : 0.0;
+    // As dropout.dropout_mask: p compared in float32; the scale 1 / (1 − p), 1 − p in double.
+    drop_rate_[l] = p > 0.0 ? static_cast<float>(p) : 0.0f;
+    drop_scale_[l] = 1.0f / static_cast<float>(1.0 - p);
+    if (drop_rate_[l] > 0.0f) {
+      dropout_ = true;
+      if (drop_[l].empty()) drop_[l].resize(static_cast<size_t>(batch_ * sizes_[l]));
+    }
+  }
+  drop_seed_ = options.dropout_seed;
+  clip_norm_ = options.clip_norm;
+  clip_value_ = clip_norm_ > 0.0 ? static_cast<float>(options.clip_value) : 0.0f;
+  if (clip_norm_ > 0.0 && grads_.empty()) grads_.resize(static_cast<size_t>(num_params()));
+  weighted_ = options.sample_weight != nullptr;
+  use_padded_copy(params, slots);
   int64_t steps = 0;
   for (int64_t start = 0; start < n_order; start += batch_) {
     if (should_stop && should_stop()) break;
     const int64_t B = std::min(batch_, n_order - start);
-    step(nullptr, &sgd, x, labels, order + start, B, nullptr);
+    const double lr = options.lr ? options.lr[steps] : options.constant_lr;
+    const int64_t t = options.step + steps + 1;
+    // With clip_norm, clip_value is applied before the norm, not in the rule.
+    const double clip = clip_norm_ > 0.0 ? 0.0 : options.clip_value;
+    rule_w_ = make_rule(optimizer, lr, t, true, clip);
+    rule_b_ = make_rule(optimizer, lr, t, false, clip);
+    if (!options.clone_first) rule_w_.first = rule_b_.first = false;
+    drop_step_ = options.first_step + static_cast<uint64_t>(steps);
+    if (weighted_) {
+      // Σ w in double, in row order, rounded once: reference.weight_sum.
+      double total = 0.0;
+      for (int64_t i = 0; i < B; ++i) {
+        batch_weight_[i] = options.sample_weight[order[start + i]];
+        total += static_cast<double>(batch_weight_[i]);
+      }
+      weight_total_ = static_cast<float>(total);
+    }
+    step(nullptr, true, x, labels, order + start, B, nullptr);
     ++steps;
   }
-  copy_back(params, velocity);
+  copy_back(params, slots);
   return steps;
 }
 
@@ -299,7 +458,7 @@ Metrics Network::evaluate(const float* params, const float* x, const int32_t* la
   for (int64_t start = 0; start < n; start += rows_) {
     if (should_stop && should_stop()) break;
     const int64_t B = std::min(rows_, n - start);
-    step(nullptr, nullptr, x + start * sizes_[0], labels ? labels + start : nullptr, nullptr, B,
+    step(nullptr, false, x + start * sizes_[0], labels ? labels + start : nullptr, nullptr, B,
          &metrics);
     if (probs) std::memcpy(probs + start * C, acts_.back().data(), sizeof(float) * B * C);
   }

@@ -71,6 +71,7 @@ struct Problem {
   std::vector<float> c;     // C before the product: W for the SGD epilogue; M×N, ldc apart
   std::vector<float> v;     // velocities, M×N, ldc apart, when momentum != 0
   int64_t ldc;
+  UpdateRule rule;  // the engine's form of the SGD epilogue
 };
 
 // rows × width floats in a buffer whose rows are ld apart; the gaps hold `gap`.
@@ -84,6 +85,10 @@ Problem make_problem(Shape shape, Layout layout, const Ep& ep, int64_t M, int64_
                      uint32_t seed) {
   Problem p{};
   p.shape = shape, p.layout = layout, p.ep = ep, p.M = M, p.N = N, p.K = K;
+  OptimizerConfig sgd;
+  sgd.momentum = ep.momentum, sgd.nesterov = ep.nesterov, sgd.weight_decay = ep.weight_decay;
+  // Step 2: past the first, whose momentum buffer would take the gradient as it is.
+  p.rule = make_rule(sgd, ep.lr, 2, true, 0.0);
   const int64_t pad = layout == Layout::kPacked ? 0 : 3;
   const int64_t a_rows = shape == Shape::kTN ? K : M, a_width = shape == Shape::kTN ? M : K;
   p.lda = a_width + pad;
@@ -182,13 +187,9 @@ GemmOp make_op(const Problem& p, std::vector<float>* bt, std::vector<float>* c,
   op.ep.relu = ep.relu;
   op.ep.mask = ep.mask ? p.mask.data() : nullptr;
   op.ep.ldm = p.ldc;
-  op.ep.sgd = ep.sgd;
-  op.ep.lr = ep.lr;
-  op.ep.weight_decay = ep.weight_decay;
-  op.ep.momentum = ep.momentum;
-  op.ep.nesterov = ep.nesterov;
-  op.ep.velocity = ep.momentum != 0.0f ? v->data() : nullptr;
-  op.ep.ldv = p.ldc;
+  op.ep.update = ep.sgd ? &p.rule : nullptr;
+  op.ep.state[0] = ep.momentum != 0.0f ? v->data() : nullptr;
+  op.ep.ldu = p.ldc;
   return op;
 }
 

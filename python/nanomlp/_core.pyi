@@ -1,4 +1,5 @@
 """Typed interface of nanomlp's native engine (the ``_core`` extension)."""
+from typing import Optional, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -27,11 +28,26 @@ class Network:
         x: npt.NDArray[np.float32],
         labels: npt.NDArray[np.int32],
         order: npt.NDArray[np.int64],
-        lr: float,
+        lr: float | npt.NDArray[np.float64],
+        *,
+        optimizer: str = "sgd",
         momentum: float = 0.0,
         nesterov: bool = False,
         weight_decay: float = 0.0,
-        velocity: npt.NDArray[np.float32] | None = None,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        amsgrad: bool = False,
+        alpha: float = 0.99,
+        centered: bool = False,
+        state: Optional[dict[str, npt.NDArray[np.float32]]] = None,
+        step: int = 0,
+        sample_weight: Optional[npt.NDArray[np.float32]] = None,
+        dropout: Optional[Sequence[float]] = None,
+        dropout_seed: int = 0,
+        first_step: int = 0,
+        clip_value: float = 0.0,
+        clip_norm: float = 0.0,
+        velocity: Optional[npt.NDArray[np.float32]] = None,
     ) -> int: ...
     def gradients(
         self,

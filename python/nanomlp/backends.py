@@ -8,11 +8,11 @@ parameters (and the optimiser's buffers) in place.
 from __future__ import annotations
 
 import os
-from typing import Any, Protocol
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 
-from . import _core, reference
+from . import _core, optim, reference
 from ._checks import check_int
 from ._system import usable_cores
 from .model import MLP, parameter_views
@@ -38,13 +38,11 @@ class Backend(Protocol):
     kernel: str
 
     def train_epoch(
-        self,
-        x: np.ndarray,
-        labels: np.ndarray,
-        order: np.ndarray,
-        batch_size: int,
-        lr: float,
-        optimizer: Any,
+        self, x: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int,
+        lrs: np.ndarray, optimizer: optim.Optimizer, state: dict[str, Any], *,
+        sample_weight: np.ndarray | None = None, dropout: float | Sequence[float] | None = None,
+        dropout_seed: int = 0, first_step: int = 0, clip_value: float | None = None,
+        clip_norm: float | None = None,
     ) -> int: ...
 
     def evaluate(
@@ -75,14 +73,38 @@ class NativeBackend:
         return self._networks[batch_size]
 
     def train_epoch(
-        self,
-        x: np.ndarray,
-        labels: np.ndarray,
-        order: np.ndarray,
-        batch_size: int,
-        lr: float,
+        self, x: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int,
+        lrs: Any, optimizer: Any, state: dict[str, Any] | None = None, *,
+        sample_weight: np.ndarray | None = None, dropout: float | Sequence[float] | None = None,
+        dropout_seed: int = 0, first_step: int = 0, clip_value: float | None = None,
+        clip_norm: float | None = None,
+    ) -> int:
+        """One epoch over x[order] in batches of ``batch_size``, the step i at ``lrs[i]``, with
+        ``optimizer`` (an ``optim.Optimizer``) and its ``state`` (``init_state``'s dict; for SGD
+        without momentum ``{"step": n}`` will do), whose arrays and step count are updated in
+        place. Returns the number of steps. The arguments are the validated ones: only what
+        would crash the engine is checked below this."""
+        if not isinstance(optimizer, optim.Optimizer):
+            return self._train_epoch_sgd(x, labels, order, batch_size, lrs, optimizer)
+        net = self._network(min(batch_size, len(order)))
+        step = int(state["step"])
+        steps = net.train_epoch(
+            self.model.params, x, labels, order, _native_lrs(lrs), **_native_settings(optimizer),
+            state=state, step=step,
+            sample_weight=None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=np.float32),
+            dropout=_dropout_rates(dropout, len(self.model.layer_sizes) - 2),
+            dropout_seed=dropout_seed, first_step=first_step,
+            clip_value=clip_value or 0.0, clip_norm=clip_norm or 0.0,
+        )
+        state["step"] = step + steps
+        return steps
+
+    def _train_epoch_sgd(
+        self, x: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int, lr: float,
         optimizer: Any,
     ) -> int:
+        """The Trainer's original call: ``optimizer`` holds SGD's momentum, nesterov,
+        weight_decay and ``velocity`` (updated as ``momentum * v + g`` from the first step)."""
         net = self._network(min(batch_size, len(order)))
         return net.train_epoch(
             self.model.params,
@@ -111,14 +133,28 @@ class NumpyBackend:
         self.model = model  # NumPy's BLAS picks its own threads: ``threads`` is the engine's
 
     def train_epoch(
-        self,
-        x: np.ndarray,
-        labels: np.ndarray,
-        order: np.ndarray,
-        batch_size: int,
-        lr: float,
+        self, x: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int,
+        lrs: Any, optimizer: Any, state: dict[str, Any] | None = None, *,
+        sample_weight: np.ndarray | None = None, dropout: float | Sequence[float] | None = None,
+        dropout_seed: int = 0, first_step: int = 0, clip_value: float | None = None,
+        clip_norm: float | None = None,
+    ) -> int:
+        """As ``NativeBackend.train_epoch``, through ``reference.train_epoch``."""
+        m = self.model
+        if not isinstance(optimizer, optim.Optimizer):
+            return self._train_epoch_sgd(x, labels, order, batch_size, lrs, optimizer)
+        return reference.train_epoch(
+            m.weights, m.biases, x, labels, order, batch_size, lrs, optimizer=optimizer,
+            state=state, sample_weight=sample_weight,
+            dropout=0.0 if dropout is None else dropout, dropout_seed=dropout_seed,
+            first_step=first_step, clip_value=clip_value, clip_norm=clip_norm,
+        )
+
+    def _train_epoch_sgd(
+        self, x: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int, lr: float,
         optimizer: Any,
     ) -> int:
+        """The Trainer's original call, as ``NativeBackend._train_epoch_sgd``."""
         m = self.model
         velocities = None
         if optimizer.velocity is not None:
@@ -142,6 +178,28 @@ class NumpyBackend:
         self, x: np.ndarray, labels: np.ndarray | None, return_proba: bool = False
     ) -> tuple[float, int, np.ndarray | None]:
         return reference.evaluate(self.model.weights, self.model.biases, x, labels, return_proba)
+
+
+def _native_lrs(lrs: Any) -> Any:
+    """One float64 per step, contiguous, or one number."""
+    return float(lrs) if np.ndim(lrs) == 0 else np.ascontiguousarray(lrs, dtype=np.float64)
+
+
+def _native_settings(optimizer: optim.Optimizer) -> dict[str, Any]:
+    """The engine's keywords for an optimizer's settings (its lr is the per-step ``lrs``)."""
+    config = optimizer.get_config()
+    settings = {k: v for k, v in config.items() if k not in ("name", "lr")}
+    if "betas" in settings:
+        settings["betas"] = tuple(settings["betas"])
+    return {"optimizer": config["name"], **settings}
+
+
+def _dropout_rates(dropout: Any, hidden: int) -> list[float] | None:
+    """One rate per hidden layer (a single rate applies to each), or None for no dropout."""
+    if dropout is None:
+        return None
+    rates = [float(dropout)] * hidden if np.ndim(dropout) == 0 else [float(p) for p in dropout]
+    return rates if any(rates) else None
 
 
 BACKENDS: dict[str, type] = {"native": NativeBackend, "numpy": NumpyBackend}

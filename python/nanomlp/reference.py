@@ -323,7 +323,7 @@ def train_epoch(
     optimizer: Any = None,
     state: dict[str, Any] | None = None,
     sample_weight: np.ndarray | None = None,
-    dropout: float = 0.0,
+    dropout: float | Sequence[float] = 0.0,
     dropout_seed: int = 0,
     first_step: int = 0,
     clip_value: float | None = None,
@@ -339,6 +339,8 @@ def train_epoch(
     and biases not. Per step, in this order: dropout masks of the hidden layers for step
     ``first_step + i`` and the batch's dataset rows; forward; backward with the batch's
     ``sample_weight`` (one per row of x); ``clip_grad_value``; ``clip_grad_norm``; the update.
+    ``dropout`` is one rate for every hidden layer, or a sequence of one rate per hidden layer
+    (0: no dropout on that layer).
     """
     n_steps = -(-len(order) // batch_size)
     if np.ndim(lr) == 0:
@@ -350,19 +352,21 @@ def train_epoch(
     if optimizer is not None:
         if sgd_options:
             raise TypeError(f"{sorted(sgd_options)} are options of plain SGD, not of optimizer=")
-        decay = np.concatenate(
-            [np.full(a.size, i % 2 == 0) for i, a in enumerate(_layout_order(weights, biases))]
-        )
+        decay = np.concatenate([np.full(a.size, i % 2 == 0) for i, a in enumerate(_layout_order(weights, biases))])
+    if np.ndim(dropout) == 0:
+        rates = [dropout] * (len(weights) - 1)
+    else:
+        rates = [float(p) for p in dropout]
+        if len(rates) != len(weights) - 1:
+            raise ValueError(f"dropout holds {len(rates)} rates for {len(weights) - 1} hidden layers")
     steps = 0
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
         masks = None
-        if dropout:
+        if any(rates):
             masks = [
-                dropout_mask(
-                    dropout_seed, first_step + steps, rows, w.shape[1], dropout, layer, w.dtype
-                )
-                for layer, w in enumerate(weights[:-1])
+                dropout_mask(dropout_seed, first_step + steps, rows, w.shape[1], p, layer, w.dtype) if p else None
+                for layer, (w, p) in enumerate(zip(weights[:-1], rates))
             ]
         probs, inputs = forward(weights, biases, x[rows], masks)
         batch_weight = None if sample_weight is None else sample_weight[rows]

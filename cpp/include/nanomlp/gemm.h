@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "nanomlp/optim.h"
+
 namespace nanomlp {
 
 // The naive triple loops: the definition the fast kernels are tested against. Each element is
@@ -31,34 +33,20 @@ void gemm_nt(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const
 }  // namespace reference
 
 // What happens to a finished element c (its whole sum over k), in this order:
-// c += bias[j]; c = max(c, 0) if relu; c = 0 unless mask[i, j] > 0; then C[i, j] = c, or
-// C[i, j] = sgd_apply(C[i, j], c, …) when sgd is set: c is the gradient of the weight C[i, j].
+// c += bias[j]; c = max(c, 0) if relu; c = c·scale[i, j] (dropout); c = 0 unless
+// mask[i, j] > 0; then C[i, j] = c, or, with an update rule, C[i, j] = apply_update(C[i, j],
+// c, state[·][i, j]): c is the gradient of the parameter C[i, j].
 struct Epilogue {
   const float* bias = nullptr;
   bool relu = false;
+  const float* scale = nullptr;  // [M×lds]: a dropout mask, 0 or 1/(1 − p)
+  int64_t lds = 0;
   const float* mask = nullptr;
   int64_t ldm = 0;
-  bool sgd = false;
-  float lr = 0.0f;
-  float weight_decay = 0.0f;
-  float momentum = 0.0f;
-  bool nesterov = false;
-  float* velocity = nullptr;  // [M×ldv], when momentum is used: one buffer per element of C
-  int64_t ldv = 0;
+  const UpdateRule* update = nullptr;
+  float* state[3] = {nullptr, nullptr, nullptr};  // [M×ldu] each, the slots the rule uses
+  int64_t ldu = 0;
 };
-
-// One SGD step of a parameter w with gradient g, PyTorch's formulation, every operation
-// rounded on its own as the NumPy reference rounds it: g += weight_decay·w; with a velocity
-// buffer v = momentum·v + g and the step goes along v (Nesterov: g + momentum·v); w − lr·step.
-inline float sgd_apply(float w, float g, float* v, float lr, float weight_decay, float momentum,
-                       bool nesterov) {
-  if (weight_decay != 0.0f) g = g + weight_decay * w;
-  if (v) {
-    *v = momentum * *v + g;
-    g = nesterov ? g + momentum * *v : *v;
-  }
-  return w - lr * g;
-}
 
 // C[M×N] (∘ epilogue) = op(A) · B, op(A)[i, k] = trans_a ? A[k·lda + i] : A[i·lda + k].
 // When a_rows is set, row r of A is a_rows[r] instead of A + r·lda: a batch read in place

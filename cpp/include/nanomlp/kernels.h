@@ -10,10 +10,12 @@ constexpr float kMinProbability = 1e-10f;
 
 // Row by row, for any slice of a batch: probs[B×C] = softmax(logits) (probs may be logits);
 // when labels is not null, loss[i] = −log(max(p_label, kMinProbability)) and
-// hit[i] = (argmax == label) where those are not null, and dlogits[B×C] = (probs − onehot) / scale
-// when dlogits is not null (scale: the batch size, for the gradient of the mean loss).
+// hit[i] = (argmax == label) where those are not null, and, when dlogits is not null,
+// dlogits[B×C] = (probs − onehot) / divisor (the batch size: the gradient of the mean loss), or
+// with row weights w[B], ((probs − onehot)·w[i]) / divisor (Σ w: the weighted mean), all zero
+// when that divisor is 0 (a batch whose weights are all 0), as reference.backward.
 void softmax_xent_rows(float* probs, double* loss, uint8_t* hit, float* dlogits,
                        const float* logits, const int32_t* labels, int64_t B, int64_t C,
-                       int64_t scale);
+                       float divisor, const float* weights = nullptr);
 
 }  // namespace nanomlp

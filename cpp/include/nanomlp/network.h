@@ -43,13 +43,28 @@ struct Metrics {
   int64_t rows = 0;
 };
 
-// Minibatch SGD, PyTorch's formulation (see sgd_apply): weight decay on the weights only;
-// momentum > 0 needs a velocity buffer, one float per parameter, kept between epochs.
+// Minibatch SGD, PyTorch's formulation: weight decay on the weights only; momentum > 0 needs a
+// velocity buffer, one float per parameter, kept between epochs. The velocity is updated as
+// v = momentum·v + g from the first step on (no first-step copy): the original SGD-only API.
 struct SgdOptions {
   float lr = 0.01f;
   float momentum = 0.0f;
   bool nesterov = false;
   float weight_decay = 0.0f;
+};
+
+// An epoch's settings beyond the optimizer's hyperparameters.
+struct EpochOptions {
+  const double* lr = nullptr;  // [steps]: the learning rate of each step, or null:
+  double constant_lr = 0.01;   // this one for every step
+  int64_t step = 0;            // the optimizer's updates before this epoch (Adam's t − 1)
+  bool clone_first = true;     // SGD: momentum_buffer = g on the optimizer's first update
+  const float* sample_weight = nullptr;  // [rows of x]: each row's weight, or null: all 1
+  const double* dropout = nullptr;       // [hidden layers]: each one's rate (0: none), or null
+  uint64_t dropout_seed = 0;
+  uint64_t first_step = 0;  // the masks' step number of the epoch's first batch
+  double clip_value = 0.0;  // > 0: each gradient entry clamped to [−clip_value, clip_value]
+  double clip_norm = 0.0;   // > 0: all the gradients scaled to a 2-norm of at most this
 };
 
 class Network {
@@ -76,6 +91,20 @@ class Network {
                       const int64_t* order, int64_t n_order, const SgdOptions& sgd,
                       const std::function<bool()>& should_stop);
 
+  // One epoch of any optimizer. Per step i, in the reference's order: dropout masks of the
+  // hidden layers for step first_step + i and the batch's dataset rows; forward; backward with
+  // the batch's sample weights; clip_value; clip_norm; the update at lr[i], step + i + 1.
+  // state[0..3): the optimizer's state arrays (num_params each, laid out as params; see
+  // UpdateRule for the slots); the slots the optimizer uses must not be null
+  // (std::invalid_argument). Without clip_norm the update is fused into the weight-gradient
+  // products; with it the gradients are written to a buffer, their norm taken, then updated.
+  int64_t train_epoch(float* params, float* const* state, const float* x, const int32_t* labels,
+                      const int64_t* order, int64_t n_order, const OptimizerConfig& optimizer,
+                      const EpochOptions& options, const std::function<bool()>& should_stop);
+
+  // Which state slots an optimizer reads and writes.
+  static void state_slots(const OptimizerConfig& optimizer, bool used[3]);
+
   // Forward and backward of the rows x[order[0..B)], B ≤ batch_size: grads (num_params) and the
   // batch's mean loss. No update.
   double gradients(float* grads, const float* params, const float* x, const int32_t* labels,
@@ -89,15 +118,20 @@ class Network {
  private:
   // One batch of B rows, x[order[i]] (or contiguous rows when order is null). Always the
   // forward pass; then, when grads is not null, the backward pass into grads, or, when update,
-  // the backward pass fused with the SGD update of params. Adds loss and hits to metrics when
-  // not null. params is only written when update.
-  void step(float* grads, const SgdOptions* update, const float* x, const int32_t* labels,
-            const int64_t* order, int64_t B, Metrics* metrics);
+  // the backward pass and the update of params by rule_w_ and rule_b_ (with the step's
+  // dropout, sample weights and clipping). Adds loss and hits to metrics when not null.
+  // params is only written when update.
+  void step(float* grads, bool update, const float* x, const int32_t* labels, const int64_t* order,
+            int64_t B, Metrics* metrics);
+  // The clip_norm path, after the backward pass into grads_: the norm (one chunk, in the
+  // fixed order), then the update of the rows [chunk share] of every layer.
+  void clip_and_norm();
+  void update_from_grads(int64_t chunk, int64_t chunks);
   // The parameters the steps use: the caller's, or the padded copy train_epoch works on
-  // (with the velocities, when there are any, in a copy of the same layout).
+  // (with the optimizer's state arrays that are not null, in copies of the same layout).
   void use_params(float* params);
-  void use_padded_copy(const float* params, const float* velocity);
-  void copy_back(float* params, float* velocity) const;
+  void use_padded_copy(const float* params, float* const* state);
+  void copy_back(float* params, float* const* state) const;
   void copy_padded(float* dst, const float* src, bool to_padded) const;
 
   int64_t layers() const { return static_cast<int64_t>(sizes_.size()) - 1; }
@@ -114,11 +148,23 @@ class Network {
   std::vector<Floats> wt_;                // wt_[l]: layer l's Wᵀ [N×K], l ≥ 1
   std::vector<float> db_;                 // [max width]: a bias gradient before its update
   // During an epoch the weights live in padded_: each row of W starts a cache line, so
-  // threads updating neighbouring bands of columns share none.
-  Floats padded_, padded_velocity_;
+  // threads updating neighbouring bands of columns share none. The state arrays likewise.
+  Floats padded_, padded_state_[3];
   std::vector<int64_t> padded_w_, padded_b_, padded_ld_;  // per layer: offsets, row stride
-  std::vector<float*> w_, b_;              // per layer: the weights and biases in use
-  std::vector<float*> vw_, vb_;            // per layer: their velocities, or null
+  std::vector<float*> w_, b_;          // per layer: the weights and biases in use
+  std::vector<float*> sw_[3], sb_[3];  // per layer: their state slots, or null
+  // The current training step's settings (train_epoch sets them before each step).
+  UpdateRule rule_w_, rule_b_;       // the weights' and the biases' updates
+  float clip_value_ = 0.0f;          // with clip_norm: clip_value, applied before the norm
+  double clip_norm_ = 0.0;           // > 0: the unfused path through grads_
+  Floats grads_;                     // [num_params]: the gradients, sized on first use of clip_norm
+  bool weighted_ = false;            // sample weights: batch_weight_ and weight_total_
+  std::vector<float> batch_weight_;  // [rows]
+  float weight_total_ = 0.0f;        // Σ batch_weight_, in double in row order, rounded
+  bool dropout_ = false;             // any hidden layer with dropout this epoch
+  std::vector<float> drop_rate_, drop_scale_;  // per layer l (hidden: 1 ≤ l < L), 0: none
+  std::vector<Floats> drop_;                   // drop_[l]: [batch×sizes_[l]], sized on first use
+  uint64_t drop_seed_ = 0, drop_step_ = 0;
   std::vector<int64_t> ldw_;               // per layer: the row stride of w_
   std::vector<GemmOp> forward_, dx_, dw_;  // per layer, the products of the current step
   std::vector<GemmChunks> forward_chunks_, dx_chunks_, dw_chunks_;
