@@ -1,5 +1,6 @@
 """Typed interface of nanomlp's native engine (the ``_core`` extension)."""
-from typing import Optional, Sequence
+
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -39,15 +40,15 @@ class Network:
         amsgrad: bool = False,
         alpha: float = 0.99,
         centered: bool = False,
-        state: Optional[dict[str, npt.NDArray[np.float32]]] = None,
+        state: dict[str, npt.NDArray[np.float32]] | None = None,
         step: int = 0,
-        sample_weight: Optional[npt.NDArray[np.float32]] = None,
-        dropout: Optional[Sequence[float]] = None,
+        sample_weight: npt.NDArray[np.float32] | None = None,
+        dropout: Sequence[float] | None = None,
         dropout_seed: int = 0,
         first_step: int = 0,
         clip_value: float = 0.0,
         clip_norm: float = 0.0,
-        velocity: Optional[npt.NDArray[np.float32]] = None,
+        velocity: npt.NDArray[np.float32] | None = None,
     ) -> int: ...
     def gradients(
         self,

@@ -8,7 +8,8 @@ parameters (and the optimiser's buffers) in place.
 from __future__ import annotations
 
 import os
-from typing import Any, Protocol, Sequence
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -38,10 +39,20 @@ class Backend(Protocol):
     kernel: str
 
     def train_epoch(
-        self, x: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int,
-        lrs: np.ndarray, optimizer: optim.Optimizer, state: dict[str, Any], *,
-        sample_weight: np.ndarray | None = None, dropout: float | Sequence[float] | None = None,
-        dropout_seed: int = 0, first_step: int = 0, clip_value: float | None = None,
+        self,
+        x: np.ndarray,
+        labels: np.ndarray,
+        order: np.ndarray,
+        batch_size: int,
+        lrs: np.ndarray,
+        optimizer: optim.Optimizer,
+        state: dict[str, Any],
+        *,
+        sample_weight: np.ndarray | None = None,
+        dropout: float | Sequence[float] | None = None,
+        dropout_seed: int = 0,
+        first_step: int = 0,
+        clip_value: float | None = None,
         clip_norm: float | None = None,
     ) -> int: ...
 
@@ -73,10 +84,20 @@ class NativeBackend:
         return self._networks[batch_size]
 
     def train_epoch(
-        self, x: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int,
-        lrs: Any, optimizer: Any, state: dict[str, Any] | None = None, *,
-        sample_weight: np.ndarray | None = None, dropout: float | Sequence[float] | None = None,
-        dropout_seed: int = 0, first_step: int = 0, clip_value: float | None = None,
+        self,
+        x: np.ndarray,
+        labels: np.ndarray,
+        order: np.ndarray,
+        batch_size: int,
+        lrs: Any,
+        optimizer: Any,
+        state: dict[str, Any] | None = None,
+        *,
+        sample_weight: np.ndarray | None = None,
+        dropout: float | Sequence[float] | None = None,
+        dropout_seed: int = 0,
+        first_step: int = 0,
+        clip_value: float | None = None,
         clip_norm: float | None = None,
     ) -> int:
         """One epoch over x[order] in batches of ``batch_size``, the step i at ``lrs[i]``, with
@@ -89,18 +110,33 @@ class NativeBackend:
         net = self._network(min(batch_size, len(order)))
         step = int(state["step"])
         steps = net.train_epoch(
-            self.model.params, x, labels, order, _native_lrs(lrs), **_native_settings(optimizer),
-            state=state, step=step,
-            sample_weight=None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=np.float32),
+            self.model.params,
+            x,
+            labels,
+            order,
+            _native_lrs(lrs),
+            **_native_settings(optimizer),
+            state=state,
+            step=step,
+            sample_weight=None
+            if sample_weight is None
+            else np.ascontiguousarray(sample_weight, dtype=np.float32),
             dropout=_dropout_rates(dropout, len(self.model.layer_sizes) - 2),
-            dropout_seed=dropout_seed, first_step=first_step,
-            clip_value=clip_value or 0.0, clip_norm=clip_norm or 0.0,
+            dropout_seed=dropout_seed,
+            first_step=first_step,
+            clip_value=clip_value or 0.0,
+            clip_norm=clip_norm or 0.0,
         )
         state["step"] = step + steps
         return steps
 
     def _train_epoch_sgd(
-        self, x: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int, lr: float,
+        self,
+        x: np.ndarray,
+        labels: np.ndarray,
+        order: np.ndarray,
+        batch_size: int,
+        lr: float,
         optimizer: Any,
     ) -> int:
         """The Trainer's original call: ``optimizer`` holds SGD's momentum, nesterov,
@@ -133,10 +169,20 @@ class NumpyBackend:
         self.model = model  # NumPy's BLAS picks its own threads: ``threads`` is the engine's
 
     def train_epoch(
-        self, x: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int,
-        lrs: Any, optimizer: Any, state: dict[str, Any] | None = None, *,
-        sample_weight: np.ndarray | None = None, dropout: float | Sequence[float] | None = None,
-        dropout_seed: int = 0, first_step: int = 0, clip_value: float | None = None,
+        self,
+        x: np.ndarray,
+        labels: np.ndarray,
+        order: np.ndarray,
+        batch_size: int,
+        lrs: Any,
+        optimizer: Any,
+        state: dict[str, Any] | None = None,
+        *,
+        sample_weight: np.ndarray | None = None,
+        dropout: float | Sequence[float] | None = None,
+        dropout_seed: int = 0,
+        first_step: int = 0,
+        clip_value: float | None = None,
         clip_norm: float | None = None,
     ) -> int:
         """As ``NativeBackend.train_epoch``, through ``reference.train_epoch``."""
@@ -144,14 +190,30 @@ class NumpyBackend:
         if not isinstance(optimizer, optim.Optimizer):
             return self._train_epoch_sgd(x, labels, order, batch_size, lrs, optimizer)
         return reference.train_epoch(
-            m.weights, m.biases, x, labels, order, batch_size, lrs, optimizer=optimizer,
-            state=state, sample_weight=sample_weight,
-            dropout=0.0 if dropout is None else dropout, dropout_seed=dropout_seed,
-            first_step=first_step, clip_value=clip_value, clip_norm=clip_norm,
+            m.weights,
+            m.biases,
+            x,
+            labels,
+            order,
+            batch_size,
+            lrs,
+            optimizer=optimizer,
+            state=state,
+            sample_weight=sample_weight,
+            dropout=0.0 if dropout is None else dropout,
+            dropout_seed=dropout_seed,
+            first_step=first_step,
+            clip_value=clip_value,
+            clip_norm=clip_norm,
         )
 
     def _train_epoch_sgd(
-        self, x: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int, lr: float,
+        self,
+        x: np.ndarray,
+        labels: np.ndarray,
+        order: np.ndarray,
+        batch_size: int,
+        lr: float,
         optimizer: Any,
     ) -> int:
         """The Trainer's original call, as ``NativeBackend._train_epoch_sgd``."""

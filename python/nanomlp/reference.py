@@ -352,20 +352,26 @@ def train_epoch(
     if optimizer is not None:
         if sgd_options:
             raise TypeError(f"{sorted(sgd_options)} are options of plain SGD, not of optimizer=")
-        decay = np.concatenate([np.full(a.size, i % 2 == 0) for i, a in enumerate(_layout_order(weights, biases))])
+        decay = np.concatenate(
+            [np.full(a.size, i % 2 == 0) for i, a in enumerate(_layout_order(weights, biases))]
+        )
     if np.ndim(dropout) == 0:
         rates = [dropout] * (len(weights) - 1)
     else:
         rates = [float(p) for p in dropout]
         if len(rates) != len(weights) - 1:
-            raise ValueError(f"dropout holds {len(rates)} rates for {len(weights) - 1} hidden layers")
+            raise ValueError(
+                f"dropout holds {len(rates)} rates for {len(weights) - 1} hidden layers"
+            )
     steps = 0
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
         masks = None
         if any(rates):
             masks = [
-                dropout_mask(dropout_seed, first_step + steps, rows, w.shape[1], p, layer, w.dtype) if p else None
+                dropout_mask(dropout_seed, first_step + steps, rows, w.shape[1], p, layer, w.dtype)
+                if p
+                else None
                 for layer, (w, p) in enumerate(zip(weights[:-1], rates))
             ]
         probs, inputs = forward(weights, biases, x[rows], masks)
