@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from . import _defaults
-from ._checks import check_int, check_layer_sizes
+from ._checks import check_fraction, check_int, check_layer_sizes
 from ._core import __version__
 from ._io import atomic_write, json_default
 
@@ -22,7 +23,9 @@ _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # What `MLP.save` writes: an .npz whose "format" entry is FILE_FORMAT, read back by `MLP.load`.
 # Bump FILE_VERSION whenever an entry changes meaning; `load` refuses versions it does not know.
 FILE_FORMAT = "nanomlp.MLP"
-FILE_VERSION = 1
+FILE_VERSION = 2
+# Version 1 had no dropout and no optimizer state: read as none of either.
+_READABLE_VERSIONS = (1, 2)
 _REQUIRED = (
     "format",
     "format_version",
@@ -82,8 +85,10 @@ class MLP:
         layer_sizes: Sequence[int] = _defaults.LAYER_SIZES,
         seed: int | None = _defaults.SEED,
         dtype: str | np.dtype = "float32",
+        dropout: float | Sequence[float] = 0.0,
     ) -> None:
         self.layer_sizes = check_layer_sizes(layer_sizes)
+        self.dropout = _check_dropout(dropout, len(self.layer_sizes) - 2)
         self._training_lock = threading.RLock()
         if seed is not None:
             seed = check_int(seed, "seed", 0)
@@ -97,6 +102,9 @@ class MLP:
             raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
         self.seed = seed
         self.random_state = np.random.RandomState(seed)
+        # Dropout masks are a hash of this key and (layer, step, row, unit), not draws from
+        # random_state: any thread count, resumed run or backend gets the same masks.
+        self.dropout_seed = seed if seed is not None else secrets.randbits(32)
         self.params = np.zeros(parameter_layout(self.layer_sizes)[-1][2], dtype=self.dtype)
         self._bind_views()
         for weights, fan_in in zip(self.weights, self.layer_sizes):
@@ -107,6 +115,10 @@ class MLP:
         self.shuffle_order: np.ndarray | None = None
         # Free-form JSON-able information saved with the model (training config, history ...).
         self.metadata: dict[str, Any] = {}
+        # The optimizer's state (its arrays, laid out as params, and "step") and settings,
+        # kept here by Trainer so that a saved model resumes its optimizer too.
+        self.optimizer_state: dict[str, Any] | None = None
+        self.optimizer_config: dict[str, Any] | None = None
 
     def _bind_views(self) -> None:
         """``weights`` and ``biases`` as views of ``params``."""
@@ -186,6 +198,14 @@ class MLP:
         }
         if self.shuffle_order is not None:
             entries["shuffle_order"] = np.asarray(self.shuffle_order, dtype=np.int64)
+        entries["dropout"] = np.array(self.dropout, dtype=np.float64)
+        entries["dropout_seed"] = np.array(self.dropout_seed, dtype=np.int64)
+        if self.optimizer_state is not None and self.optimizer_config is not None:
+            entries["optimizer_config"] = np.array(json.dumps(self.optimizer_config))
+            entries["optimizer_step"] = np.array(self.optimizer_state["step"], dtype=np.int64)
+            for name, array in self.optimizer_state.items():
+                if name != "step":
+                    entries[f"optimizer.{name}"] = np.asarray(array)
         with atomic_write(path, "wb") as f:
             np.savez(f, **entries)
 
@@ -238,7 +258,7 @@ class MLP:
         if missing:
             raise bad(f"incomplete model file: missing {', '.join(missing)}")
         version = _int(z["format_version"], "format_version", bad)
-        if version != FILE_VERSION:
+        if version not in _READABLE_VERSIONS:
             newer = (
                 " (written by a newer nanomlp; upgrade to read it)"
                 if version > FILE_VERSION
@@ -307,6 +327,15 @@ class MLP:
                 raise bad("shuffle_order must be a permutation of 0..n-1 (int64)")
             model.shuffle_order = order
         model.metadata = metadata
+        if "dropout" in z:
+            try:
+                model.dropout = _check_dropout(z["dropout"].tolist(), len(layer_sizes) - 2)
+            except (TypeError, ValueError) as err:
+                raise bad(f"bad dropout ({err})") from err
+        if "dropout_seed" in z:
+            model.dropout_seed = _int(z["dropout_seed"], "dropout_seed", bad)
+        if "optimizer_config" in z:
+            model.optimizer_config, model.optimizer_state = _read_optimizer(z, n_params, bad)
         return model
 
     def __repr__(self) -> str:
@@ -321,3 +350,36 @@ def _int(entry: np.ndarray, name: str, bad: Any) -> int:
     if entry.ndim != 0 or entry.dtype.kind not in "iu":
         raise bad(f"{name} must be an integer scalar, found {entry.dtype} of shape {entry.shape}")
     return int(entry)
+
+
+def _check_dropout(dropout: Any, n_hidden: int) -> tuple[float, ...]:
+    """One dropout rate in [0, 1) per hidden layer, from one rate for all or a sequence."""
+    if isinstance(dropout, (list, tuple, np.ndarray)):
+        rates = tuple(check_fraction(p, f"dropout[{i}]") for i, p in enumerate(dropout))
+        if len(rates) != n_hidden:
+            raise ValueError(
+                f"dropout must be one rate or one per hidden layer ({n_hidden}), got {len(rates)}"
+            )
+        return rates
+    return (check_fraction(dropout, "dropout"),) * n_hidden
+
+
+def _read_optimizer(z: dict[str, np.ndarray], n_params: int, bad: Any) -> tuple[dict, dict]:
+    """The optimizer settings and state a model file holds, checked against each other."""
+    from .optim import Optimizer  # here, not at the top: optim imports this module
+
+    try:
+        config = json.loads(_text(z["optimizer_config"]))
+        optimizer = Optimizer.from_config(config)
+        state: dict[str, Any] = {
+            key[len("optimizer.") :]: value
+            for key, value in z.items()
+            if key.startswith("optimizer.")
+        }
+        state["step"] = (
+            _int(z["optimizer_step"], "optimizer_step", bad) if "optimizer_step" in z else -1
+        )
+        optimizer.check_state(state, n_params, z["params"].dtype)
+    except (TypeError, ValueError) as err:
+        raise bad(f"bad optimizer state ({err})") from err
+    return optimizer.get_config(), state

@@ -12,54 +12,47 @@ from . import _defaults
 from ._checks import (
     check_bool,
     check_features,
-    check_fraction,
     check_int,
     check_labels,
-    check_nonnegative_float,
     check_positive_float,
     check_verbose,
 )
 from .backends import make_backend, resolve_threads
 from .callbacks import Callback, CallbackList, History, ProgressBar, TerminateOnNaN
 from .model import MLP
-
-
-class SGD:
-    """The optimiser's settings and state: PyTorch's SGD (momentum, Nesterov, weight decay).
-
-    ``velocity`` (laid out as the model's ``params``) holds the momentum buffers; it lives as
-    long as the Trainer, so successive ``fit`` calls continue with it, as in Keras.
-    """
-
-    def __init__(self, model: MLP, momentum: float, nesterov: bool, weight_decay: float) -> None:
-        self.momentum = check_fraction(momentum, "momentum")
-        self.nesterov = check_bool(nesterov, "nesterov")
-        if self.nesterov and self.momentum == 0:
-            raise ValueError("nesterov=True needs momentum > 0")
-        self.weight_decay = check_nonnegative_float(weight_decay, "weight_decay")
-        self.velocity = np.zeros_like(model.params) if self.momentum else None
+from .optim import SGD, Optimizer, get_optimizer
+from .schedules import get_schedule
+from .weighting import check_sample_weight, class_weight_to_sample_weight
 
 
 class Trainer:
-    """Minibatch SGD on an ``MLP``, the classic notebook's algorithm.
+    """Minibatch training of an ``MLP``: by default the classic notebook's plain SGD.
 
     Each epoch shuffles the training rows with the model's ``random_state`` (as the notebook's
     ``np.random.shuffle`` did), steps through them in batches of ``batch_size`` (the last one
-    short) with ``W -= lr * dW``, then measures loss and accuracy with a full pass over the
-    training set and the validation set.
+    short), then measures loss and accuracy with a full pass over the training set and the
+    validation set.
+
+    ``optimizer`` is an ``nanomlp.optim`` object (``Adam(lr=1e-3)``), a name (``"adam"``,
+    with its defaults and ``lr`` if given) or None: PyTorch's SGD with ``lr``, ``momentum``,
+    ``nesterov`` and ``weight_decay`` (weight decay applies to weights, not biases; the
+    defaults keep the notebook's ``W -= lr * dW`` bit for bit). ``lr_schedule`` (an
+    ``nanomlp.schedules`` object or name) sets the learning rate of every optimisation step.
+    ``clip_norm`` clips the gradients' global 2-norm and ``clip_value`` each gradient, as
+    ``torch.nn.utils.clip_grad_norm_`` and ``clip_grad_value_`` do. The optimizer's state
+    (moments, step count) lives on the model (``model.optimizer_state``), so successive fits
+    continue it, as in Keras, and ``MLP.save`` keeps it for a resumed run.
 
     ``backend="native"`` runs the C++ engine on a float32 model; ``backend="numpy"`` runs the
     NumPy reference in the model's dtype. ``threads`` is the native engine's thread count
     (default: NANOMLP_NUM_THREADS, else the available cores); its results are bit-identical for
-    any count. ``momentum``, ``nesterov`` and ``weight_decay`` turn plain SGD into PyTorch's
-    ``optim.SGD`` with those settings (weight decay applies to weights, not biases); the
-    defaults keep the notebook's ``W -= lr * dW`` bit for bit.
+    any count.
     """
 
     def __init__(
         self,
         model: MLP,
-        lr: float = _defaults.LR,
+        lr: float | None = None,
         batch_size: int = _defaults.BATCH_SIZE,
         epochs: int = _defaults.EPOCHS,
         backend: str = "native",
@@ -67,18 +60,35 @@ class Trainer:
         momentum: float = 0.0,
         nesterov: bool = False,
         weight_decay: float = 0.0,
+        optimizer: Any = None,
+        lr_schedule: Any = None,
+        clip_norm: float | None = None,
+        clip_value: float | None = None,
     ) -> None:
         if not isinstance(model, MLP):
             raise TypeError(f"model must be an nanomlp.MLP, got {type(model).__name__}")
         self.model = model
-        self.lr = check_positive_float(lr, "lr")
+        self.optimizer = _make_optimizer(optimizer, lr, momentum, nesterov, weight_decay)
+        self.lr_schedule = get_schedule(lr_schedule)
+        self.clip_norm = None if clip_norm is None else check_positive_float(clip_norm, "clip_norm")
+        self.clip_value = (
+            None if clip_value is None else check_positive_float(clip_value, "clip_value")
+        )
         self.batch_size = check_int(batch_size, "batch_size", 1)
         self.epochs = check_int(epochs, "epochs", 0)
         self.threads = resolve_threads(threads)
         self._engine = make_backend(backend, model, self.threads)
         self.backend = backend
-        self.optimizer = SGD(model, momentum, nesterov, weight_decay)
         self.stop_training = False
+
+    @property
+    def lr(self) -> float:
+        """The optimizer's learning rate: the base rate that ``lr_schedule`` scales."""
+        return self.optimizer.lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self.optimizer.lr = check_positive_float(value, "lr")
 
     @property
     def kernel(self) -> str:
@@ -86,23 +96,27 @@ class Trainer:
         engine's instruction set, chosen at run time or by NANOMLP_KERNEL), or ``"numpy"``."""
         return self._engine.kernel
 
+    def _optimizer_state(self) -> dict[str, Any]:
+        """The model's optimizer state, begun afresh unless it is this optimizer's."""
+        m = self.model
+        config = self.optimizer.get_config()
+        if m.optimizer_state is None or not _same_optimizer(m.optimizer_config, config):
+            m.optimizer_state = self.optimizer.init_state(len(m.params), m.params.dtype)
+            m.optimizer_config = config
+        return m.optimizer_state
+
     def get_optimizer_state(self) -> dict[str, Any]:
-        """A copy of the optimiser's state (the momentum buffers), for ``set_optimizer_state``."""
-        v = self.optimizer.velocity
-        return {"velocity": None if v is None else v.copy()}
+        """A copy of the optimizer's state (its arrays and ``step``), for ``set_optimizer_state``."""
+        state = self._optimizer_state()
+        return {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in state.items()}
 
     def set_optimizer_state(self, state: dict[str, Any]) -> None:
         """Continue from a state that ``get_optimizer_state`` returned."""
-        v = state.get("velocity")
-        if (v is None) != (self.optimizer.velocity is None):
-            raise ValueError("the optimizer state does not match this trainer's momentum setting")
-        if v is not None:
-            v = np.asarray(v)
-            if v.shape != self.optimizer.velocity.shape:
-                raise ValueError(
-                    f"velocity must have shape {self.optimizer.velocity.shape}, got {v.shape}"
-                )
-            self.optimizer.velocity[...] = v
+        m = self.model
+        state = {k: np.array(v) if k != "step" else v for k, v in dict(state).items()}
+        self.optimizer.check_state(state, len(m.params), m.params.dtype)
+        m.optimizer_state = state
+        m.optimizer_config = self.optimizer.get_config()
 
     def _features(self, x: Any, name: str = "x", assume_finite: bool = False) -> np.ndarray:
         return check_features(
@@ -125,6 +139,8 @@ class Trainer:
         callbacks: Sequence[Callback] | None = None,
         epochs: int | None = None,
         initial_epoch: int = 0,
+        sample_weight: Any = None,
+        class_weight: Any = None,
     ) -> History:
         """Train from the model's current weights; returns the ``History`` of per-epoch metrics.
 
@@ -141,11 +157,27 @@ class Trainer:
         ``MLP.save`` stores), so ``fit(epochs=2)``, save, load, ``fit(initial_epoch=2,
         epochs=4)`` gives bit for bit the weights of ``fit(epochs=4)``.
 
+        ``sample_weight`` (one weight >= 0 per row) and ``class_weight`` (a dict ``{class id:
+        weight}`` or ``"balanced"``, scikit-learn's definition) weight each row's loss; with
+        both, a row's weight is their product. A batch's loss is then ``sum(w * loss) /
+        sum(w)``, as scikit-learn and PyTorch's weighted cross-entropy define it. The reported
+        metrics stay unweighted.
+
         A model is trained from one thread at a time: ``fit`` on a model that another thread
         is training raises ``RuntimeError``.
         """
         with self.model._training():
-            return self._fit(x, y, validation_data, verbose, callbacks, epochs, initial_epoch)
+            return self._fit(
+                x,
+                y,
+                validation_data,
+                verbose,
+                callbacks,
+                epochs,
+                initial_epoch,
+                sample_weight,
+                class_weight,
+            )
 
     def _fit(
         self,
@@ -156,9 +188,12 @@ class Trainer:
         callbacks: Sequence[Callback] | None,
         epochs: int | None,
         initial_epoch: int,
+        sample_weight: Any = None,
+        class_weight: Any = None,
     ) -> History:
         x = self._features(x)
         labels = self._labels(y, len(x))
+        weights = self._row_weights(labels, sample_weight, class_weight)
         val = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
@@ -206,7 +241,7 @@ class Trainer:
             # The notebook permutes its already shuffled array, so the permutations compose.
             order = order[rng.permutation(len(x))]
             self.model.shuffle_order = order
-            self._engine.train_epoch(x, labels, order, self.batch_size, self.lr, self.optimizer)
+            self._train_steps(x, labels, order, weights)
             logs: dict[str, float] = {}
             logs["train_loss"], logs["train_acc"] = self._metrics(x, labels)
             if val is not None:
@@ -218,10 +253,20 @@ class Trainer:
         hooks.on_train_end()
         return history
 
-    def train_epoch(self, x: Any, y: Any, order: Any = None, *, assume_finite: bool = False) -> int:
+    def train_epoch(
+        self,
+        x: Any,
+        y: Any,
+        order: Any = None,
+        *,
+        sample_weight: Any = None,
+        class_weight: Any = None,
+        assume_finite: bool = False,
+    ) -> int:
         """Optimisation steps over the rows of ``x`` taken in ``order`` (default: each row
         once, as they are), in batches of ``batch_size``; no metrics, no callbacks, no shuffle.
-        ``order`` holds row indices: a permutation, or any sample of rows.
+        ``order`` holds row indices: a permutation, or any sample of rows; ``sample_weight``
+        and ``class_weight`` as in ``fit``.
 
         The building block of ``fit``, for a loop of your own. ``assume_finite=True`` skips
         the scan of ``x`` for NaN and infinity (as scikit-learn's ``assume_finite``): for
@@ -238,10 +283,50 @@ class Trainer:
             if order.min() < 0 or order.max() >= len(x):
                 raise ValueError(f"order must hold row indices in [0, {len(x)})")
             order = np.ascontiguousarray(order, dtype=np.int64)
+        weights = self._row_weights(labels, sample_weight, class_weight)
         with self.model._training():
-            return self._engine.train_epoch(
-                x, labels, order, self.batch_size, self.lr, self.optimizer
+            return self._train_steps(x, labels, order, weights)
+
+    def _row_weights(
+        self, labels: np.ndarray, sample_weight: Any, class_weight: Any
+    ) -> np.ndarray | None:
+        """Per-row weights (float32, as the engine takes them), or None for equal weights."""
+        if sample_weight is None and class_weight is None:
+            return None
+        weights = np.ones(len(labels))
+        if sample_weight is not None:
+            weights *= check_sample_weight(sample_weight, len(labels))
+        if class_weight is not None:
+            weights *= class_weight_to_sample_weight(labels, class_weight, self.model.n_classes)
+        if not weights.any():
+            raise ValueError(
+                "sample_weight × class_weight is zero for every row: no row would count"
             )
+        return weights.astype(self.model.dtype)
+
+    def _train_steps(
+        self, x: np.ndarray, labels: np.ndarray, order: np.ndarray, weights: np.ndarray | None
+    ) -> int:
+        """One pass over ``x[order]`` on the backend, every step at its scheduled rate."""
+        state = self._optimizer_state()
+        first_step = int(state["step"])
+        n_steps = -(-len(order) // self.batch_size)
+        lrs = self.lr_schedule.values(self.lr, first_step, n_steps)
+        return self._engine.train_epoch(
+            x,
+            labels,
+            order,
+            self.batch_size,
+            lrs,
+            self.optimizer,
+            state,
+            sample_weight=weights,
+            dropout=self.model.dropout or None,
+            dropout_seed=self.model.dropout_seed,
+            first_step=first_step,
+            clip_value=self.clip_value,
+            clip_norm=self.clip_norm,
+        )
 
     def evaluate(self, x: Any, y: Any, *, assume_finite: bool = False) -> tuple[float, float]:
         """(mean cross-entropy, accuracy) over the rows of ``x``; ``assume_finite`` as in
@@ -257,3 +342,40 @@ class Trainer:
     def predict(self, x: Any) -> np.ndarray:
         """The most probable class of each row, int64."""
         return np.argmax(self.predict_proba(x), axis=1).astype(np.int64)
+
+
+def _make_optimizer(
+    optimizer: Any, lr: Any, momentum: Any, nesterov: Any, weight_decay: Any
+) -> Optimizer:
+    """``optimizer`` as an ``Optimizer``; None means SGD with the Trainer's own settings."""
+    if optimizer is None:
+        return SGD(
+            lr=_defaults.LR if lr is None else lr,
+            momentum=momentum,
+            nesterov=nesterov,
+            weight_decay=weight_decay,
+        )
+    if momentum != 0.0 or nesterov or weight_decay != 0.0:
+        raise ValueError(
+            "momentum, nesterov and weight_decay are the settings of the default SGD; "
+            "with optimizer=, set them on the optimizer (optim.SGD(momentum=0.9), ...)"
+        )
+    if isinstance(optimizer, Optimizer):
+        if lr is not None:
+            raise ValueError(
+                f"lr is given twice: lr={lr!r} and the optimizer's lr={optimizer.lr!r}; "
+                "set it on the optimizer"
+            )
+        return optimizer
+    if isinstance(optimizer, str):
+        return get_optimizer(optimizer, **({} if lr is None else {"lr": lr}))
+    raise TypeError(
+        f"optimizer must be an nanomlp.optim optimizer, a name or None, got {optimizer!r}"
+    )
+
+
+def _same_optimizer(a: dict[str, Any] | None, b: dict[str, Any]) -> bool:
+    """Whether two optimizer configs share their state's meaning: all settings but the rate."""
+    if a is None:
+        return False
+    return {k: v for k, v in a.items() if k != "lr"} == {k: v for k, v in b.items() if k != "lr"}
