@@ -1,5 +1,6 @@
 """nanomlp: train small multilayer perceptrons on the CPU, fast and bit-for-bit reproducible."""
 
+from . import optim, schedules
 from ._core import __version__
 from .callbacks import (
     Callback,
@@ -24,6 +25,8 @@ __all__ = [
     "TerminateOnNaN",
     "LearningRateScheduler",
     "MLPClassifier",
+    "optim",
+    "schedules",
     "__version__",
 ]
 
