@@ -198,10 +198,12 @@ def _train_epoch_case(c: dict) -> Any:
         weight_decay=c["weight_decay"],
         velocity=velocity,
     )
-    # Accepted, so every array had the engine's dtype and layout: the reference must agree.
+    # Accepted, so every array had the engine's dtype and layout: the reference must agree,
+    # given the settings as the float32 engine sees them (a momentum of 1e-300 is 0 there).
     weights, biases = parameter_views(before, c["sizes"])
+    momentum = float(np.float32(c["momentum"]))
     velocities = None
-    if v_before is not None and c["momentum"] > 0:  # without momentum it is not read
+    if v_before is not None and momentum > 0:  # without momentum it is not read
         vw, vb = parameter_views(v_before, c["sizes"])
         velocities = vw + vb
     with np.errstate(all="ignore"):
@@ -213,7 +215,7 @@ def _train_epoch_case(c: dict) -> Any:
             order,
             c["batch"],
             np.float32(c["lr"]),
-            momentum=c["momentum"],
+            momentum=momentum,
             nesterov=c["nesterov"],
             weight_decay=c["weight_decay"],
             velocities=velocities,
@@ -468,8 +470,38 @@ def train_cases(draw, target: str) -> dict:
 NAMES = ("params", "x", "labels", "order", "lr", "momentum", "nesterov", "weight_decay", "velocity")
 
 
+def _array_recipe(shape: tuple, dtype: str, value_range: tuple) -> dict:
+    return {
+        "shape": shape,
+        "dtype": dtype,
+        "layout": "C",
+        "readonly": False,
+        "fill": None,
+        "range": value_range,
+        "seed": 0,
+    }
+
+
 @FUZZ
 @given(case=train_cases("train_epoch"))
+# A momentum that float32 rounds to 0, with no velocity: plain SGD to the engine.
+@example(
+    case={
+        "target": "train_epoch",
+        "sizes": [1, 1],
+        "batch": 1,
+        "threads": 1,
+        "params": _array_recipe((2,), "float32", (-1, 1)),
+        "x": _array_recipe((1, 1), "float32", (-2, 2)),
+        "labels": _array_recipe((1,), "int32", (0, 0)),
+        "order": _array_recipe((1,), "int64", (0, 0)),
+        "lr": 0.0625,
+        "momentum": 2.6070122250455657e-257,
+        "nesterov": False,
+        "weight_decay": 0.0,
+        "velocity": None,
+    }
+)
 def test_core_train_epoch(case):
     judge(Child.run(case), NAMES)
 
