@@ -222,6 +222,21 @@ def test_warm_start_continues_from_the_weights(small_digits):
 
 
 @few_epochs
+def test_predict_proba_of_arrays_and_other_inputs(small_digits):
+    x, x_test, y, _ = small_digits
+    est = MLPClassifier((16,), max_iter=2, random_state=0).fit(x, y)
+    proba = est.predict_proba(x_test[:3])
+    np.testing.assert_array_equal(proba, est.predict_proba(x_test[:3].tolist()))
+    np.testing.assert_array_equal(proba, est.predict_proba(x_test[:3].astype(np.float32)))
+    bad = x_test[:3].copy()
+    bad[1, 5] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        est.predict_proba(bad)
+    with pytest.raises(ValueError, match="features"):
+        est.predict_proba(x_test[:3, :10])
+
+
+@few_epochs
 def test_string_labels_map_through_classes(digits):
     x, y, x_test, y_test = digits
     names = np.array(
