@@ -38,7 +38,7 @@ struct V {
   NANOMLP_VEC_INLINE reg min(reg a, reg b) { return _mm256_min_ps(a, b); }
   // max(x, 0) returns 0 for NaN and −0, as x > 0 ? x : 0 does.
   NANOMLP_VEC_INLINE reg max(reg a, reg b) { return _mm256_max_ps(a, b); }
-  // Doubles, for the optimizers' updates where floats would be subnormal (see update_register).
+  // Doubles, for the optimizers' operations that would meet subnormals in float (SafeOps).
   using dreg = __m256d;
   NANOMLP_VEC_INLINE dreg widen_lo(reg x) { return _mm256_cvtps_pd(_mm256_castps256_ps128(x)); }
   NANOMLP_VEC_INLINE dreg widen_hi(reg x) { return _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)); }
@@ -46,15 +46,16 @@ struct V {
     return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(lo)), _mm256_cvtpd_ps(hi),
                                 1);
   }
-  NANOMLP_VEC_INLINE dreg round_to_float(dreg x) { return _mm256_cvtps_pd(_mm256_cvtpd_ps(x)); }
-  NANOMLP_VEC_INLINE dreg dset1(double x) { return _mm256_set1_pd(x); }
   NANOMLP_VEC_INLINE dreg dadd(dreg a, dreg b) { return _mm256_add_pd(a, b); }
   NANOMLP_VEC_INLINE dreg dsub(dreg a, dreg b) { return _mm256_sub_pd(a, b); }
   NANOMLP_VEC_INLINE dreg dmul(dreg a, dreg b) { return _mm256_mul_pd(a, b); }
   NANOMLP_VEC_INLINE dreg ddiv(dreg a, dreg b) { return _mm256_div_pd(a, b); }
   NANOMLP_VEC_INLINE dreg dsqrt(dreg a) { return _mm256_sqrt_pd(a); }
-  NANOMLP_VEC_INLINE dreg dmin(dreg a, dreg b) { return _mm256_min_pd(a, b); }
-  NANOMLP_VEC_INLINE dreg dmax(dreg a, dreg b) { return _mm256_max_pd(a, b); }
+  // Whether a lane is above `limit` in magnitude (not NaN).
+  NANOMLP_VEC_INLINE bool any_above(reg x, float limit) {
+    const reg a = _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF)));
+    return _mm256_movemask_ps(_mm256_cmp_ps(a, _mm256_set1_ps(limit), _CMP_GT_OQ)) != 0;
+  }
   // Whether a lane is non-zero and below `limit` in magnitude (not NaN).
   NANOMLP_VEC_INLINE bool any_tiny(reg x, float limit) {
     const reg a = _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF)));

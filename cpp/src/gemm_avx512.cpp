@@ -42,7 +42,7 @@ struct V {
   NANOMLP_VEC_INLINE reg min(reg a, reg b) { return _mm512_min_ps(a, b); }
   // max(x, 0) returns 0 for NaN and −0, as x > 0 ? x : 0 does.
   NANOMLP_VEC_INLINE reg max(reg a, reg b) { return _mm512_max_ps(a, b); }
-  // Doubles, for the optimizers' updates where floats would be subnormal (see update_register).
+  // Doubles, for the optimizers' operations that would meet subnormals in float (SafeOps).
   using dreg = __m512d;
   NANOMLP_VEC_INLINE dreg widen_lo(reg x) { return _mm512_cvtps_pd(_mm512_castps512_ps256(x)); }
   NANOMLP_VEC_INLINE dreg widen_hi(reg x) {
@@ -52,15 +52,15 @@ struct V {
     const __m512d low = _mm512_castps_pd(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)));
     return _mm512_castpd_ps(_mm512_insertf64x4(low, _mm256_castps_pd(_mm512_cvtpd_ps(hi)), 1));
   }
-  NANOMLP_VEC_INLINE dreg round_to_float(dreg x) { return _mm512_cvtps_pd(_mm512_cvtpd_ps(x)); }
-  NANOMLP_VEC_INLINE dreg dset1(double x) { return _mm512_set1_pd(x); }
   NANOMLP_VEC_INLINE dreg dadd(dreg a, dreg b) { return _mm512_add_pd(a, b); }
   NANOMLP_VEC_INLINE dreg dsub(dreg a, dreg b) { return _mm512_sub_pd(a, b); }
   NANOMLP_VEC_INLINE dreg dmul(dreg a, dreg b) { return _mm512_mul_pd(a, b); }
   NANOMLP_VEC_INLINE dreg ddiv(dreg a, dreg b) { return _mm512_div_pd(a, b); }
   NANOMLP_VEC_INLINE dreg dsqrt(dreg a) { return _mm512_sqrt_pd(a); }
-  NANOMLP_VEC_INLINE dreg dmin(dreg a, dreg b) { return _mm512_min_pd(a, b); }
-  NANOMLP_VEC_INLINE dreg dmax(dreg a, dreg b) { return _mm512_max_pd(a, b); }
+  // Whether a lane is above `limit` in magnitude (not NaN).
+  NANOMLP_VEC_INLINE bool any_above(reg x, float limit) {
+    return _mm512_cmp_ps_mask(_mm512_abs_ps(x), _mm512_set1_ps(limit), _CMP_GT_OQ) != 0;
+  }
   // Whether a lane is non-zero and below `limit` in magnitude (not NaN).
   NANOMLP_VEC_INLINE bool any_tiny(reg x, float limit) {
     const reg a = _mm512_abs_ps(x);
