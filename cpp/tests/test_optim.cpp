@@ -190,39 +190,50 @@ TEST_CASE("clip_value clamps the gradient before the update, NaN stays NaN") {
 
 // Every path's fused epilogue: dW = Xᵀ·dZ then the update, against the reference product and
 // the scalar rule, over shapes with full tiles and tails.
+// Every path's fused epilogue: dW = Xᵀ·dZ then the update, against the reference product and
+// the scalar rule, over shapes with full tiles and tails; with normal numbers, and with tiny
+// and subnormal ones (which the SIMD paths compute through doubles).
 TEST_CASE("the fused update on every kernel path equals the scalar rule bit for bit") {
   const int64_t M = 37, N = 45, K = 19;  // K rows of X and dZ; W is M×N
-  const std::vector<float> a = random_floats(K * M, 21), b = random_floats(K * N, 22);
-  for (const Kernels* kernels : available_kernels()) {
-    std::vector<float> prod(M * N);
-    reference::gemm_tn(M, N, K, a.data(), M, b.data(), N, prod.data(), N, fuses(*kernels));
-    for (const Case& k : cases()) {
-      const UpdateRule u = make_rule(k.c, 0.003, 3, true, 0.0);
-      std::vector<float> w = random_floats(M * N, 23), want_w = w;
-      std::vector<float> st[3], want_st[3];
-      for (int s = 0; s < 3; ++s) {
-        st[s] = random_floats(M * N, 24 + s, 0.0f, 0.01f);
-        want_st[s] = st[s];
+  for (const bool tiny : {false, true}) {
+    std::vector<float> a = random_floats(K * M, 21), b = random_floats(K * N, 22);
+    if (tiny)  // gradients from 1e-30 down to subnormal, in some lanes
+      for (int64_t i = 0; i < K * N; ++i)
+        if (i % 3 == 0) b[i] *= i % 2 ? 1e-30f : 1e-36f;
+    for (const Kernels* kernels : available_kernels()) {
+      std::vector<float> prod(M * N);
+      reference::gemm_tn(M, N, K, a.data(), M, b.data(), N, prod.data(), N, fuses(*kernels));
+      for (const Case& k : cases()) {
+        const UpdateRule u = make_rule(k.c, 0.003, 3, true, 0.0);
+        std::vector<float> w = random_floats(M * N, 23), want_w = w;
+        std::vector<float> st[3], want_st[3];
+        for (int s = 0; s < 3; ++s) {
+          st[s] = random_floats(M * N, 24 + s, 0.0f, 0.01f);
+          if (tiny)  // subnormal, tiny and zero states
+            for (int64_t i = 0; i < M * N; ++i)
+              st[s][i] *= i % 5 == 0 ? 1e-37f : i % 5 == 1 ? 1e-20f : i % 5 == 2 ? 0.0f : 1.0f;
+          want_st[s] = st[s];
+        }
+        for (int64_t i = 0; i < M * N; ++i) {
+          float v[3] = {want_st[0][i], want_st[1][i], want_st[2][i]};
+          want_w[i] = apply_update(u, want_w[i], prod[i], v);
+          for (int s = 0; s < 3; ++s) want_st[s][i] = v[s];
+        }
+        GemmOp op;
+        op.M = M, op.N = N, op.K = K;
+        op.A = a.data(), op.lda = M, op.trans_a = true;
+        op.B = b.data(), op.ldb = N;
+        op.C = w.data(), op.ldc = N;
+        op.ep.update = &u;
+        for (int s = 0; s < 3; ++s) op.ep.state[s] = st[s].data();
+        op.ep.ldu = N;
+        kernels->gemm(op, 0, M, 0, N);
+        INFO(kernels->name, " ", k.name, tiny ? " (tiny numbers)" : "");
+        CHECK_MESSAGE(first_difference(w, want_w).empty(), first_difference(w, want_w));
+        for (int s = 0; s < 3; ++s)
+          CHECK_MESSAGE(first_difference(st[s], want_st[s]).empty(),
+                        first_difference(st[s], want_st[s]));
       }
-      for (int64_t i = 0; i < M * N; ++i) {
-        float v[3] = {want_st[0][i], want_st[1][i], want_st[2][i]};
-        want_w[i] = apply_update(u, want_w[i], prod[i], v);
-        for (int s = 0; s < 3; ++s) want_st[s][i] = v[s];
-      }
-      GemmOp op;
-      op.M = M, op.N = N, op.K = K;
-      op.A = a.data(), op.lda = M, op.trans_a = true;
-      op.B = b.data(), op.ldb = N;
-      op.C = w.data(), op.ldc = N;
-      op.ep.update = &u;
-      for (int s = 0; s < 3; ++s) op.ep.state[s] = st[s].data();
-      op.ep.ldu = N;
-      kernels->gemm(op, 0, M, 0, N);
-      INFO(kernels->name, " ", k.name);
-      CHECK_MESSAGE(first_difference(w, want_w).empty(), first_difference(w, want_w));
-      for (int s = 0; s < 3; ++s)
-        CHECK_MESSAGE(first_difference(st[s], want_st[s]).empty(),
-                      first_difference(st[s], want_st[s]));
     }
   }
 }
