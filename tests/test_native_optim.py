@@ -16,12 +16,13 @@ The update formulas themselves are checked to the bit: a native step equals the 
 update applied to the native gradients. And the results are bit-identical across thread counts
 and SIMD paths, dropout included.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from nanomlp import MLP, _core, optim, reference
+from nanomlp import MLP, _core, optim
 from nanomlp.backends import NativeBackend, NumpyBackend
 from nanomlp.model import parameter_layout
 
@@ -54,7 +55,9 @@ def data(mnist_subset):
     return np.ascontiguousarray(x, dtype=np.float32), y.astype(np.int32), weights
 
 
-def run(backend_class, dtype, opt, x, y, order, features, sample_weight, threads=1, epochs=1, seed=42):
+def run(
+    backend_class, dtype, opt, x, y, order, features, sample_weight, threads=1, epochs=1, seed=42
+):
     """Parameters and state after ``epochs`` epochs over x[order] through a backend."""
     model = MLP(SIZES, seed=seed, dtype=dtype)
     backend = backend_class(model, threads)
@@ -85,7 +88,9 @@ def test_one_step(data, name, feature):
     order = np.arange(64, 64 + BATCH, dtype=np.int64)
     native, _ = run(NativeBackend, "float32", opt, x, y, order, FEATURES[feature], w)
     ref, _ = run(NumpyBackend, "float32", opt, x, y, order, FEATURES[feature], w)
-    assert not np.array_equal(native, MLP(SIZES, seed=42).params), "the step must change the weights"
+    assert not np.array_equal(native, MLP(SIZES, seed=42).params), (
+        "the step must change the weights"
+    )
     assert max_difference(native, ref) <= STEP_ATOL["sgd" if opt.name == "sgd" else "adaptive"]
 
 
@@ -131,7 +136,9 @@ def test_the_update_is_the_references_to_the_bit(data, name):
         lr = opt.lr / (step + 1)
         grads, _ = net.gradients(model.params, x[order], y[order])
         expected = model.params.copy()
-        expected_state = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in state.items()}
+        expected_state = {
+            k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in state.items()
+        }
         opt.update(expected, grads, expected_state, lr, decay=mask)
         backend.train_epoch(x, y, order, BATCH, np.array([lr]), opt, state)
         assert model.params.tobytes() == expected.tobytes()
@@ -174,8 +181,10 @@ def test_adam_with_dropout_does_not_depend_on_the_thread_count(data, batch_size)
     opt = OPTIMIZERS["adamw"]
     saved, BATCH = BATCH, batch_size
     try:
-        results = [run(NativeBackend, "float32", opt, x, y, order, ADAM_DROPOUT, w, threads=t, epochs=2)
-                   for t in (1, 2, 3)]
+        results = [
+            run(NativeBackend, "float32", opt, x, y, order, ADAM_DROPOUT, w, threads=t, epochs=2)
+            for t in (1, 2, 3)
+        ]
     finally:
         BATCH = saved
     for params, state in results[1:]:
@@ -196,7 +205,9 @@ def test_adam_with_dropout_does_not_depend_on_the_simd_path(data, monkeypatch):
         monkeypatch.setenv("NANOMLP_KERNEL", kernel)
         assert _core.Network(list(SIZES), BATCH).kernel == kernel
         for features in (ADAM_DROPOUT, {"dropout": [0.3, 0.1]}):  # unfused and fused updates
-            results[kernel, len(features)] = run(NativeBackend, "float32", opt, x, y, order, features, w, threads=2)[0]
+            results[kernel, len(features)] = run(
+                NativeBackend, "float32", opt, x, y, order, features, w, threads=2
+            )[0]
     for (kernel, n), params in results.items():
         assert params.tobytes() == results[kernels[0], n].tobytes(), kernel
 
@@ -208,13 +219,29 @@ def test_state_arrays_are_checked(data):
     order = np.arange(BATCH, dtype=np.int64)
     n = model.params.size
     with pytest.raises(ValueError, match="exp_avg_sq"):
-        net.train_epoch(model.params, x, y, order, 0.01, optimizer="adam", state={"exp_avg": np.zeros(n, np.float32)})
+        net.train_epoch(
+            model.params,
+            x,
+            y,
+            order,
+            0.01,
+            optimizer="adam",
+            state={"exp_avg": np.zeros(n, np.float32)},
+        )
     with pytest.raises(ValueError, match="elements"):
-        net.train_epoch(model.params, x, y, order, 0.01, optimizer="rmsprop",
-                        state={"square_avg": np.zeros(n - 1, np.float32)})
+        net.train_epoch(
+            model.params,
+            x,
+            y,
+            order,
+            0.01,
+            optimizer="rmsprop",
+            state={"square_avg": np.zeros(n - 1, np.float32)},
+        )
     with pytest.raises(TypeError, match="float32"):
-        net.train_epoch(model.params, x, y, order, 0.01, optimizer="rmsprop",
-                        state={"square_avg": np.zeros(n)})
+        net.train_epoch(
+            model.params, x, y, order, 0.01, optimizer="rmsprop", state={"square_avg": np.zeros(n)}
+        )
     with pytest.raises(ValueError, match="learning rates"):
         net.train_epoch(model.params, x, y, np.arange(2 * BATCH, dtype=np.int64), np.array([0.1]))
     with pytest.raises(ValueError, match="one rate per hidden layer"):
