@@ -16,7 +16,7 @@ import numpy as np
 from . import _core, optim, reference
 from ._checks import check_int
 from ._system import usable_cores
-from .model import MLP, parameter_views
+from .model import MLP
 
 
 def resolve_threads(threads: Any = None) -> int:
@@ -105,8 +105,6 @@ class NativeBackend:
         without momentum ``{"step": n}`` will do), whose arrays and step count are updated in
         place. Returns the number of steps. The arguments are the validated ones: only what
         would crash the engine is checked below this."""
-        if not isinstance(optimizer, optim.Optimizer):
-            return self._train_epoch_sgd(x, labels, order, batch_size, lrs, optimizer)
         net = self._network(min(batch_size, len(order)))
         step = int(state["step"])
         steps = net.train_epoch(
@@ -129,30 +127,6 @@ class NativeBackend:
         )
         state["step"] = step + steps
         return steps
-
-    def _train_epoch_sgd(
-        self,
-        x: np.ndarray,
-        labels: np.ndarray,
-        order: np.ndarray,
-        batch_size: int,
-        lr: float,
-        optimizer: Any,
-    ) -> int:
-        """The Trainer's original call: ``optimizer`` holds SGD's momentum, nesterov,
-        weight_decay and ``velocity`` (updated as ``momentum * v + g`` from the first step)."""
-        net = self._network(min(batch_size, len(order)))
-        return net.train_epoch(
-            self.model.params,
-            x,
-            labels,
-            order,
-            lr,
-            momentum=optimizer.momentum,
-            nesterov=optimizer.nesterov,
-            weight_decay=optimizer.weight_decay,
-            velocity=optimizer.velocity,
-        )
 
     def evaluate(
         self, x: np.ndarray, labels: np.ndarray | None, return_proba: bool = False
@@ -187,8 +161,6 @@ class NumpyBackend:
     ) -> int:
         """As ``NativeBackend.train_epoch``, through ``reference.train_epoch``."""
         m = self.model
-        if not isinstance(optimizer, optim.Optimizer):
-            return self._train_epoch_sgd(x, labels, order, batch_size, lrs, optimizer)
         return reference.train_epoch(
             m.weights,
             m.biases,
@@ -205,35 +177,6 @@ class NumpyBackend:
             first_step=first_step,
             clip_value=clip_value,
             clip_norm=clip_norm,
-        )
-
-    def _train_epoch_sgd(
-        self,
-        x: np.ndarray,
-        labels: np.ndarray,
-        order: np.ndarray,
-        batch_size: int,
-        lr: float,
-        optimizer: Any,
-    ) -> int:
-        """The Trainer's original call, as ``NativeBackend._train_epoch_sgd``."""
-        m = self.model
-        velocities = None
-        if optimizer.velocity is not None:
-            weights, biases = parameter_views(optimizer.velocity, m.layer_sizes)
-            velocities = weights + biases
-        return reference.train_epoch(
-            m.weights,
-            m.biases,
-            x,
-            labels,
-            order,
-            batch_size,
-            lr,
-            momentum=optimizer.momentum,
-            nesterov=optimizer.nesterov,
-            weight_decay=optimizer.weight_decay,
-            velocities=velocities,
         )
 
     def evaluate(

@@ -123,7 +123,20 @@ class Optimizer:
         """One step on ``params`` in place (and ``state``), with this optimizer's settings and
         ``lr`` (default: ``self.lr``; a schedule passes each step's). ``decay``: where weight
         decay applies, True, False or a mask such as ``weight_decay_mask``."""
-        raise NotImplementedError
+        self._rule(
+            params,
+            grads,
+            state,
+            self.lr if lr is None else lr,
+            decay=decay,
+            **self._rule_settings(),
+        )
+
+    # The reference's update function of this optimizer, and the settings it takes.
+    _rule: ClassVar[Any] = None
+
+    def _rule_settings(self) -> dict[str, Any]:
+        return self._settings()
 
     def _settings(self) -> dict[str, Any]:
         return {k: v for k, v in self.get_config().items() if k not in ("name", "lr")}
@@ -176,17 +189,7 @@ class SGD(Optimizer):
     def state_names(self) -> tuple[str, ...]:
         return ("momentum_buffer",) if self.momentum else ()
 
-    def update(
-        self,
-        params: np.ndarray,
-        grads: np.ndarray,
-        state: dict[str, Any],
-        lr: float | None = None,
-        decay: Any = True,
-    ) -> None:
-        reference.sgd_update(
-            params, grads, state, self.lr if lr is None else lr, decay=decay, **self._settings()
-        )
+    _rule = staticmethod(reference.sgd_update)
 
 
 class Adam(Optimizer):
@@ -229,25 +232,12 @@ class Adam(Optimizer):
     def state_names(self) -> tuple[str, ...]:
         return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if self.amsgrad else ())
 
-    def update(
-        self,
-        params: np.ndarray,
-        grads: np.ndarray,
-        state: dict[str, Any],
-        lr: float | None = None,
-        decay: Any = True,
-    ) -> None:
+    _rule = staticmethod(reference.adam_update)
+
+    def _rule_settings(self) -> dict[str, Any]:
         settings = self._settings()
         settings["betas"] = self.betas
-        reference.adam_update(
-            params,
-            grads,
-            state,
-            self.lr if lr is None else lr,
-            decay=decay,
-            decoupled_weight_decay=self.decoupled_weight_decay,
-            **settings,
-        )
+        return {**settings, "decoupled_weight_decay": self.decoupled_weight_decay}
 
 
 class AdamW(Adam):
@@ -313,17 +303,7 @@ class RMSprop(Optimizer):
             + (("grad_avg",) if self.centered else ())
         )
 
-    def update(
-        self,
-        params: np.ndarray,
-        grads: np.ndarray,
-        state: dict[str, Any],
-        lr: float | None = None,
-        decay: Any = True,
-    ) -> None:
-        reference.rmsprop_update(
-            params, grads, state, self.lr if lr is None else lr, decay=decay, **self._settings()
-        )
+    _rule = staticmethod(reference.rmsprop_update)
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {k.name: k for k in (SGD, Adam, AdamW, RMSprop)}
