@@ -24,10 +24,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     # 2 threads: see the README's "Command line".
     "fast": {
         "hidden": [128, 64],
-        "optimizer": "adam",
+        "optimizer": "sgd",
+        "momentum": 0.9,
+        "nesterov": True,
         "schedule": "onecycle",
-        "max_lr": 0.005,
-        "batch_size": 64,
+        "max_lr": 0.15,
+        "batch_size": 128,
         "epochs": 4,
     },
 }
@@ -242,7 +244,9 @@ def add_training_options(parser: argparse.ArgumentParser, grid: bool) -> None:
             default=None,
             help="momentum in [0, 1), for sgd and rmsprop (default: 0)",
         )
-        parser.add_argument("--nesterov", action="store_true", help="Nesterov momentum (sgd)")
+        parser.add_argument(
+            "--nesterov", action="store_true", default=None, help="Nesterov momentum (sgd)"
+        )
         parser.add_argument(
             "--weight-decay",
             type=nonnegative_float,
@@ -411,9 +415,16 @@ def resolve_training_options(args: argparse.Namespace) -> None:
     ):
         if getattr(args, name) is None:
             setattr(args, name, preset.get(name, default))
-    for name, value in preset.items():
-        if getattr(args, name) is None:
-            setattr(args, name, value)
+    from .._recipe import not_applicable
+
+    taken = [name for name, value in preset.items() if getattr(args, name) is None]
+    for name in taken:
+        setattr(args, name, preset[name])
+    # A preset's setting that the optimizer or schedule given instead does not take is dropped.
+    settings = {name: getattr(args, name) for name in TRAINING_SETTINGS}
+    for name, _ in not_applicable(settings):
+        if name in taken:
+            setattr(args, name, None)
 
 
 # The settings of the optimizer, the schedule, dropout and clipping, as ``args`` names them.

@@ -142,7 +142,7 @@ def _config(
         "batch_size": args.batch_size,
         "epochs": args.epochs,
         "momentum": getattr(optimizer, "momentum", None),
-        "nesterov": getattr(optimizer, "nesterov", False),
+        "nesterov": bool(getattr(optimizer, "nesterov", False)),
         "weight_decay": optimizer.weight_decay,
         "optimizer": args.optimizer,
         **{name: getattr(args, name) for name in ("betas", "eps", "rmsprop_alpha")},
