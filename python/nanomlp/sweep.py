@@ -11,14 +11,18 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import _defaults
+from . import _defaults, _recipe
 from ._checks import check_int
 from ._progress import StatusLine
 from ._system import usable_cores
 from .model import MLP
 from .trainer import Trainer
 
-# The settings a run understands, with the classic notebook's defaults.
+# The settings a run understands, with the classic notebook's defaults. None: the library's
+# default. ``lr``, ``momentum``, ``nesterov`` and ``weight_decay`` are SGD's defaults; the
+# other optimizers take their own (Adam's lr 1e-3, AdamW's weight decay 1e-2) unless given.
+# The optimizer's and the schedule's settings are those of the command line (see
+# ``nanomlp train --help``): a run refuses one its optimizer or schedule does not take.
 DEFAULTS: dict[str, Any] = {
     "hidden": tuple(_defaults.LAYER_SIZES[1:-1]),
     "lr": _defaults.LR,
@@ -29,6 +33,21 @@ DEFAULTS: dict[str, Any] = {
     "weight_decay": 0.0,
     "seed": _defaults.SEED,
     "backend": "native",
+    "optimizer": "sgd",
+    "betas": None,
+    "eps": None,
+    "rmsprop_alpha": None,
+    "schedule": "constant",
+    "warmup": None,
+    "step_size": None,
+    "gamma": None,
+    "milestones": None,
+    "max_lr": None,
+    "min_lr": None,
+    "pct_start": None,
+    "dropout": 0.0,
+    "clip_norm": None,
+    "clip_value": None,
 }
 # The data of a sweep: (x_train, y_train), (x_val, y_val), (x_test, y_test).
 Data = tuple[
@@ -58,18 +77,22 @@ def run(settings: dict[str, Any], data: Data, threads: int | None = 1) -> dict[s
     if unknown:
         raise ValueError(f"unknown sweep settings {sorted(unknown)}; known: {sorted(DEFAULTS)}")
     s = {**DEFAULTS, **settings}
+    for name, why in _recipe.not_applicable(settings):
+        raise ValueError(f"{name}={settings[name]!r} does not apply: {why}")
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = data
     n_classes = int(max(y_train.max(), y_val.max(), y_test.max())) + 1
     start = time.perf_counter()
-    model = MLP((x_train.shape[1], *s["hidden"], n_classes), seed=s["seed"])
+    model = MLP((x_train.shape[1], *s["hidden"], n_classes), seed=s["seed"], dropout=s["dropout"])
+    optimizer = _recipe.make_optimizer(settings)
+    steps_per_epoch = -(-len(x_train) // s["batch_size"])
     trainer = Trainer(
         model,
-        lr=s["lr"],
         batch_size=s["batch_size"],
         epochs=s["epochs"],
-        momentum=s["momentum"],
-        nesterov=s["nesterov"],
-        weight_decay=s["weight_decay"],
+        optimizer=optimizer,
+        lr_schedule=_recipe.make_schedule(settings, steps_per_epoch, s["epochs"], optimizer.lr),
+        clip_norm=s["clip_norm"],
+        clip_value=s["clip_value"],
         backend=s["backend"],
         threads=threads,
     )

@@ -15,7 +15,30 @@ from .._io import atomic_write, write_json
 from . import _common as c
 
 # The swept settings that appear in the records only when moved off their default.
-_OPTIONAL_AXES = ("epochs", "hidden", "momentum", "weight_decay")
+_OPTIONAL_AXES = (
+    "epochs",
+    "hidden",
+    "momentum",
+    "weight_decay",
+    "optimizer",
+    "schedule",
+    "dropout",
+    "clip_norm",
+)
+# The optimizer's and the schedule's own settings: one value, for every run they apply to.
+_SHARED = (
+    "betas",
+    "eps",
+    "rmsprop_alpha",
+    "warmup",
+    "step_size",
+    "milestones",
+    "gamma",
+    "min_lr",
+    "max_lr",
+    "pct_start",
+    "clip_value",
+)
 
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -60,11 +83,19 @@ def run(args: argparse.Namespace) -> int:
         values = getattr(args, name)
         if list(values) != list(args.command_parser.get_default(name)):
             axes[name] = list(values)
-    configs = sw.grid(**axes)
+    shared = {name: getattr(args, name) for name in _SHARED if getattr(args, name) is not None}
+    configs = _configs(args, sw.grid(**axes), shared)
     if args.seed != _defaults.SEED:
         configs = [{**config, "seed": args.seed} for config in configs]
 
     fit, val, (x_test, y_test) = c.split_data(args)
+    for config in configs:
+        c.training_settings(
+            args.command_parser,
+            {"batch_size": sw.DEFAULTS["batch_size"], "epochs": sw.DEFAULTS["epochs"], **config},
+            n_train=len(fit[0]),
+            n_hidden=len(config.get("hidden", c.DEFAULT_HIDDEN)),
+        )
     if args.test_limit is not None:
         x_test, y_test = x_test[: args.test_limit], y_test[: args.test_limit]
     data = (fit, val, (x_test, y_test))
@@ -100,6 +131,35 @@ def run(args: argparse.Namespace) -> int:
     )
     c.echo(f"Saved to {out}/: results.csv results.json heatmap.png")
     return 0
+
+
+def _configs(
+    args: argparse.Namespace, combos: list[dict[str, Any]], shared: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The runs of the grid: each with the shared settings its optimizer and schedule take,
+    less the swept values they do not take (sgd's momentum in an adam run), duplicates
+    dropped; a setting that no run takes is a usage error. A run without ``--lr`` gets its
+    optimizer's default rate."""
+    from .. import _recipe
+    from ..optim import get_optimizer
+
+    configs: list[dict[str, Any]] = []
+    used: set[str] = set()
+    refused: dict[str, str] = {}
+    for combo in combos:
+        config = {**combo, **{k: tuple(v) if isinstance(v, list) else v for k, v in shared.items()}}
+        for name, why in _recipe.not_applicable(config):
+            refused.setdefault(name, why)
+            del config[name]
+        used.update(config)
+        if config.get("lr") is None:
+            config["lr"] = get_optimizer(config.get("optimizer", "sgd")).lr
+        if config not in configs:
+            configs.append(config)
+    for name, why in refused.items():
+        if name not in used:
+            args.command_parser.error(f"{c.option(name)} does not apply to any run: {why}")
+    return configs
 
 
 def _write_results(

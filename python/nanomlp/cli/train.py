@@ -39,31 +39,43 @@ def run(args: argparse.Namespace) -> int:
     from ..model import MLP
     from ..trainer import Trainer
 
+    c.resolve_training_options(args)
     c.check_training_options(args)
     c.use_agg()  # fail now, not after training, if matplotlib is missing
 
     (x_fit, y_fit), (x_val, y_val), (x_test, y_test) = c.split_data(args)
     validation = (x_val, y_val) if args.val_size else None
+    settings = {name: getattr(args, name) for name in c.TRAINING_SETTINGS}
+    settings.update(batch_size=args.batch_size, epochs=args.epochs)
+    optimizer, schedule = c.training_settings(
+        args.command_parser, settings, n_train=len(x_fit), n_hidden=len(args.hidden)
+    )
 
     layer_sizes = [
         x_fit.shape[1],
         *args.hidden,
         int(max(y_fit.max(), y_val.max(initial=0), y_test.max())) + 1,
     ]
-    model = MLP(layer_sizes, seed=args.seed, dtype=args.dtype)
+    rates = args.dropout or [0.0]
+    model = MLP(
+        layer_sizes,
+        seed=args.seed,
+        dtype=args.dtype,
+        dropout=rates[0] if len(rates) == 1 else rates,
+    )
     trainer = Trainer(
         model,
-        lr=args.lr,
         batch_size=args.batch_size,
         epochs=args.epochs,
         backend=args.backend,
-        momentum=args.momentum,
-        nesterov=args.nesterov,
-        weight_decay=args.weight_decay,
+        optimizer=optimizer,
+        lr_schedule=schedule,
+        clip_norm=args.clip_norm,
+        clip_value=args.clip_value,
         threads=args.threads,
     )
     out = Path(args.out) if args.out else c.default_out()
-    config = _config(args, layer_sizes, n_train=len(x_fit), n_test=len(x_test))
+    config = _config(args, layer_sizes, n_train=len(x_fit), n_test=len(x_test), trainer=trainer)
 
     with c.output_folder(out):
         terminate = TerminateOnNaN()
@@ -111,9 +123,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _config(
-    args: argparse.Namespace, layer_sizes: list[int], n_train: int, n_test: int
+    args: argparse.Namespace, layer_sizes: list[int], n_train: int, n_test: int, trainer: Any
 ) -> dict[str, Any]:
-    """The run's record: every setting, the data's origin and sizes, the software."""
+    """The run's record: every setting, the data's origin and sizes, the software. The
+    optimizer's and the schedule's settings as given (None: the default), then the optimizer
+    and the schedule with every argument they were made with."""
+    optimizer = trainer.optimizer
     return {
         "command": "nanomlp train",
         "argv": args.argv,
@@ -122,12 +137,26 @@ def _config(
         "data": args.data,
         "data_found": c.data_location(args.dataset, args.data),
         "layer_sizes": layer_sizes,
-        "lr": args.lr,
+        "preset": args.preset,
+        "lr": optimizer.lr,
         "batch_size": args.batch_size,
         "epochs": args.epochs,
-        "momentum": args.momentum,
-        "nesterov": args.nesterov,
-        "weight_decay": args.weight_decay,
+        "momentum": getattr(optimizer, "momentum", None),
+        "nesterov": bool(getattr(optimizer, "nesterov", False)),
+        "weight_decay": optimizer.weight_decay,
+        "optimizer": args.optimizer,
+        **{name: getattr(args, name) for name in ("betas", "eps", "rmsprop_alpha")},
+        "schedule": args.schedule,
+        **{
+            name: getattr(args, name)
+            for name in ("warmup", "step_size", "milestones", "gamma", "min_lr", "max_lr")
+        },
+        "pct_start": args.pct_start,
+        "dropout": list(trainer.model.dropout),
+        "clip_norm": args.clip_norm,
+        "clip_value": args.clip_value,
+        "optimizer_config": optimizer.get_config(),
+        "schedule_config": trainer.lr_schedule.get_config(),
         "backend": args.backend,
         "dtype": args.dtype,
         "threads": args.threads,
