@@ -10,7 +10,7 @@ import json
 import pytest
 
 from nanomlp import MLP
-from nanomlp.cli._common import PRESETS
+from nanomlp.cli._options import PRESETS
 from test_cli import one_line_error, run
 
 SMALL = ["--limit", "1500", "--val-size", "500", "--epochs", "2", "--quiet"]

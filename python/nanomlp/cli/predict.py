@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import _common as c
+from . import _types as t
 
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -24,7 +25,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> argpars
     predict.add_argument("images", metavar="IMAGE", nargs="+", help="IMAGE.png or IMAGES.npy")
     predict.add_argument(
         "--top",
-        type=c.int_at_least(1),
+        type=t.int_at_least(1),
         default=3,
         help="probabilities shown per image (default: %(default)s)",
     )

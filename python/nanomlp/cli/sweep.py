@@ -13,6 +13,8 @@ from .. import __version__, _defaults
 from .. import sweep as sw
 from .._io import atomic_write, write_json
 from . import _common as c
+from . import _options as o
+from . import _types as t
 
 # The swept settings that appear in the records only when moved off their default.
 _OPTIONAL_AXES = (
@@ -51,18 +53,18 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> argpars
         "format and writes results.csv, results.json and heatmap.png to --out. Runs go to "
         "--jobs local processes, or to the Dask cluster at --scheduler.",
     )
-    c.add_training_options(sweep, grid=True)
+    o.add_training_options(sweep, grid=True)
     c.add_data_options(sweep, min_val_size=1)
     sweep.add_argument(
         "--test-limit",
-        type=c.int_at_least(1),
+        type=t.int_at_least(1),
         default=None,
         metavar="N",
         help="use only the first N test images",
     )
     sweep.add_argument(
         "--jobs",
-        type=c.int_at_least(1),
+        type=t.int_at_least(1),
         default=1,
         help="local worker processes (default: %(default)s)",
     )
@@ -90,11 +92,11 @@ def run(args: argparse.Namespace) -> int:
 
     fit, val, (x_test, y_test) = c.split_data(args)
     for config in configs:
-        c.training_settings(
+        o.training_settings(
             args.command_parser,
             {"batch_size": sw.DEFAULTS["batch_size"], "epochs": sw.DEFAULTS["epochs"], **config},
             n_train=len(fit[0]),
-            n_hidden=len(config.get("hidden", c.DEFAULT_HIDDEN)),
+            n_hidden=len(config.get("hidden", o.DEFAULT_HIDDEN)),
         )
     if args.test_limit is not None:
         x_test, y_test = x_test[: args.test_limit], y_test[: args.test_limit]
@@ -158,7 +160,7 @@ def _configs(
             configs.append(config)
     for name, why in refused.items():
         if name not in used:
-            args.command_parser.error(f"{c.option(name)} does not apply to any run: {why}")
+            args.command_parser.error(f"{o.option(name)} does not apply to any run: {why}")
     return configs
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from .. import __version__, _defaults
 from .._io import write_json
 from . import _common as c
+from . import _options as o
 
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -27,7 +28,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> argpars
         f"{'-'.join(map(str, d.LAYER_SIZES))}, lr {d.LR:g}, batch {d.BATCH_SIZE}, {d.EPOCHS} epochs, "
         f"the last {d.VAL_SIZE:,} training images for validation, seed {d.SEED}.",
     )
-    c.add_training_options(train, grid=False)
+    o.add_training_options(train, grid=False)
     c.add_data_options(train, min_val_size=0)
     c.add_output_options(train, quiet_help="no per-epoch lines, only the results")
     train.set_defaults(handler=run, command_parser=train)
@@ -39,15 +40,15 @@ def run(args: argparse.Namespace) -> int:
     from ..model import MLP
     from ..trainer import Trainer
 
-    c.resolve_training_options(args)
-    c.check_training_options(args)
+    o.resolve_training_options(args)
+    o.check_training_options(args)
     c.use_agg()  # fail now, not after training, if matplotlib is missing
 
     (x_fit, y_fit), (x_val, y_val), (x_test, y_test) = c.split_data(args)
     validation = (x_val, y_val) if args.val_size else None
-    settings = {name: getattr(args, name) for name in c.TRAINING_SETTINGS}
+    settings = {name: getattr(args, name) for name in o.TRAINING_SETTINGS}
     settings.update(batch_size=args.batch_size, epochs=args.epochs)
-    optimizer, schedule = c.training_settings(
+    optimizer, schedule = o.training_settings(
         args.command_parser, settings, n_train=len(x_fit), n_hidden=len(args.hidden)
     )
 
