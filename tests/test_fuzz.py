@@ -203,7 +203,7 @@ def _train_epoch_case(c: dict) -> Any:
     weights, biases = parameter_views(before, c["sizes"])
     momentum = float(np.float32(c["momentum"]))
     velocities = None
-    if v_before is not None and momentum > 0:  # without momentum it is not read
+    if v_before is not None and momentum != 0:  # without momentum it is not read
         vw, vb = parameter_views(v_before, c["sizes"])
         velocities = vw + vb
     with np.errstate(all="ignore"):
@@ -500,6 +500,24 @@ def _array_recipe(shape: tuple, dtype: str, value_range: tuple) -> dict:
         "nesterov": False,
         "weight_decay": 0.0,
         "velocity": None,
+    }
+)
+# A negative momentum (refused by the Trainer, not the engine) with its velocity.
+@example(
+    case={
+        "target": "train_epoch",
+        "sizes": [1, 1],
+        "batch": 1,
+        "threads": 1,
+        "params": _array_recipe((2,), "float32", (-1, 1)),
+        "x": _array_recipe((1, 1), "float32", (-2, 2)),
+        "labels": _array_recipe((1,), "int32", (0, 0)),
+        "order": _array_recipe((1,), "int64", (0, 0)),
+        "lr": 0.0625,
+        "momentum": -1.0,
+        "nesterov": False,
+        "weight_decay": 0.0,
+        "velocity": _array_recipe((2,), "float32", (-1, 1)),
     }
 )
 def test_core_train_epoch(case):
