@@ -5,9 +5,9 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <cstdlib>
 #include <limits>
 #include <numeric>
+#include <random>
 #include <string>
 #include <vector>
 
