@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nanomlp import MLP, _core, optim
+from nanomlp import MLP, _core, optim, reference
 from nanomlp.backends import NativeBackend, NumpyBackend
 from nanomlp.model import parameter_layout
 
@@ -145,6 +145,42 @@ def test_the_update_is_the_references_to_the_bit(data, name):
         for key in opt.state_names:
             assert state[key].tobytes() == expected_state[key].tobytes(), key
         assert state["step"] == expected_state["step"] == step + 1
+
+
+@pytest.mark.parametrize("name", [n for n in OPTIMIZERS if n != "sgd"] + ["sgd-momentum"])
+def test_tiny_state_is_flushed_to_zero_as_the_reference_does(data, name):
+    """State entries near and below reference.TINY_STATE (subnormals included) go through one
+    native step as through the reference's, bit for bit; afterwards no state entry is non-zero
+    and below TINY_STATE, and some were flushed."""
+    x, y, _ = data
+    opt = OPTIMIZERS["sgd"] if name == "sgd-momentum" else OPTIMIZERS[name]
+    model = MLP(SIZES, seed=5)
+    net = _core.Network(list(SIZES), BATCH)
+    state = opt.init_state(model.params.size)
+    state["step"] = 3
+    rng = np.random.default_rng(0)
+    for key in opt.state_names:
+        scale = rng.choice([2.0**-90, 2.0**-100, 2.0**-130], size=state[key].size)
+        magnitude = (scale * rng.uniform(0.5, 2.0, state[key].size)).astype(np.float32)
+        # Squared averages are never negative.
+        sign = (
+            1.0 if "sq" in key or key == "square_avg" else rng.choice([-1.0, 1.0], state[key].size)
+        )
+        state[key][...] = magnitude * np.float32(sign)
+    order = np.arange(BATCH, dtype=np.int64)
+    grads, _ = net.gradients(model.params, x[order], y[order])
+    expected = model.params.copy()
+    expected_state = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in state.items()}
+    opt.update(expected, grads, expected_state, opt.lr, decay=optim.weight_decay_mask(SIZES))
+    NativeBackend(model, 1).train_epoch(x, y, order, BATCH, np.array([opt.lr]), opt, state)
+    assert model.params.tobytes() == expected.tobytes()
+    flushed = 0
+    for key in opt.state_names:
+        assert state[key].tobytes() == expected_state[key].tobytes(), key
+        magnitude = np.abs(state[key])
+        assert not np.any((magnitude > 0) & (magnitude < reference.TINY_STATE)), key
+        flushed += int(np.count_nonzero(magnitude == 0))
+    assert flushed > 0
 
 
 def test_unweighted_and_no_dropout_are_plain_sgd_to_the_bit(data):

@@ -38,30 +38,10 @@ struct V {
   NANOMLP_VEC_INLINE reg min(reg a, reg b) { return _mm256_min_ps(a, b); }
   // max(x, 0) returns 0 for NaN and −0, as x > 0 ? x : 0 does.
   NANOMLP_VEC_INLINE reg max(reg a, reg b) { return _mm256_max_ps(a, b); }
-  // Doubles, for the optimizers' operations that would meet subnormals in float (SafeOps).
-  using dreg = __m256d;
-  NANOMLP_VEC_INLINE dreg widen_lo(reg x) { return _mm256_cvtps_pd(_mm256_castps256_ps128(x)); }
-  NANOMLP_VEC_INLINE dreg widen_hi(reg x) { return _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)); }
-  NANOMLP_VEC_INLINE reg narrow(dreg lo, dreg hi) {
-    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(lo)), _mm256_cvtpd_ps(hi),
-                                1);
-  }
-  NANOMLP_VEC_INLINE dreg dadd(dreg a, dreg b) { return _mm256_add_pd(a, b); }
-  NANOMLP_VEC_INLINE dreg dsub(dreg a, dreg b) { return _mm256_sub_pd(a, b); }
-  NANOMLP_VEC_INLINE dreg dmul(dreg a, dreg b) { return _mm256_mul_pd(a, b); }
-  NANOMLP_VEC_INLINE dreg ddiv(dreg a, dreg b) { return _mm256_div_pd(a, b); }
-  NANOMLP_VEC_INLINE dreg dsqrt(dreg a) { return _mm256_sqrt_pd(a); }
-  // Whether a lane is above `limit` in magnitude (not NaN).
-  NANOMLP_VEC_INLINE bool any_above(reg x, float limit) {
+  // 0 where |x| < limit, x elsewhere (NaN included).
+  NANOMLP_VEC_INLINE reg flush_below(reg x, float limit) {
     const reg a = _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF)));
-    return _mm256_movemask_ps(_mm256_cmp_ps(a, _mm256_set1_ps(limit), _CMP_GT_OQ)) != 0;
-  }
-  // Whether a lane is non-zero and below `limit` in magnitude (not NaN).
-  NANOMLP_VEC_INLINE bool any_tiny(reg x, float limit) {
-    const reg a = _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF)));
-    const reg tiny = _mm256_and_ps(_mm256_cmp_ps(a, _mm256_set1_ps(limit), _CMP_LT_OQ),
-                                   _mm256_cmp_ps(a, _mm256_setzero_ps(), _CMP_GT_OQ));
-    return _mm256_movemask_ps(tiny) != 0;
+    return _mm256_and_ps(x, _mm256_cmp_ps(a, _mm256_set1_ps(limit), _CMP_NLT_UQ));
   }
   NANOMLP_VEC_INLINE reg keep_where_positive(reg x, reg m) {
     return _mm256_and_ps(x, _mm256_cmp_ps(m, _mm256_setzero_ps(), _CMP_GT_OQ));

@@ -7,6 +7,7 @@
 // GCC 12's AVX-512 intrinsics start from a deliberately undefined register and then warn that
 // it may be used uninitialised (GCC bug 105593, fixed in GCC 13).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 #include <immintrin.h>
 
@@ -42,30 +43,10 @@ struct V {
   NANOMLP_VEC_INLINE reg min(reg a, reg b) { return _mm512_min_ps(a, b); }
   // max(x, 0) returns 0 for NaN and −0, as x > 0 ? x : 0 does.
   NANOMLP_VEC_INLINE reg max(reg a, reg b) { return _mm512_max_ps(a, b); }
-  // Doubles, for the optimizers' operations that would meet subnormals in float (SafeOps).
-  using dreg = __m512d;
-  NANOMLP_VEC_INLINE dreg widen_lo(reg x) { return _mm512_cvtps_pd(_mm512_castps512_ps256(x)); }
-  NANOMLP_VEC_INLINE dreg widen_hi(reg x) {
-    return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
-  }
-  NANOMLP_VEC_INLINE reg narrow(dreg lo, dreg hi) {
-    const __m512d low = _mm512_castps_pd(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)));
-    return _mm512_castpd_ps(_mm512_insertf64x4(low, _mm256_castps_pd(_mm512_cvtpd_ps(hi)), 1));
-  }
-  NANOMLP_VEC_INLINE dreg dadd(dreg a, dreg b) { return _mm512_add_pd(a, b); }
-  NANOMLP_VEC_INLINE dreg dsub(dreg a, dreg b) { return _mm512_sub_pd(a, b); }
-  NANOMLP_VEC_INLINE dreg dmul(dreg a, dreg b) { return _mm512_mul_pd(a, b); }
-  NANOMLP_VEC_INLINE dreg ddiv(dreg a, dreg b) { return _mm512_div_pd(a, b); }
-  NANOMLP_VEC_INLINE dreg dsqrt(dreg a) { return _mm512_sqrt_pd(a); }
-  // Whether a lane is above `limit` in magnitude (not NaN).
-  NANOMLP_VEC_INLINE bool any_above(reg x, float limit) {
-    return _mm512_cmp_ps_mask(_mm512_abs_ps(x), _mm512_set1_ps(limit), _CMP_GT_OQ) != 0;
-  }
-  // Whether a lane is non-zero and below `limit` in magnitude (not NaN).
-  NANOMLP_VEC_INLINE bool any_tiny(reg x, float limit) {
-    const reg a = _mm512_abs_ps(x);
-    return (_mm512_cmp_ps_mask(a, _mm512_set1_ps(limit), _CMP_LT_OQ) &
-            _mm512_cmp_ps_mask(a, _mm512_setzero_ps(), _CMP_GT_OQ)) != 0;
+  // 0 where |x| < limit, x elsewhere (NaN included).
+  NANOMLP_VEC_INLINE reg flush_below(reg x, float limit) {
+    return _mm512_maskz_mov_ps(
+        _mm512_cmp_ps_mask(_mm512_abs_ps(x), _mm512_set1_ps(limit), _CMP_NLT_UQ), x);
   }
   NANOMLP_VEC_INLINE reg keep_where_positive(reg x, reg m) {
     return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_GT_OQ), x);

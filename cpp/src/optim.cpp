@@ -33,7 +33,7 @@ UpdateRule make_rule(const OptimizerConfig& c, double lr, int64_t t, bool weight
       const double bias_correction1 = 1.0 - std::pow(c.beta1, step);
       const double bias_correction2 = 1.0 - std::pow(c.beta2, step);
       const double step_size = lr / bias_correction1;
-      u.bias_correction2_sqrt = static_cast<float>(std::pow(bias_correction2, 0.5));
+      u.inv_bias_correction2_sqrt = static_cast<float>(1.0 / std::pow(bias_correction2, 0.5));
       u.neg_step_size = static_cast<float>(-step_size);
       break;
     }

@@ -5,9 +5,17 @@ the model's flat ``params``, plus the step count), ``update`` applies one step t
 NumPy reference (``reference.sgd_update`` and friends, which the native engine mirrors), and
 ``get_config`` / ``from_config`` turn it into a JSON-able dict and back, for model files.
 
-One difference from PyTorch, for every optimizer: weight decay applies to the weights, never
-to the biases (as if the biases sat in a parameter group with ``weight_decay=0``). Every
-``update`` takes a ``decay`` mask for that; ``weight_decay_mask`` makes it for a model.
+Where these differ from PyTorch, all far below float32's resolution of any weight but one:
+
+- weight decay applies to the weights, never to the biases (as if the biases sat in a parameter
+  group with ``weight_decay=0``); every ``update`` takes a ``decay`` mask for that, which
+  ``weight_decay_mask`` makes for a model;
+- state entries below 2^-100 in magnitude are stored as zero (``reference.TINY_STATE``):
+  the decaying averages of inputs that stay blank would otherwise crawl through the subnormal
+  range, where every product costs the CPU a hundred cycles and more;
+- Adam multiplies ``sqrt(v)`` by ``1 / sqrt(1 - β2^t)`` where PyTorch divides by its inverse,
+  one division per element fewer (it may round an ulp apart).
+
 Options of PyTorch's that are not here: SGD's dampening, ``maximize``, and the
 ``foreach``/``fused``/``capturable``/``differentiable`` implementation switches. Validation is
 stricter than PyTorch's: ``lr`` > 0, and momentum and RMSprop's ``alpha`` below 1.
