@@ -37,7 +37,9 @@ struct ScalarActOps : ScalarOps {
   }
   // 2^n for an integral n in [−127, 127]: the biased exponent n + 127 in the exponent field.
   static T pow2(T n) {
-    const uint32_t u = static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23;
+    // A NaN n (whose result is NaN anyway) would make the conversion undefined.
+    const int32_t i = n == n ? static_cast<int32_t>(n) : 0;
+    const uint32_t u = static_cast<uint32_t>(i + 127) << 23;
     T x;
     std::memcpy(&x, &u, sizeof x);
     return x;
