@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "nanomlp/activations.h"
 #include "nanomlp/gemm.h"
 #include "nanomlp/network.h"
 #include "nanomlp/threads.h"
@@ -193,6 +194,23 @@ const float* optional_matrix(const py::object& obj, py::array* keep, const char*
   return static_cast<const float*>(keep->data());
 }
 
+nanomlp::Activation activation_arg(const std::string& name) {
+  try {
+    return nanomlp::activation_named(name);
+  } catch (const std::invalid_argument& e) {
+    throw py::value_error(e.what());
+  }
+}
+
+// A float32, C-contiguous array of any shape.
+void require_elements(const py::array& a, const char* name) {
+  if (!a.dtype().equal(py::dtype::of<float>()))
+    throw py::type_error(std::string(name) + " must have dtype float32, got " +
+                         py::str(a.dtype()).cast<std::string>());
+  if (!(a.flags() & py::array::c_style))
+    throw py::value_error(std::string(name) + " must be C-contiguous");
+}
+
 void bind_testing(py::module_& testing) {
   testing.def(
       "available_kernels",
@@ -270,6 +288,52 @@ void bind_testing(py::module_& testing) {
       "threads as the engine splits it, with the engine's epilogue: + bias, ReLU, 0 where "
       "mask <= 0, and c − lr·(product) when c is given. With rows (int64), a[rows] read in "
       "place through row pointers.");
+  testing.def(
+      "activation_forward",
+      [](const std::string& name, py::array z, const std::string& kernel, float negative_slope) {
+        const nanomlp::Activation act = activation_arg(name);
+        const nanomlp::Kernels& kernels = nanomlp::kernels_named(kernel);
+        require_elements(z, "z");
+        py::array_t<float> a(std::vector<py::ssize_t>(z.shape(), z.shape() + z.ndim()));
+        const auto* pz = static_cast<const float*>(z.data());
+        float* pa = a.mutable_data();
+        const int64_t n = z.size();
+        {
+          py::gil_scoped_release nogil;
+          nanomlp::activation_forward(kernels, act, negative_slope, pz, pa, n);
+        }
+        return a;
+      },
+      py::arg("name"), py::arg("z"), py::arg("kernel"),
+      py::arg("negative_slope") = nanomlp::kDefaultLeakySlope,
+      "The activation `name` of every element of z (float32, C-contiguous, any shape) on the "
+      "kernel path `kernel`.");
+  testing.def(
+      "activation_backward",
+      [](const std::string& name, py::array g, py::array saved, const std::string& kernel,
+         float negative_slope) {
+        const nanomlp::Activation act = activation_arg(name);
+        const nanomlp::Kernels& kernels = nanomlp::kernels_named(kernel);
+        require_elements(g, "g");
+        require_elements(saved, "saved");
+        if (shape_of(g) != shape_of(saved))
+          throw py::value_error("g and saved must have the same shape, got " + shape_of(g) +
+                                " and " + shape_of(saved));
+        py::array_t<float> dz(std::vector<py::ssize_t>(g.shape(), g.shape() + g.ndim()));
+        const auto* pg = static_cast<const float*>(g.data());
+        const auto* ps = static_cast<const float*>(saved.data());
+        float* pd = dz.mutable_data();
+        const int64_t n = g.size();
+        {
+          py::gil_scoped_release nogil;
+          nanomlp::activation_backward(kernels, act, negative_slope, pg, ps, pd, n);
+        }
+        return dz;
+      },
+      py::arg("name"), py::arg("g"), py::arg("saved"), py::arg("kernel"),
+      py::arg("negative_slope") = nanomlp::kDefaultLeakySlope,
+      "dL/dz of the activation `name` from the upstream gradient g and the saved value (the "
+      "output for tanh and sigmoid, else the pre-activation), on the kernel path `kernel`.");
   testing.attr("generic_fuses") = nanomlp::generic_fuses();
   testing.def(
       "reference_gemm",

@@ -127,7 +127,12 @@ void generic_gemm(const GemmOp& op, int64_t i0, int64_t i1, int64_t j0, int64_t 
   }
 }
 
-const Kernels kGeneric = {"generic", generic_gemm, kGenericMr, kGenericNr};
+const Kernels kGeneric = {"generic",
+                          generic_gemm,
+                          kGenericMr,
+                          kGenericNr,
+                          detail::generic_activation_forward,
+                          detail::generic_activation_backward};
 
 bool cpu_has(const std::string& feature) {
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))

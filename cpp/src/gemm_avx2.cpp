@@ -46,6 +46,19 @@ struct V {
   NANOMLP_VEC_INLINE reg keep_where_positive(reg x, reg m) {
     return _mm256_and_ps(x, _mm256_cmp_ps(m, _mm256_setzero_ps(), _CMP_GT_OQ));
   }
+  // For the activations (activation_rules.inc): comparisons into a lane mask, selection by it,
+  // and the exponent-field operations.
+  using cmp = __m256;
+  NANOMLP_VEC_INLINE cmp gt(reg a, reg b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+  NANOMLP_VEC_INLINE cmp isnan(reg a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
+  // m ? a : b, lane by lane.
+  NANOMLP_VEC_INLINE reg select(cmp m, reg a, reg b) { return _mm256_blendv_ps(b, a, m); }
+  NANOMLP_VEC_INLINE reg neg_abs(reg a) { return _mm256_or_ps(a, _mm256_set1_ps(-0.0f)); }
+  // 2^n for integral n in [−127, 127]: exact in any conversion mode, so truncation.
+  NANOMLP_VEC_INLINE reg pow2(reg n) {
+    const __m256i biased = _mm256_add_epi32(_mm256_cvttps_epi32(n), _mm256_set1_epi32(127));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(biased, 23));
+  }
 };
 
 constexpr int kMr = 6;
@@ -53,7 +66,8 @@ constexpr int kNv = 2;
 
 #include "gemm_simd.inc"
 
-const Kernels kAvx2 = {"avx2", simd_gemm, kMr, kNr};
+const Kernels kAvx2 = {
+    "avx2", simd_gemm, kMr, kNr, simd_activation_forward, simd_activation_backward};
 
 }  // namespace
 

@@ -51,6 +51,22 @@ struct V {
   NANOMLP_VEC_INLINE reg keep_where_positive(reg x, reg m) {
     return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_GT_OQ), x);
   }
+  // For the activations (activation_rules.inc): comparisons into a mask, selection by it, and
+  // the exponent-field operations.
+  using cmp = __mmask16;
+  NANOMLP_VEC_INLINE cmp gt(reg a, reg b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+  NANOMLP_VEC_INLINE cmp isnan(reg a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
+  // m ? a : b, lane by lane.
+  NANOMLP_VEC_INLINE reg select(cmp m, reg a, reg b) { return _mm512_mask_blend_ps(m, b, a); }
+  NANOMLP_VEC_INLINE reg neg_abs(reg a) {
+    const __m512i sign = _mm512_set1_epi32(static_cast<int>(0x80000000u));
+    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(a), sign));
+  }
+  // 2^n for integral n in [−127, 127]: exact in any conversion mode, so truncation.
+  NANOMLP_VEC_INLINE reg pow2(reg n) {
+    const __m512i biased = _mm512_add_epi32(_mm512_cvttps_epi32(n), _mm512_set1_epi32(127));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(biased, 23));
+  }
 };
 
 constexpr int kMr = 8;
@@ -58,7 +74,8 @@ constexpr int kNv = 2;
 
 #include "gemm_simd.inc"
 
-const Kernels kAvx512 = {"avx512", simd_gemm, kMr, kNr};
+const Kernels kAvx512 = {
+    "avx512", simd_gemm, kMr, kNr, simd_activation_forward, simd_activation_backward};
 
 }  // namespace
 

@@ -303,7 +303,8 @@ void count_kernel(const GemmOp& op, int64_t i0, int64_t i1, int64_t j0, int64_t 
 
 TEST_CASE("chunks: whole tiles, every element in exactly one, a bounded count") {
   for (const Kernels* k : available_kernels()) {
-    const Kernels counting = {k->name, count_kernel, k->mr, k->nr};
+    const Kernels counting = {k->name, count_kernel,          k->mr,
+                              k->nr,   k->activation_forward, k->activation_backward};
     for (const Size& s :
          {Size{97, 131, 67}, Size{64, 200, 96}, Size{300, 40, 64}, Size{130, 600, 9},
           Size{1, 1000, 1000}, Size{1000, 1, 1000}, Size{5, 7, 3}})

@@ -22,3 +22,13 @@ def gemm(
 def reference_gemm(
     shape: str, a: npt.NDArray[np.float32], b: npt.NDArray[np.float32], fused: bool = False
 ) -> npt.NDArray[np.float32]: ...
+def activation_forward(
+    name: str, z: npt.NDArray[np.float32], kernel: str, negative_slope: float = 0.01
+) -> npt.NDArray[np.float32]: ...
+def activation_backward(
+    name: str,
+    g: npt.NDArray[np.float32],
+    saved: npt.NDArray[np.float32],
+    kernel: str,
+    negative_slope: float = 0.01,
+) -> npt.NDArray[np.float32]: ...

@@ -5,8 +5,10 @@ float64 and NumPy promoted each float32 batch to them), float32 is what the nati
 computes. It is the oracle of the parity tests and the baseline of the benchmarks.
 
 Beyond plain SGD it holds the optimizers (``sgd_update``, ``adam_update``, ``rmsprop_update``),
-sample weights and dropout (``backward``, ``forward``), and gradient clipping and dropout
-masks (from the ``clipping`` and ``dropout`` modules). The optimizer updates are elementwise
+sample weights and dropout (``backward``, ``forward``), gradient clipping and dropout masks
+(from the ``clipping`` and ``dropout`` modules), and the hidden-layer activations
+(``activation_forward``, ``activation_backward``, from ``_activations``: the engine's bits in
+float32, the exact formulas in float64). The optimizer updates are elementwise
 and follow PyTorch's single-tensor (``foreach=False``) code operation by operation, each
 operation rounded in the array's dtype: a port that rounds each operation in float32 (no
 fused multiply-add) matches them to the bit. Their scalars (bias corrections, step sizes,
@@ -21,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ._activations import activation_backward, activation_forward  # noqa: F401 (part of the reference)
 from .clipping import clip_grad_norm, clip_grad_value, grad_norm  # noqa: F401 (part of the reference)
 from .dropout import dropout_mask
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "nanomlp/activations.h"
 #include "nanomlp/optim.h"
 
 namespace nanomlp {
@@ -67,11 +68,14 @@ struct GemmOp {
 // Computes the rectangle rows [i0, i1) × columns [j0, j1) of op.
 using GemmFn = void (*)(const GemmOp& op, int64_t i0, int64_t i1, int64_t j0, int64_t j1);
 
-// One instruction-set path: its kernel and its register tile (mr rows × nr columns).
+// One instruction-set path: its kernel, its register tile (mr rows × nr columns), and the
+// activations over arrays on its instructions (activations.h).
 struct Kernels {
   const char* name;
   GemmFn gemm;
   int64_t mr, nr;
+  ActivationForwardFn activation_forward;
+  ActivationBackwardFn activation_backward;
 };
 
 // The paths this build has and this CPU can run, best first ("avx512", "avx2", "generic").
