@@ -1,7 +1,12 @@
-"""MNIST and Fashion-MNIST, online and offline.
+"""MNIST and Fashion-MNIST, online and offline; scikit-learn's bundled datasets.
 
 ``load_mnist()`` and ``load_fashion_mnist()`` return ``(x_train, y_train), (x_test, y_test)``:
 x float32 in [0, 1] of shape (N, 784) (or uint8, or (N, 28, 28)), y int64, all C-contiguous.
+The pair is a ``TrainTest``, a tuple that also says what y means: ``.task``
+("classification", "binary", "multilabel" or "regression"), ``.class_names``,
+``.target_names``; ``describe(name)`` and ``class_names(name)`` say the same without loading.
+``load_mnist_multilabel()`` gives MNIST with two yes/no labels per image; ``load_digits()``,
+``load_breast_cancer()`` and ``load_diabetes()`` (module ``tabular``) need scikit-learn.
 
 Where the data is looked for, in order (``dataset_info()`` shows it for this machine):
 
@@ -23,7 +28,8 @@ or failed download never leaves a file that a later call would trust.
 
 The modules: ``specs`` (the datasets, the cache, the environment), ``checksums``, ``idx`` and
 ``npz`` (the two file formats), ``arrays`` (what a loader returns), ``locate`` (the search order),
-``lock`` and ``fetch`` (downloads), ``info`` (``dataset_info``), ``errors``.
+``lock`` and ``fetch`` (downloads), ``info`` (``dataset_info``), ``errors``; ``tasks`` (what the
+targets mean), ``multilabel`` and ``tabular`` (the derived and the bundled datasets).
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from .fetch import DEFAULT_TIMEOUT, ProgressArg, fill_cache
 from .idx import IMAGE_MAGIC, LABEL_MAGIC, read_idx  # noqa: F401
 from .info import DatasetInfo, dataset_info
 from .locate import Found, format_searched, locate
+from .multilabel import LABEL_NAMES, multilabel_targets, relabel
 from .npz import read_npz
 from .specs import (
     DATASETS,
@@ -60,12 +67,34 @@ from .specs import (
     offline,
 )
 from .specs import spec as find_spec
+from .tabular import load_breast_cancer, load_diabetes, load_digits
+from .tasks import (
+    DESCRIPTIONS,
+    TASKS,
+    Description,
+    TrainTest,
+    class_names,
+    describe,
+    with_description,
+)
 
 __all__ = [
     "load_mnist",
     "load_fashion_mnist",
+    "load_mnist_multilabel",
+    "load_digits",
+    "load_breast_cancer",
+    "load_diabetes",
     "load",
     "download",
+    "describe",
+    "class_names",
+    "multilabel_targets",
+    "Description",
+    "TrainTest",
+    "TASKS",
+    "ALL_DATASETS",
+    "LABEL_NAMES",
     "dataset_info",
     "DatasetInfo",
     "DatasetError",
@@ -79,6 +108,8 @@ __all__ = [
 # Shown, pickled and recognised (the command line adds a hint to these errors) as this module's.
 for _public in (
     DatasetInfo,
+    Description,
+    TrainTest,
     DatasetError,
     DatasetFormatError,
     ChecksumError,
@@ -89,6 +120,10 @@ for _public in (
 del _public
 
 log = logging.getLogger(__name__)
+
+#: Every dataset ``load`` knows; ``DATASETS`` are those found on disk or downloaded.
+ALL_DATASETS = tuple(DESCRIPTIONS)
+_BUNDLED = {"digits": load_digits, "breast-cancer": load_breast_cancer, "diabetes": load_diabetes}
 
 
 def _read(
@@ -129,8 +164,44 @@ def load(
     verify: bool = True,
     timeout: float = DEFAULT_TIMEOUT,
     progress: ProgressArg = None,
+) -> TrainTest:
+    """Load the dataset ``name``, one of ``ALL_DATASETS``: for "mnist" and "fashion-mnist" see
+    ``load_mnist``; "mnist-multilabel" takes the same arguments; the scikit-learn datasets
+    ("digits", "breast-cancer", "diabetes") take none of them, with their default split."""
+    key = describe(name).name
+    if key in _BUNDLED:
+        if path is not None:
+            raise ValueError(f"{key} is bundled with scikit-learn: path= does not apply to it")
+        return _BUNDLED[key]()
+    files = "mnist" if key == "mnist-multilabel" else key
+    pair = _load_files(
+        files,
+        path,
+        dtype=dtype,
+        flatten=flatten,
+        download=download,
+        mirrors=mirrors,
+        cache_dir=cache_dir,
+        verify=verify,
+        timeout=timeout,
+        progress=progress,
+    )
+    return relabel(pair) if key == "mnist-multilabel" else with_description(pair, key)
+
+
+def _load_files(
+    name: str,
+    path: str | os.PathLike[str] | None,
+    *,
+    dtype: object,
+    flatten: bool,
+    download: bool,
+    mirrors: MirrorsArg,
+    cache_dir: str | os.PathLike[str] | None,
+    verify: bool,
+    timeout: float,
+    progress: ProgressArg,
 ) -> tuple[Split, Split]:
-    """Load the dataset ``name`` ("mnist" or "fashion-mnist"): see ``load_mnist``."""
     spec = find_spec(name)
     dt = check_dtype(dtype)
     found, searched = locate(spec, path, cache_dir)
@@ -200,11 +271,12 @@ def load_mnist(
     verify: bool = True,
     timeout: float = DEFAULT_TIMEOUT,
     progress: ProgressArg = None,
-) -> tuple[Split, Split]:
+) -> TrainTest:
     """MNIST as ``(x_train, y_train), (x_test, y_test)``: 60,000 and 10,000 digits.
 
     x is float32 in [0, 1] of shape (N, 784), or uint8 with ``dtype="uint8"``, or (N, 28, 28)
-    with ``flatten=False``; y is int64; all are C-contiguous and writable.
+    with ``flatten=False``; y is int64; all are C-contiguous and writable. Class names
+    "0".."9" (``.class_names`` of the result).
 
     ``path``: a folder of the four IDX files (gzip or raw), a folder holding ``mnist/`` or
     ``MNIST/raw/``, or a Keras-style ``mnist.npz``; only that place is read. Without it:
@@ -240,15 +312,46 @@ def load_fashion_mnist(
     verify: bool = True,
     timeout: float = DEFAULT_TIMEOUT,
     progress: ProgressArg = None,
-) -> tuple[Split, Split]:
+) -> TrainTest:
     """Fashion-MNIST as ``(x_train, y_train), (x_test, y_test)``, like ``load_mnist``.
 
     Also found in Keras's ``~/.keras/datasets/fashion-mnist`` and in Debian's
     ``/usr/share/datasets/fashion-mnist``; downloaded from ``$NANOMLP_FASHION_MNIST_MIRROR``, else
-    the folder Keras uses.
+    the folder Keras uses. Class names: "T-shirt/top", "Trouser", ..., "Ankle boot".
     """
     return load(
         "fashion-mnist",
+        path,
+        dtype=dtype,
+        flatten=flatten,
+        download=download,
+        mirrors=mirrors,
+        cache_dir=cache_dir,
+        verify=verify,
+        timeout=timeout,
+        progress=progress,
+    )
+
+
+def load_mnist_multilabel(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    dtype="float32",
+    flatten: bool = True,
+    download: bool = True,
+    mirrors: MirrorsArg = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    verify: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
+    progress: ProgressArg = None,
+) -> TrainTest:
+    """MNIST's images, found as ``load_mnist`` finds them, with "multilabel" targets.
+
+    y is float32 (N, 2) of 0/1 indicators: column 0 "digit ≥ 5", column 1 "odd" (the
+    ``.target_names``); ``multilabel_targets(y)`` makes them from digit labels.
+    """
+    return load(
+        "mnist-multilabel",
         path,
         dtype=dtype,
         flatten=flatten,
