@@ -19,6 +19,7 @@ from nanomlp.plotting import (  # noqa: E402
     plot_confusion_matrix,
     plot_history,
     plot_predictions,
+    plot_regression,
     plot_sweep,
 )
 
@@ -186,3 +187,73 @@ def test_missing_matplotlib_says_how_to_install_it():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "nanomlp.plotting needs matplotlib: pip install matplotlib"
+
+
+def test_plots_show_class_names(mnist):
+    from nanomlp.datasets import class_names
+
+    _, (x_test, y_test) = mnist
+    model = MLP()
+    Trainer(model, epochs=1).fit(x_test[:1000], y_test[:1000])
+    predicted = Trainer(model).predict(x_test[:6])
+    names = class_names("fashion-mnist")
+    fig = plot_predictions(model, x_test, y_test, n=6, class_names=names)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+    assert titles[0].startswith(f"Pred: {names[predicted[0]]} (")
+    for i, title in enumerate(titles):
+        assert re.fullmatch(
+            rf"Pred: {re.escape(names[predicted[i]])} \(\d+%\)\nTrue: {re.escape(names[y_test[i]])}",
+            title,
+        )
+    with pytest.raises(ValueError, match="class_names must name 10 classes, got 2"):
+        plot_predictions(model, x_test, y_test, n=2, class_names=["a", "b"])
+
+    fig = plot_confusion_matrix(y_test[:50], predicted.repeat(9)[:50], n_classes=10, labels=names)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(names)
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(names)
+    assert ax.get_xticklabels()[0].get_rotation() == 45  # long names are slanted
+    digits = plot_confusion_matrix(y_test[:50], y_test[:50], labels=class_names("mnist")).axes[0]
+    assert [t.get_text() for t in digits.get_xticklabels()] == [str(d) for d in range(10)]
+    assert digits.get_xticklabels()[0].get_rotation() == 0
+    assert _png(fig).startswith(PNG)
+
+
+def test_plot_regression_scatter_identity_line_and_r2():
+    from sklearn.metrics import r2_score
+
+    rng = np.random.default_rng(0)
+    y_true = rng.normal(size=(200, 3)).astype(np.float32)
+    y_pred = (y_true * 0.8 + rng.normal(scale=0.4, size=y_true.shape)).astype(np.float32)
+    fig = plot_regression(y_true, y_pred, target_names=["a", "b", "c"])
+    assert len(fig.axes) == 3
+    for j, ax in enumerate(fig.axes):
+        name, r2 = re.fullmatch(r"(\w): R² = (-?\d+\.\d{4})", ax.get_title()).groups()
+        assert name == "abc"[j]
+        assert float(r2) == pytest.approx(r2_score(y_true[:, j], y_pred[:, j]), abs=5e-5)
+        points = ax.collections[0].get_offsets()
+        np.testing.assert_array_equal(points, np.column_stack([y_true[:, j], y_pred[:, j]]))
+        (identity,) = ax.lines
+        assert list(identity.get_xdata()) == list(identity.get_ydata())  # the line y = x
+        assert (ax.get_xlabel(), ax.get_ylabel()) == ("True", "Predicted")
+    assert _png(fig).startswith(PNG)
+
+    # One target (N,): one panel; a perfect prediction has R² 1.
+    y = np.linspace(25, 346, 50)
+    fig = plot_regression(y, y, target_names=["disease progression"])
+    assert [ax.get_title() for ax in fig.axes] == ["disease progression: R² = 1.0000"]
+    fig = plot_regression(y_true[:, 0], -y_true[:, 0])
+    expected = r2_score(y_true[:, 0], -y_true[:, 0])
+    assert fig.axes[0].get_title() == f"target 0: R² = {expected:.4f}"
+
+    # Many targets: the first max_panels, said so; into the caller's axes.
+    wide = rng.normal(size=(30, 6))
+    fig = plot_regression(wide, wide, max_panels=2)
+    assert len(fig.axes) == 2 and fig._suptitle.get_text() == "The first 2 of 6 targets"
+    own, axes = plt.subplots(1, 3)
+    assert plot_regression(y_true, y_pred, ax=axes) is own
+    assert all(len(ax.collections) == 1 for ax in axes)
+    with pytest.raises(ValueError, match="same shape"):
+        plot_regression(y_true, y_pred[:, :2])
+    with pytest.raises(ValueError, match="target_names must name 3 targets, got 1"):
+        plot_regression(y_true, y_pred, target_names=["a"])

@@ -1,4 +1,5 @@
-"""Figures of an experiment: learning curves, predictions, confusion matrix, sweep heatmap.
+"""Figures of an experiment: learning curves, predictions, confusion matrix, sweep heatmap,
+and predicted against true values for regression.
 
 matplotlib (a dependency of nanomlp) is imported only when a function here is called. Every
 function returns the ``Figure``; pass ``ax`` to draw into axes of your own figure instead of a
@@ -14,7 +15,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_history", "plot_predictions", "plot_confusion_matrix", "plot_sweep"]
+__all__ = [
+    "plot_history",
+    "plot_predictions",
+    "plot_confusion_matrix",
+    "plot_sweep",
+    "plot_regression",
+]
 
 _TITLES = {"loss": "Loss over Epochs", "acc": "Accuracy over Epochs"}
 _NAMES = {"loss": "Loss", "acc": "Accuracy"}
@@ -110,14 +117,31 @@ def _image_shape(n_features: int) -> tuple[int, int]:
     return side, side
 
 
+def _class_names(names: Sequence[str] | None, k: int, what: str) -> list[str]:
+    if names is None:
+        return [str(c) for c in range(k)]
+    names = [str(s) for s in names]
+    if len(names) < k:
+        raise ValueError(f"{what} must name {k} classes, got {len(names)}")
+    return names
+
+
 def plot_predictions(
-    model: Any, x: Any, y: Any, n: int = 10, ax: Any = None, ncols: int = 5
+    model: Any,
+    x: Any,
+    y: Any,
+    n: int = 10,
+    ax: Any = None,
+    ncols: int = 5,
+    class_names: Sequence[str] | None = None,
 ) -> Any:
     """The first ``n`` images of ``x`` in one grid, each titled with its true and predicted
     label; mistakes are drawn in red with a red frame.
 
-    ``model`` is an ``MLP`` or a ``Trainer``; ``y`` holds class ids. ``ax`` is a sequence of
-    at least ``n`` Axes (one per image); by default a new figure of ``ncols`` columns.
+    ``model`` is an ``MLP`` or a ``Trainer``; ``y`` holds class ids. ``class_names`` (such as
+    ``datasets.class_names("fashion-mnist")``) titles the images with names instead of ids.
+    ``ax`` is a sequence of at least ``n`` Axes (one per image); by default a new figure of
+    ``ncols`` columns.
     """
     from ._checks import check_int
 
@@ -134,6 +158,7 @@ def plot_predictions(
     shape = _image_shape(x.shape[1])
     proba = _predict_proba(model, x[:n])
     predicted = proba.argmax(axis=1)
+    names = _class_names(class_names, max(proba.shape[1], int(y[:n].max()) + 1), "class_names")
 
     plt = _pyplot()
     if ax is None:
@@ -156,7 +181,7 @@ def plot_predictions(
         wrong += not ok
         axis.imshow(x[i].reshape(shape), cmap="gray", vmin=0.0, vmax=1.0)
         axis.set_title(
-            f"Pred: {pred} ({proba[i, pred]:.0%})\nTrue: {true}",
+            f"Pred: {names[pred]} ({proba[i, pred]:.0%})\nTrue: {names[true]}",
             fontsize=9,
             color="black" if ok else _WRONG,
         )
@@ -180,7 +205,8 @@ def plot_confusion_matrix(
 ) -> Any:
     """Counts of (true class, predicted class), with the accuracy in the title.
 
-    ``n_classes`` defaults to the largest class id seen plus one; ``labels`` names the classes.
+    ``n_classes`` defaults to the largest class id seen plus one; ``labels`` names the classes
+    (such as ``datasets.class_names("fashion-mnist")``) on both axes.
     """
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
@@ -226,6 +252,11 @@ def plot_confusion_matrix(
                 )
     ax.set_xticks(range(k), names)
     ax.set_yticks(range(k), names)
+    if any(len(name) > 2 for name in names):
+        # Names longer than a digit or two would run into each other on the x axis.
+        ax.tick_params(axis="x", labelrotation=45)
+        for label in ax.get_xticklabels():
+            label.set_horizontalalignment("right")
     ax.set_xlabel("Predicted")
     ax.set_ylabel("True")
     ax.set_title(f"Confusion matrix (accuracy {accuracy:.2%})")
@@ -286,4 +317,75 @@ def plot_sweep(results: Sequence[Mapping[str, Any]], ax: Any = None) -> Any:
     ax.set_xlabel("Batch size")
     ax.set_ylabel("Learning rate")
     ax.set_title("Test accuracy over learning rate × batch size")
+    return fig
+
+
+def _r2_score(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """The coefficient of determination, 1 - SS_res / SS_tot, in float64; as scikit-learn's
+    ``r2_score``, 1.0 for a constant target predicted exactly and 0.0 otherwise."""
+    y_true = np.asarray(y_true, dtype=np.float64)
+    residual = np.sum((y_true - np.asarray(y_pred, dtype=np.float64)) ** 2)
+    total = np.sum((y_true - y_true.mean()) ** 2)
+    if total == 0:
+        return 1.0 if residual == 0 else 0.0
+    return float(1.0 - residual / total)
+
+
+def plot_regression(
+    y_true: Any,
+    y_pred: Any,
+    ax: Any = None,
+    target_names: Sequence[str] | None = None,
+    max_panels: int = 4,
+) -> Any:
+    """Predicted against true values, one panel per target, with the identity line (a perfect
+    prediction) and R² in each panel's title.
+
+    ``y_true`` and ``y_pred`` have shape (N,) or (N, k); the first ``max_panels`` targets are
+    drawn. ``target_names`` (such as a regression dataset's ``.target_names``) titles the
+    panels. ``ax`` is one Axes per panel drawn.
+    """
+    from ._checks import check_int
+
+    max_panels = check_int(max_panels, "max_panels", 1)
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    if y_true.shape != y_pred.shape or y_true.ndim not in (1, 2) or len(y_true) == 0:
+        raise ValueError(
+            f"y_true and y_pred must have the same shape, (N,) or (N, k) with N > 0, got "
+            f"{y_true.shape} and {y_pred.shape}"
+        )
+    true2 = y_true.reshape(len(y_true), -1).astype(np.float64)
+    pred2 = y_pred.reshape(len(y_pred), -1).astype(np.float64)
+    count = min(true2.shape[1], max_panels)
+    names = (
+        [f"target {j}" for j in range(true2.shape[1])]
+        if target_names is None
+        else [str(s) for s in target_names]
+    )
+    if len(names) != true2.shape[1]:
+        raise ValueError(f"target_names must name {true2.shape[1]} targets, got {len(names)}")
+
+    plt = _pyplot()
+    if ax is None:
+        fig, axes = plt.subplots(
+            1, count, figsize=(4.5 * count, 4.5), squeeze=False, layout="constrained"
+        )
+        axes = list(axes[0])
+    else:
+        axes = _axes_list(ax, count)
+        fig = axes[0].figure
+    for j, axis in enumerate(axes):
+        t, p = true2[:, j], pred2[:, j]
+        low = float(min(t.min(), p.min()))
+        high = float(max(t.max(), p.max()))
+        axis.scatter(t, p, s=12, alpha=0.6, edgecolors="none")
+        axis.plot([low, high], [low, high], color="black", linewidth=1, linestyle="--")
+        axis.set_xlabel("True")
+        axis.set_ylabel("Predicted")
+        axis.set_title(f"{names[j]}: R² = {_r2_score(t, p):.4f}")
+        axis.grid(True, alpha=0.3)
+        axis.set_aspect("equal", adjustable="datalim")
+    if ax is None and true2.shape[1] > count:
+        fig.suptitle(f"The first {count} of {true2.shape[1]} targets")
     return fig
