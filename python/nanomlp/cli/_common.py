@@ -15,7 +15,22 @@ from .. import _defaults
 from .._io import atomic_write
 from ._types import int_at_least
 
-DATASET_CHOICES = ("mnist", "fashion-mnist")
+# What train, sweep and evaluate accept (those that are not classification fail with a message
+# naming the loss they need), and what ``nanomlp data`` finds on disk or downloads.
+DATASET_CHOICES = (
+    "mnist",
+    "fashion-mnist",
+    "digits",
+    "breast-cancer",
+    "diabetes",
+    "mnist-multilabel",
+)
+DOWNLOADABLE = ("mnist", "fashion-mnist")
+_NEEDS = {
+    "binary": "a sigmoid output with binary cross-entropy",
+    "multilabel": "sigmoid outputs with binary cross-entropy",
+    "regression": "a mean squared error loss",
+}
 # (fit, validation, test): each a pair of images and labels.
 Split = tuple[tuple[np.ndarray, np.ndarray], ...]
 
@@ -64,8 +79,19 @@ def add_output_options(parser: argparse.ArgumentParser, quiet_help: str) -> None
 def load_dataset(
     name: str, path: str | None
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """The dataset's (train, test) pair; refused (before loading) unless its targets are
+    class ids, the only ones the softmax networks here can learn."""
     from .. import datasets
 
+    about = datasets.describe(name)
+    if about.task != "classification":
+        raise CommandError(
+            f"{name} is a {about.task} task: it needs {_NEEDS[about.task]}, a loss nanomlp "
+            f"cannot train with yet (only softmax classification); in Python, "
+            f"nanomlp.datasets.{about.loader}() loads it"
+        )
+    if about.source == "scikit-learn" and path is not None:
+        raise CommandError(f"{name} is bundled with scikit-learn: --data does not apply to it")
     return datasets.load(name, path)
 
 
@@ -73,6 +99,10 @@ def data_location(name: str, path: str | None) -> str | None:
     """Where the data just loaded came from, for the record."""
     from .. import datasets
 
+    if datasets.describe(name).source == "scikit-learn":
+        import sklearn
+
+        return f"bundled with scikit-learn {sklearn.__version__}"
     info = datasets.dataset_info(name, path=path)
     return f"{info.location} ({info.source})" if info.found else None
 

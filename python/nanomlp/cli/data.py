@@ -25,7 +25,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> argpars
         description="Download a dataset into nanomlp's cache (nothing is fetched if it is there).",
     )
     download.add_argument(
-        "name", nargs="?", choices=c.DATASET_CHOICES, default="mnist", help="(default: %(default)s)"
+        "name", nargs="?", choices=c.DOWNLOADABLE, default="mnist", help="(default: %(default)s)"
     )
     download.add_argument("--force", action="store_true", help="download again even if cached")
     download.set_defaults(handler=run_download, command_parser=download)
@@ -35,7 +35,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> argpars
         help="where each dataset is found",
         description="Show where each dataset is found, and every place searched.",
     )
-    info.add_argument("name", nargs="?", choices=c.DATASET_CHOICES, help="(default: all)")
+    info.add_argument("name", nargs="?", choices=c.DOWNLOADABLE, help="(default: all)")
     info.add_argument("--data", metavar="DIR", help="look only there, as train --data would")
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.set_defaults(handler=run_info, command_parser=info)

@@ -22,7 +22,8 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> argpars
         "train",
         parents=parents,
         help="train a network, evaluate it, save the model and plots",
-        description="Train a network on MNIST or Fashion-MNIST: one line per epoch, then the "
+        description="Train a network on MNIST, Fashion-MNIST or scikit-learn's 8×8 digits: one "
+        "line per epoch, then the "
         "test loss and accuracy; writes history.json, model.npz, config.json, curves.png, "
         "predictions.png and confusion.png to --out. The defaults are the classic notebook's: "
         f"{'-'.join(map(str, d.LAYER_SIZES))}, lr {d.LR:g}, batch {d.BATCH_SIZE}, {d.EPOCHS} epochs, "
@@ -106,14 +107,19 @@ def run(args: argparse.Namespace) -> int:
         write_json(out / "history.json", record)
         model.save(out / "model.npz")
         from .. import plotting
+        from ..datasets import class_names
 
+        n_classes = layer_sizes[-1]
+        # A --limit can leave out the last classes: the names of those seen are kept.
+        names = (class_names(args.dataset) or ())[:n_classes] or None
         c.save_figure(plotting.plot_history(history), out / "curves.png")
         c.save_figure(
-            plotting.plot_predictions(trainer, x_test, y_test, n=10), out / "predictions.png"
+            plotting.plot_predictions(trainer, x_test, y_test, n=10, class_names=names),
+            out / "predictions.png",
         )
         c.save_figure(
             plotting.plot_confusion_matrix(
-                y_test, trainer.predict(x_test), n_classes=layer_sizes[-1]
+                y_test, trainer.predict(x_test), n_classes=n_classes, labels=names
             ),
             out / "confusion.png",
         )
