@@ -5,10 +5,12 @@ Tolerances of the native/reference parity, as tests/test_parity.py's and why the
 the float32 reference applies the engine's own element rules (``_activations``' replica, equal
 to the bit), so the two sides differ only by the products' summation order and fused
 multiply-adds, as for ReLU: atol 1e-6 after one step, 1e-5 after one epoch of 63 steps on
-2,000 images (observed figures in ``OBSERVED`` below). Against the float64 reference (the exact
-formulas) the activations' own error, a few float32 ulp of each activation, adds a rounding
-error of the same size as the products', so the same tolerances apply. A ReLU or leaky_relu
-unit within a rounding error of zero would flip between the sides; seed 42 meets none.
+2,000 images. Against the float64 reference (the exact formulas) the activations' own error,
+a few float32 ulp of each activation, adds a rounding error of the same size as the products',
+so the same tolerances apply. Observed over the seven activations (lr 0.05): one step up to
+1.5e-8 (float32 reference) and 2.9e-8 (float64); one epoch up to 1.2e-7 and 1.9e-7. A ReLU or
+leaky_relu unit within a rounding error of zero would flip between the sides; seed 42 meets
+none. The float64 finite-difference check errs by at most 2e-9 of the largest gradient.
 """
 
 from __future__ import annotations
