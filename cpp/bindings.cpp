@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <mutex>
@@ -260,9 +261,10 @@ void bind_testing(py::module_& testing) {
         op.ldb = s.N;
         py::array keep_bias, keep_mask, keep_c;
         op.ep.bias = optional_matrix(bias, &keep_bias, "bias", -1, s.N);
-        op.ep.relu = relu;
-        op.ep.mask = optional_matrix(mask, &keep_mask, "mask", s.M, s.N);
-        op.ep.ldm = s.N;
+        if (relu) op.ep.act = nanomlp::Activation::kRelu;
+        op.ep.saved = optional_matrix(mask, &keep_mask, "mask", s.M, s.N);
+        op.ep.derivative = nanomlp::Activation::kRelu;
+        op.ep.ldsv = s.N;
         py::array_t<float> out({s.M, s.N});
         nanomlp::UpdateRule sgd;
         if (const float* start = optional_matrix(c, &keep_c, "c", s.M, s.N)) {
@@ -361,10 +363,30 @@ PYBIND11_MODULE(_core, m) {
   m.attr("__version__") = NANOMLP_VERSION;
 
   py::class_<LockedNetwork>(m, "Network")
-      .def(py::init([](std::vector<int64_t> layer_sizes, int64_t batch_size, int threads) {
+      .def(py::init([](std::vector<int64_t> layer_sizes, int64_t batch_size, int threads,
+                       py::object activations, float negative_slope) {
              require_sizes(layer_sizes, batch_size, threads);
+             const size_t hidden = layer_sizes.size() - 2;
+             std::vector<nanomlp::Activation> acts;
+             if (!activations.is_none()) {
+               if (py::isinstance<py::str>(activations))
+                 throw py::type_error("activations must be a list of names, not one string");
+               for (py::handle name : activations) {
+                 if (!py::isinstance<py::str>(name))
+                   throw py::type_error("activations must hold names (str)");
+                 acts.push_back(activation_arg(name.cast<std::string>()));
+               }
+               if (acts.size() != hidden)
+                 throw py::value_error("activations must hold one name per hidden layer (" +
+                                       std::to_string(hidden) + "), got " +
+                                       std::to_string(acts.size()));
+             }
+             if (!std::isfinite(negative_slope))
+               throw py::value_error("negative_slope must be finite, got " +
+                                     std::to_string(negative_slope));
              try {
-               return new LockedNetwork(std::move(layer_sizes), batch_size, threads);
+               return new LockedNetwork(std::move(layer_sizes), batch_size, threads,
+                                        std::move(acts), negative_slope);
              } catch (const std::bad_alloc&) {
                PyErr_SetString(PyExc_MemoryError,
                                "not enough memory for the Network's workspaces (layer sizes and "
@@ -373,8 +395,22 @@ PYBIND11_MODULE(_core, m) {
              }
            }),
            py::arg("layer_sizes"), py::arg("batch_size"), py::arg("threads") = 1,
+           py::arg("activations") = py::none(),
+           py::arg("negative_slope") = nanomlp::kDefaultLeakySlope,
            "Workspaces for these layer sizes and batch size, and a pool of threads (>= 1); the "
-           "results are bit-identical for any thread count.")
+           "results are bit-identical for any thread count. activations: one name per hidden "
+           "layer (identity, relu, leaky_relu, tanh, sigmoid or logistic, gelu, gelu_tanh), "
+           "default relu; negative_slope: leaky_relu's.")
+      .def_property_readonly(
+          "activations",
+          [](const LockedNetwork& net) {
+            std::vector<std::string> names;
+            for (size_t h = 0; h + 2 < net.layer_sizes().size(); ++h)
+              names.push_back(nanomlp::activation_name(net.activation(static_cast<int64_t>(h))));
+            return names;
+          },
+          "The hidden layers' activations, by name.")
+      .def_property_readonly("negative_slope", &Network::negative_slope)
       .def_property_readonly("threads", &Network::threads)
       .def_property_readonly("kernel", &Network::kernel,
                              "The instruction-set path: avx512, avx2 or generic.")

@@ -70,9 +70,21 @@ inline float madd(float a, float b, float c) {
 
 inline float finish(const Epilogue& ep, float c, int64_t i, int64_t j, const float* old) {
   if (ep.bias) c += ep.bias[j];
-  if (ep.relu) c = c > 0.0f ? c : 0.0f;
+  if (ep.act == Activation::kRelu) {
+    c = c > 0.0f ? c : 0.0f;
+  } else if (ep.act != Activation::kIdentity) {
+    const float z = c;
+    c = activation_forward(ep.act, ep.slope, z);
+    if (ep.save) ep.save[i * ep.ldv + j] = backward_takes_output(ep.act) ? c : z;
+  }
   if (ep.scale) c = c * ep.scale[i * ep.lds + j];
-  if (ep.mask) c = ep.mask[i * ep.ldm + j] > 0.0f ? c : 0.0f;
+  if (ep.saved) {
+    const float s = ep.saved[i * ep.ldsv + j];
+    if (ep.derivative == Activation::kRelu)
+      c = s > 0.0f ? c : 0.0f;
+    else if (ep.derivative != Activation::kIdentity)
+      c = activation_backward(ep.derivative, ep.slope, c, s);
+  }
   if (ep.update) {
     float s[3] = {0.0f, 0.0f, 0.0f};
     for (int k = 0; k < 3; ++k)

@@ -1,6 +1,7 @@
 #include "nanomlp/network.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -29,7 +30,8 @@ int checked_threads(int threads) {
 
 }  // namespace
 
-Network::Network(std::vector<int64_t> layer_sizes, int64_t batch_size, int threads)
+Network::Network(std::vector<int64_t> layer_sizes, int64_t batch_size, int threads,
+                 std::vector<Activation> activations, float negative_slope)
     : sizes_(std::move(layer_sizes)),
       batch_(batch_size),
       kernels_(&select_kernels()),
@@ -41,6 +43,17 @@ Network::Network(std::vector<int64_t> layer_sizes, int64_t batch_size, int threa
   for (int64_t s : sizes_)
     if (s < 1) throw std::invalid_argument("every layer size must be >= 1");
   if (batch_ < 1) throw std::invalid_argument("batch_size must be >= 1");
+  const size_t hidden = sizes_.size() - 2;
+  if (activations.empty()) activations.assign(hidden, Activation::kRelu);
+  if (activations.size() != hidden)
+    throw std::invalid_argument("activations must hold one per hidden layer (" +
+                                std::to_string(hidden) + "), got " +
+                                std::to_string(activations.size()));
+  if (!std::isfinite(negative_slope)) throw std::invalid_argument("negative_slope must be finite");
+  // Indexed by layer: act_[l] is the activation of acts_[l]; none for the input and output.
+  act_.assign(sizes_.size(), Activation::kIdentity);
+  std::copy(activations.begin(), activations.end(), act_.begin() + 1);
+  slope_ = negative_slope;
   rows_ = std::max(batch_, kInferenceChunk);
   int64_t offset = 0, widest = 0;
   for (size_t l = 0; l + 1 < sizes_.size(); ++l) {
@@ -54,6 +67,8 @@ Network::Network(std::vector<int64_t> layer_sizes, int64_t batch_size, int threa
     acts_.emplace_back(l == 0 ? 0 : static_cast<size_t>(rows_ * s));
     // Backward passes run on training batches only.
     deltas_.emplace_back(l == 0 ? 0 : static_cast<size_t>(batch_ * s));
+    saved_.emplace_back(saves(static_cast<int64_t>(l), false) ? static_cast<size_t>(batch_ * s)
+                                                              : 0);
     wt_.emplace_back(l == 0 || l + 1 == sizes_.size() ? 0 : static_cast<size_t>(s * sizes_[l + 1]));
     widest = std::max(widest, s);
   }
@@ -81,6 +96,17 @@ Network::Network(std::vector<int64_t> layer_sizes, int64_t batch_size, int threa
   row_loss_.resize(static_cast<size_t>(rows_));
   row_hit_.resize(static_cast<size_t>(rows_));
   batch_weight_.resize(static_cast<size_t>(rows_));
+}
+
+bool Network::saves(int64_t l, bool dropout) const {
+  if (l < 1 || l >= layers()) return false;
+  switch (act_[l]) {
+    case Activation::kIdentity:
+    case Activation::kRelu: return false;
+    case Activation::kTanh:
+    case Activation::kSigmoid: return dropout && drop_rate_[l] > 0.0f;
+    default: return true;  // takes z
+  }
 }
 
 void Network::use_params(float* params) {
@@ -175,8 +201,10 @@ void Network::step(float* grads, bool update, const float* x, const int32_t* lab
     op.B = w_[l], op.ldb = ldw_[l];
     op.C = acts_[l + 1].data(), op.ldc = op.N;
     op.ep.bias = b_[l];
-    op.ep.relu = l + 1 < L;
-    // Dropout after the ReLU, as Linear → ReLU → Dropout.
+    op.ep.act = act_[l + 1];
+    op.ep.slope = slope_;
+    if (backward && saves(l + 1, dropout)) op.ep.save = saved_[l + 1].data(), op.ep.ldv = op.N;
+    // Dropout after the activation, as Linear → activation → Dropout.
     if (dropout && l + 1 < L && drop_rate_[l + 1] > 0.0f)
       op.ep.scale = drop_[l + 1].data(), op.ep.lds = op.N;
     forward_chunks_[l] = gemm_chunks(*kernels_, op, T);
@@ -189,8 +217,8 @@ void Network::step(float* grads, bool update, const float* x, const int32_t* lab
       const float* dz = deltas_[l + 1].data();
       dx_chunks_[l].count = 0;
       if (l > 0) {
-        // dX = dZ·Wᵀ through the packed Wᵀ, times the dropout mask, times the ReLU's
-        // derivative (its output > 0). The first layer's input gradient is never used.
+        // dX = dZ·Wᵀ through the packed Wᵀ, times the dropout mask, then through the
+        // activation's derivative. The first layer's input gradient is never used.
         GemmOp& op = dx_[l];
         op = GemmOp();
         op.M = B, op.N = K, op.K = N;
@@ -198,7 +226,12 @@ void Network::step(float* grads, bool update, const float* x, const int32_t* lab
         op.B = wt_[l].data(), op.ldb = K;
         op.C = deltas_[l].data(), op.ldc = K;
         if (dropout && drop_rate_[l] > 0.0f) op.ep.scale = drop_[l].data(), op.ep.lds = K;
-        op.ep.mask = acts_[l].data(), op.ep.ldm = K;
+        op.ep.derivative = act_[l];
+        op.ep.slope = slope_;
+        if (act_[l] != Activation::kIdentity) {
+          op.ep.saved = saves(l, dropout) ? saved_[l].data() : acts_[l].data();
+          op.ep.ldsv = K;
+        }
         dx_chunks_[l] = gemm_chunks(*kernels_, op, T);
       }
       // dW = Xᵀ·dZ, into a gradient buffer or straight into the update of W: dX reads the
@@ -414,6 +447,8 @@ int64_t Network::train_epoch(float* params, float* const* state, const float* x,
     if (drop_rate_[l] > 0.0f) {
       dropout_ = true;
       if (drop_[l].empty()) drop_[l].resize(static_cast<size_t>(batch_ * sizes_[l]));
+      if (saves(l, true) && saved_[l].empty())
+        saved_[l].resize(static_cast<size_t>(batch_ * sizes_[l]));
     }
   }
   drop_seed_ = options.dropout_seed;

@@ -31,12 +31,17 @@ const char* name_of(Layout l) {
 }
 
 // An epilogue, as the tests describe it; a velocity buffer goes with momentum != 0, as in the
-// engine.
+// engine. relu: the forward's ReLU; act: another activation, whose saved values (save) are
+// checked too; mask: the backward of the activation deriv, the mask its saved values;
+// dropout: a scale of 0 or 1.25 per element.
 struct Ep {
   const char* name;
   bool bias, relu, mask, sgd;
   float lr, weight_decay, momentum;
   bool nesterov;
+  Activation act = Activation::kIdentity;
+  Activation deriv = Activation::kRelu;
+  bool dropout = false;
 };
 
 // {name, bias, relu, mask, sgd, lr, weight_decay, momentum, nesterov}
@@ -67,10 +72,12 @@ struct Problem {
   std::vector<const float*> rows;
   std::vector<float> b;  // K×N, or N×K for Bᵀ
   int64_t ldb;
-  std::vector<float> bias;  // [N]
-  std::vector<float> mask;  // M×N, ldc apart
-  std::vector<float> c;     // C before the product: W for the SGD epilogue; M×N, ldc apart
-  std::vector<float> v;     // velocities, M×N, ldc apart, when momentum != 0
+  std::vector<float> bias;   // [N]
+  std::vector<float> mask;   // M×N, ldc apart
+  std::vector<float> scale;  // M×N, ldc apart: 0 or 1.25
+  std::vector<float> save;   // M×N, ldc apart: where the forward saves for its derivative
+  std::vector<float> c;      // C before the product: W for the SGD epilogue; M×N, ldc apart
+  std::vector<float> v;      // velocities, M×N, ldc apart, when momentum != 0
   int64_t ldc;
   UpdateRule rule;  // the engine's form of the SGD epilogue
 };
@@ -81,6 +88,9 @@ std::vector<float> matrix(int64_t rows, int64_t width, int64_t ld, uint32_t seed
   for (int64_t r = 0; r < rows; ++r) std::fill(&m[r * ld + width], &m[r * ld + ld], gap);
   return m;
 }
+
+// Whether the forward writes values for the derivative: an activation other than ReLU.
+bool saves(const Ep& ep) { return ep.act != Activation::kIdentity && ep.act != Activation::kRelu; }
 
 Problem make_problem(Shape shape, Layout layout, const Ep& ep, int64_t M, int64_t N, int64_t K,
                      uint32_t seed) {
@@ -113,10 +123,19 @@ Problem make_problem(Shape shape, Layout layout, const Ep& ep, int64_t M, int64_
   p.b = matrix(b_rows, b_width, p.ldb, seed + 2, kNaN);
   p.ldc = N + pad;
   p.bias = random_floats(static_cast<size_t>(N), seed + 3);
-  // A ReLU's output: zero (exactly) about half the time.
+  // A ReLU's output: zero (exactly) about half the time; for the other derivatives, z or a.
   p.mask = matrix(M, N, p.ldc, seed + 4, kNaN);
+  if (ep.deriv == Activation::kRelu)
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) p.mask[i * p.ldc + j] = std::max(p.mask[i * p.ldc + j], 0.0f);
+  p.scale = matrix(M, N, p.ldc, seed + 7, kNaN);
   for (int64_t i = 0; i < M; ++i)
-    for (int64_t j = 0; j < N; ++j) p.mask[i * p.ldc + j] = std::max(p.mask[i * p.ldc + j], 0.0f);
+    for (int64_t j = 0; j < N; ++j)
+      p.scale[i * p.ldc + j] = p.scale[i * p.ldc + j] > -0.6f ? 1.25f : 0.0f;
+  p.save = matrix(M, N, p.ldc, seed + 8, kSentinel);
+  if (saves(ep))
+    for (int64_t i = 0; i < M; ++i)
+      std::fill(&p.save[i * p.ldc], &p.save[i * p.ldc + N], kUnwritten);
   p.c = matrix(M, N, p.ldc, seed + 5, kSentinel);
   if (!ep.sgd)  // C is only written
     for (int64_t i = 0; i < M; ++i) std::fill(&p.c[i * p.ldc], &p.c[i * p.ldc + N], kUnwritten);
@@ -126,7 +145,8 @@ Problem make_problem(Shape shape, Layout layout, const Ep& ep, int64_t M, int64_
 
 // What the product must leave in C and the velocities, computed with the reference kernels and
 // plain loops: each epilogue step rounded on its own, in the documented order.
-void expected(const Problem& p, bool fused, std::vector<float>* c, std::vector<float>* v) {
+void expected(const Problem& p, bool fused, std::vector<float>* c, std::vector<float>* v,
+              std::vector<float>* saved) {
   std::vector<float> prod(static_cast<size_t>(p.M * p.N));
   const float* a = p.a.data();
   const float* b = p.b.data();
@@ -143,13 +163,20 @@ void expected(const Problem& p, bool fused, std::vector<float>* c, std::vector<f
   }
   *c = p.c;
   *v = p.v;
+  *saved = p.save;
   const Ep& ep = p.ep;
   for (int64_t i = 0; i < p.M; ++i)
     for (int64_t j = 0; j < p.N; ++j) {
       float x = prod[i * p.N + j];
       if (ep.bias) x = x + p.bias[j];
       if (ep.relu) x = x > 0.0f ? x : 0.0f;
-      if (ep.mask) x = p.mask[i * p.ldc + j] > 0.0f ? x : 0.0f;
+      if (saves(ep)) {
+        const float a = activation_forward(ep.act, 0.2f, x);
+        (*saved)[i * p.ldc + j] = backward_takes_output(ep.act) ? a : x;
+        x = a;
+      }
+      if (ep.dropout) x = x * p.scale[i * p.ldc + j];
+      if (ep.mask) x = activation_backward(ep.deriv, 0.2f, x, p.mask[i * p.ldc + j]);
       float& out = (*c)[i * p.ldc + j];
       if (ep.sgd) {
         // PyTorch's SGD: the gradient x of the weight out.
@@ -168,7 +195,7 @@ void expected(const Problem& p, bool fused, std::vector<float>* c, std::vector<f
 
 // The engine's description of the product, over the buffers c and v (and bt, Bᵀ packed).
 GemmOp make_op(const Problem& p, std::vector<float>* bt, std::vector<float>* c,
-               std::vector<float>* v) {
+               std::vector<float>* v, std::vector<float>* saved) {
   GemmOp op;
   op.M = p.M, op.N = p.N, op.K = p.K;
   op.A = p.layout == Layout::kRows ? nullptr : p.a.data();  // rows: A itself is never read
@@ -185,9 +212,15 @@ GemmOp make_op(const Problem& p, std::vector<float>* bt, std::vector<float>* c,
   op.C = c->data(), op.ldc = p.ldc;
   const Ep& ep = p.ep;
   op.ep.bias = ep.bias ? p.bias.data() : nullptr;
-  op.ep.relu = ep.relu;
-  op.ep.mask = ep.mask ? p.mask.data() : nullptr;
-  op.ep.ldm = p.ldc;
+  op.ep.act = ep.relu ? Activation::kRelu : ep.act;
+  op.ep.slope = 0.2f;
+  op.ep.save = saves(ep) ? saved->data() : nullptr;
+  op.ep.ldv = p.ldc;
+  op.ep.scale = ep.dropout ? p.scale.data() : nullptr;
+  op.ep.lds = p.ldc;
+  op.ep.derivative = ep.deriv;
+  op.ep.saved = ep.mask ? p.mask.data() : nullptr;
+  op.ep.ldsv = p.ldc;
   op.ep.update = ep.sgd ? &p.rule : nullptr;
   op.ep.state[0] = ep.momentum != 0.0f ? v->data() : nullptr;
   op.ep.ldu = p.ldc;
@@ -227,20 +260,22 @@ void run(const Kernels& kernels, const GemmOp& op, Run how, int threads) {
 // Runs p on every path, every way in `hows` (and thread count in `threads`), and checks C
 // and the velocities bit for bit, gaps included, against the reference.
 void check(const Problem& p, const std::vector<Run>& hows, const std::vector<int>& threads) {
-  std::vector<float> want_c[2], want_v[2];
+  std::vector<float> want_c[2], want_v[2], want_s[2];
   bool have[2] = {false, false};
   for (const Kernels* k : available_kernels()) {
     const int f = fuses(*k) ? 1 : 0;
-    if (!have[f]) expected(p, f == 1, &want_c[f], &want_v[f]), have[f] = true;
+    if (!have[f]) expected(p, f == 1, &want_c[f], &want_v[f], &want_s[f]), have[f] = true;
     for (Run how : hows)
       for (int t : threads) {
-        std::vector<float> bt, c = p.c, v = p.v;
-        run(*k, make_op(p, &bt, &c, &v), how, t);
+        std::vector<float> bt, c = p.c, v = p.v, saved = p.save;
+        run(*k, make_op(p, &bt, &c, &v, &saved), how, t);
         INFO(describe(p, *k), " ", std::string(name_of(how)), " on ", t, " threads");
         const std::string dc = first_difference(c, want_c[f]);
         CHECK_MESSAGE(dc.empty(), "C: ", dc);
         const std::string dv = first_difference(v, want_v[f]);
         CHECK_MESSAGE(dv.empty(), "velocity: ", dv);
+        const std::string ds = first_difference(saved, want_s[f]);
+        CHECK_MESSAGE(ds.empty(), "saved: ", ds);
       }
   }
 }
@@ -292,6 +327,48 @@ TEST_CASE("chunked on 1 to 4 threads, every path equals the reference bit for bi
       for (const Ep& ep : {kForward, kMask, kAll})
         check(make_problem(shape, Layout::kRows, ep, s.M, s.N, s.K, seed++), {Run::kPool},
               {1, 2, 3, 4});
+}
+
+// The activations' epilogues: forward (bias, activation, its saved values, dropout) and
+// backward (dropout, derivative from saved values), for each activation.
+std::vector<Ep> activation_epilogues() {
+  std::vector<Ep> eps;
+  for (Activation act :
+       {Activation::kIdentity, Activation::kRelu, Activation::kLeakyRelu, Activation::kTanh,
+        Activation::kSigmoid, Activation::kGelu, Activation::kGeluTanh}) {
+    Ep forward = {activation_name(act),
+                  true,
+                  act == Activation::kRelu,
+                  false,
+                  false,
+                  0.0f,
+                  0.0f,
+                  0.0f,
+                  false};
+    forward.act = act == Activation::kRelu ? Activation::kIdentity : act;
+    forward.dropout = true;
+    eps.push_back(forward);
+    Ep backward = {activation_name(act), false, false, true, false, 0.0f, 0.0f, 0.0f, false};
+    backward.deriv = act;
+    backward.dropout = true;
+    eps.push_back(backward);
+  }
+  return eps;
+}
+
+TEST_CASE("the activations' epilogues: every path equals the reference and the scalar rules") {
+  uint32_t seed = 500;
+  const std::vector<Ep> eps = activation_epilogues();
+  for (const Size& s : kSizes)
+    for (Shape shape : {Shape::kNN, Shape::kNT})
+      for (const Ep& ep : eps)
+        check(make_problem(shape, Layout::kPadded, ep, s.M, s.N, s.K, seed++),
+              {Run::kWhole, Run::kPieces}, {1});
+  const Size big[] = {{97, 131, 67}, {300, 40, 64}};
+  for (const Size& s : big)
+    for (const Ep& ep : eps)
+      check(make_problem(Shape::kNN, Layout::kRows, ep, s.M, s.N, s.K, seed++), {Run::kPool},
+            {1, 2, 3});
 }
 
 // A stand-in kernel that counts how often each element of a 1000-column C is computed.

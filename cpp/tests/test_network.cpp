@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <string>
@@ -324,6 +325,14 @@ TEST_CASE("a Network refuses what it cannot run") {
   CHECK_THROWS_AS(Network({4, 0, 2}, 8), std::invalid_argument);
   CHECK_THROWS_AS(Network({4, 2}, 0), std::invalid_argument);
   CHECK_THROWS_AS(Network({4, 2}, 8, 0), std::invalid_argument);
+  // One activation per hidden layer, and a finite slope.
+  CHECK_THROWS_AS(Network({4, 3, 2}, 8, 1, {Activation::kTanh, Activation::kTanh}),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(
+      Network({4, 3, 2}, 8, 1, {Activation::kLeakyRelu}, std::numeric_limits<float>::infinity()),
+      std::invalid_argument);
+  CHECK(Network({4, 3, 3, 2}, 8, 1, {Activation::kGelu, Activation::kSigmoid}).activation(1) ==
+        Activation::kSigmoid);
   {
     const KernelOverride path("sse9");
     CHECK_THROWS_AS(Network({4, 2}, 8), std::invalid_argument);

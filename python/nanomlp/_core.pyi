@@ -10,7 +10,18 @@ __version__: str
 class Network:
     """An MLP's workspaces and threads; parameters stay in the caller's float32 array."""
 
-    def __init__(self, layer_sizes: list[int], batch_size: int, threads: int = 1) -> None: ...
+    def __init__(
+        self,
+        layer_sizes: list[int],
+        batch_size: int,
+        threads: int = 1,
+        activations: Sequence[str] | None = None,
+        negative_slope: float = 0.01,
+    ) -> None: ...
+    @property
+    def activations(self) -> list[str]: ...
+    @property
+    def negative_slope(self) -> float: ...
     @property
     def threads(self) -> int: ...
     @property

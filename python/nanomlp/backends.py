@@ -79,7 +79,11 @@ class NativeBackend:
         # Workspaces are sized once per batch size and reused for every epoch.
         if batch_size not in self._networks:
             self._networks[batch_size] = _core.Network(
-                list(self.model.layer_sizes), batch_size, threads=self.threads
+                list(self.model.layer_sizes),
+                batch_size,
+                threads=self.threads,
+                activations=list(self.model.activations),
+                negative_slope=self.model.negative_slope,
             )
         return self._networks[batch_size]
 
@@ -177,12 +181,17 @@ class NumpyBackend:
             first_step=first_step,
             clip_value=clip_value,
             clip_norm=clip_norm,
+            activations=m.activations,
+            negative_slope=m.negative_slope,
         )
 
     def evaluate(
         self, x: np.ndarray, labels: np.ndarray | None, return_proba: bool = False
     ) -> tuple[float, int, np.ndarray | None]:
-        return reference.evaluate(self.model.weights, self.model.biases, x, labels, return_proba)
+        m = self.model
+        return reference.evaluate(
+            m.weights, m.biases, x, labels, return_proba, m.activations, m.negative_slope
+        )
 
 
 def _native_lrs(lrs: Any) -> Any:

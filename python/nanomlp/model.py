@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from . import _defaults
-from ._checks import check_fraction, check_int, check_layer_sizes
+from ._activations import ACTIVATIONS, ALIASES, DEFAULT_NEGATIVE_SLOPE, canonical_name
+from ._checks import check_float, check_fraction, check_int, check_layer_sizes
 from ._core import __version__
 from ._io import atomic_write, json_default
 
@@ -23,9 +24,12 @@ _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # What `MLP.save` writes: an .npz whose "format" entry is FILE_FORMAT, read back by `MLP.load`.
 # Bump FILE_VERSION whenever an entry changes meaning; `load` refuses versions it does not know.
 FILE_FORMAT = "nanomlp.MLP"
-FILE_VERSION = 2
-# Version 1 had no dropout and no optimizer state: read as none of either.
-_READABLE_VERSIONS = (1, 2)
+FILE_VERSION = 3
+# Version 1 had no dropout and no optimizer state: read as none of either. Versions 1 and 2
+# had no activations: ReLU in every hidden layer.
+_READABLE_VERSIONS = (1, 2, 3)
+# The initialisations MLP(init=...) knows; see MLP.
+INITS = ("notebook", "he", "glorot", "sklearn", "torch")
 _REQUIRED = (
     "format",
     "format_version",
@@ -69,15 +73,26 @@ def parameter_views(
 
 
 class MLP:
-    """Linear → ReLU → … → Linear → softmax over ``layer_sizes``.
+    """Linear → activation → … → Linear → softmax over ``layer_sizes``.
 
     All parameters live in one contiguous array, ``params``; ``weights[l]`` (fan_in × fan_out)
     and ``biases[l]`` (fan_out,) are views into it, so writing to them changes the model.
 
-    The initialisation is the classic notebook's, to the bit: from
-    ``numpy.random.RandomState(seed)``, layer by layer, ``randn(fan_in, fan_out) *
-    sqrt(1 / fan_in)`` and zero biases. The same ``random_state`` then draws each epoch's
-    shuffle during training; NumPy's global random state is never touched.
+    ``activation``: one name for every hidden layer or one per hidden layer, among identity,
+    relu, leaky_relu (with ``negative_slope``), tanh, sigmoid (or logistic), gelu and
+    gelu_tanh; ``activations`` holds them, one per hidden layer, by canonical name.
+
+    ``init`` draws the parameters from ``numpy.random.RandomState(seed)``, layer by layer:
+    - "notebook" (the default): the classic notebook's, to the bit, ``randn(fan_in, fan_out) *
+      sqrt(1 / fan_in)`` (LeCun normal) and zero biases;
+    - "he": ``randn(fan_in, fan_out) * sqrt(2 / fan_in)`` (He normal, not truncated), zero biases;
+    - "glorot": ``uniform(±sqrt(6 / (fan_in + fan_out)))`` (Glorot uniform), zero biases;
+    - "sklearn": scikit-learn's MLP, weights then biases from ``uniform(±sqrt(f / (fan_in +
+      fan_out)))``, f = 2 next to a sigmoid layer (the one after, or for the output layer the
+      one before), else 6;
+    - "torch": ``nn.Linear``'s, weights then biases from ``uniform(±1 / sqrt(fan_in))``.
+    The same ``random_state`` then draws each epoch's shuffle during training; NumPy's global
+    random state is never touched.
     """
 
     def __init__(
@@ -86,9 +101,17 @@ class MLP:
         seed: int | None = _defaults.SEED,
         dtype: str | np.dtype = "float32",
         dropout: float | Sequence[float] = 0.0,
+        activation: str | Sequence[str] = "relu",
+        negative_slope: float = DEFAULT_NEGATIVE_SLOPE,
+        init: str = "notebook",
     ) -> None:
         self.layer_sizes = check_layer_sizes(layer_sizes)
         self.dropout = _check_dropout(dropout, len(self.layer_sizes) - 2)
+        self.activations = check_activations(activation, len(self.layer_sizes) - 2)
+        self.negative_slope = check_negative_slope(negative_slope)
+        if not isinstance(init, str) or init not in INITS:
+            raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
+        self.init = init
         self._training_lock = threading.RLock()
         if seed is not None:
             seed = check_int(seed, "seed", 0)
@@ -107,8 +130,7 @@ class MLP:
         self.dropout_seed = seed if seed is not None else secrets.randbits(32)
         self.params = np.zeros(parameter_layout(self.layer_sizes)[-1][2], dtype=self.dtype)
         self._bind_views()
-        for weights, fan_in in zip(self.weights, self.layer_sizes):
-            weights[...] = self.random_state.randn(*weights.shape) * np.sqrt(1.0 / fan_in)
+        self._initialise()
         # Where the training shuffle stands: the composed permutation of the training rows
         # after the last epoch (see Trainer.fit). With random_state it is all a resumed run
         # needs to draw the same shuffles as an uninterrupted one.
@@ -119,6 +141,30 @@ class MLP:
         # kept here by Trainer so that a saved model resumes its optimizer too.
         self.optimizer_state: dict[str, Any] | None = None
         self.optimizer_config: dict[str, Any] | None = None
+
+    def _initialise(self) -> None:
+        """Draw the parameters as ``init`` says (see the class docstring)."""
+        rng, acts = self.random_state, self.activations
+        for layer, (w, b) in enumerate(zip(self.weights, self.biases)):
+            fan_in, fan_out = w.shape
+            if self.init == "notebook":
+                w[...] = rng.randn(fan_in, fan_out) * np.sqrt(1.0 / fan_in)
+            elif self.init == "he":
+                w[...] = rng.randn(fan_in, fan_out) * np.sqrt(2.0 / fan_in)
+            elif self.init == "glorot":
+                bound = np.sqrt(6.0 / (fan_in + fan_out))
+                w[...] = rng.uniform(-bound, bound, (fan_in, fan_out))
+            else:
+                if self.init == "sklearn":
+                    # sklearn's _init_coef: factor 2 for logistic. The activation after the
+                    # layer, or the one before it for the output layer.
+                    near = acts[layer] if layer < len(acts) else acts[-1] if acts else None
+                    factor = 2.0 if near == "sigmoid" else 6.0
+                    bound = np.sqrt(factor / (fan_in + fan_out))
+                else:  # torch: kaiming_uniform(a=√5) gives the same bound as the bias
+                    bound = 1.0 / np.sqrt(fan_in)
+                w[...] = rng.uniform(-bound, bound, (fan_in, fan_out))
+                b[...] = rng.uniform(-bound, bound, fan_out)
 
     def _bind_views(self) -> None:
         """``weights`` and ``biases`` as views of ``params``."""
@@ -199,6 +245,8 @@ class MLP:
         if self.shuffle_order is not None:
             entries["shuffle_order"] = np.asarray(self.shuffle_order, dtype=np.int64)
         entries["dropout"] = np.array(self.dropout, dtype=np.float64)
+        entries["activations"] = np.array(self.activations, dtype=np.str_).reshape(-1)
+        entries["negative_slope"] = np.array(self.negative_slope, dtype=np.float64)
         entries["dropout_seed"] = np.array(self.dropout_seed, dtype=np.int64)
         if self.optimizer_state is not None and self.optimizer_config is not None:
             entries["optimizer_config"] = np.array(json.dumps(self.optimizer_config))
@@ -332,6 +380,19 @@ class MLP:
                 model.dropout = _check_dropout(z["dropout"].tolist(), len(layer_sizes) - 2)
             except (TypeError, ValueError) as err:
                 raise bad(f"bad dropout ({err})") from err
+        if "activations" in z:
+            acts = z["activations"]
+            if acts.ndim != 1 or acts.dtype.kind != "U":
+                raise bad(f"activations must be a 1-D array of names, found {acts.dtype}")
+            try:
+                model.activations = check_activations(acts.tolist(), len(layer_sizes) - 2)
+            except (TypeError, ValueError) as err:
+                raise bad(f"bad activations ({err})") from err
+        if "negative_slope" in z:
+            try:
+                model.negative_slope = check_negative_slope(z["negative_slope"].item())
+            except (TypeError, ValueError) as err:
+                raise bad(f"bad negative_slope ({err})") from err
         if "dropout_seed" in z:
             model.dropout_seed = _int(z["dropout_seed"], "dropout_seed", bad)
         if "optimizer_config" in z:
@@ -339,7 +400,11 @@ class MLP:
         return model
 
     def __repr__(self) -> str:
-        return f"MLP(layer_sizes={self.layer_sizes}, seed={self.seed}, dtype='{self.dtype}')"
+        acts = set(self.activations)
+        act = f", activation={self.activations!r}" if acts - {"relu"} else ""
+        if len(acts) == 1 and act:
+            act = f", activation='{self.activations[0]}'"
+        return f"MLP(layer_sizes={self.layer_sizes}, seed={self.seed}, dtype='{self.dtype}'{act})"
 
 
 def _text(entry: np.ndarray) -> str:
@@ -350,6 +415,40 @@ def _int(entry: np.ndarray, name: str, bad: Any) -> int:
     if entry.ndim != 0 or entry.dtype.kind not in "iu":
         raise bad(f"{name} must be an integer scalar, found {entry.dtype} of shape {entry.shape}")
     return int(entry)
+
+
+def check_activations(activation: Any, n_hidden: int) -> tuple[str, ...]:
+    """One canonical activation name per hidden layer, from one name for all or a sequence."""
+    known = ", ".join([*ACTIVATIONS, *ALIASES])
+
+    def one(name: Any, label: str) -> str:
+        if not isinstance(name, str):
+            raise TypeError(f"{label} must be an activation name, got {name!r}")
+        try:
+            return canonical_name(name)
+        except ValueError:
+            raise ValueError(
+                f"{label}: unknown activation {name!r}, expected one of {known}"
+            ) from None
+
+    if isinstance(activation, str):
+        return (one(activation, "activation"),) * n_hidden
+    if not isinstance(activation, (Sequence, np.ndarray)):
+        raise TypeError(f"activation must be a name or a sequence of names, got {activation!r}")
+    names = tuple(one(a, f"activation[{i}]") for i, a in enumerate(activation))
+    if len(names) != n_hidden:
+        raise ValueError(
+            f"activation must be one name or one per hidden layer ({n_hidden}), got {len(names)}"
+        )
+    return names
+
+
+def check_negative_slope(negative_slope: Any) -> float:
+    """leaky_relu's slope: a real number, finite in float32 too (the engine's type)."""
+    value = check_float(negative_slope, "negative_slope")
+    if abs(value) > float(np.finfo(np.float32).max):
+        raise ValueError(f"negative_slope must be finite in float32, got {value}")
+    return value
 
 
 def _check_dropout(dropout: Any, n_hidden: int) -> tuple[float, ...]:

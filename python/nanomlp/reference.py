@@ -23,7 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from ._activations import activation_backward, activation_forward  # noqa: F401 (part of the reference)
+from ._activations import (  # noqa: F401 (part of the reference)
+    DEFAULT_NEGATIVE_SLOPE,
+    activation_backward,
+    activation_forward,
+    backward_takes_output,
+)
 from .clipping import clip_grad_norm, clip_grad_value, grad_norm  # noqa: F401 (part of the reference)
 from .dropout import dropout_mask
 
@@ -44,21 +49,60 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return exp_shifted / np.sum(exp_shifted, axis=1, keepdims=True)
 
 
-def forward(
-    weights: Arrays, biases: Arrays, x: np.ndarray, masks: Sequence[np.ndarray | None] | None = None
-) -> tuple[np.ndarray, Arrays]:
-    """Probabilities [B×C] and the input of every layer (x, then each ReLU output).
+def _hidden_activations(activations: Sequence[str] | None, n_hidden: int) -> list[str]:
+    """One activation name per hidden layer; None: ReLU everywhere."""
+    if activations is None:
+        return ["relu"] * n_hidden
+    names = list(activations)
+    if len(names) != n_hidden:
+        raise ValueError(f"activations holds {len(names)} names for {n_hidden} hidden layers")
+    return names
 
-    ``masks`` (one per hidden layer, see ``dropout.dropout_mask``) multiply the ReLU outputs:
-    dropout, as ``Linear → ReLU → Dropout`` in PyTorch."""
+
+def forward_saved(
+    weights: Arrays,
+    biases: Arrays,
+    x: np.ndarray,
+    masks: Sequence[np.ndarray | None] | None = None,
+    activations: Sequence[str] | None = None,
+    negative_slope: float = DEFAULT_NEGATIVE_SLOPE,
+) -> tuple[np.ndarray, Arrays, list[np.ndarray | None]]:
+    """As ``forward``, with what each hidden layer's derivative needs (``backward``'s ``saved``):
+    its output before dropout for tanh and sigmoid, its pre-activation z for leaky_relu, gelu
+    and gelu_tanh, None for relu (its output after dropout will do) and identity."""
     x = x.astype(weights[0].dtype, copy=False)
-    inputs = [x]
-    for layer, (w, b) in enumerate(zip(weights[:-1], biases[:-1])):
-        a = relu(np.dot(inputs[-1], w) + b)
+    names = _hidden_activations(activations, len(weights) - 1)
+    inputs, saved = [x], []
+    for layer, (w, b, name) in enumerate(zip(weights[:-1], biases[:-1], names)):
+        z = np.dot(inputs[-1], w) + b
+        if name == "relu":
+            a, keep = relu(z), None
+        else:
+            a = activation_forward(name, z, negative_slope)
+            keep = None if name == "identity" else a if backward_takes_output(name) else z
         if masks is not None and masks[layer] is not None:
             a = a * masks[layer]
         inputs.append(a)
-    return softmax(np.dot(inputs[-1], weights[-1]) + biases[-1]), inputs
+        saved.append(keep)
+    return softmax(np.dot(inputs[-1], weights[-1]) + biases[-1]), inputs, saved
+
+
+def forward(
+    weights: Arrays,
+    biases: Arrays,
+    x: np.ndarray,
+    masks: Sequence[np.ndarray | None] | None = None,
+    activations: Sequence[str] | None = None,
+    negative_slope: float = DEFAULT_NEGATIVE_SLOPE,
+) -> tuple[np.ndarray, Arrays]:
+    """Probabilities [B×C] and the input of every layer (x, then each hidden layer's output).
+
+    ``activations``: one name per hidden layer (``_activations.ACTIVATIONS``; default relu),
+    the engine's float32 bits in float32 and the exact formulas in float64; ``negative_slope``
+    is leaky_relu's. ``masks`` (one per hidden layer, see ``dropout.dropout_mask``) multiply
+    the activations' outputs: dropout, as ``Linear → activation → Dropout`` in PyTorch."""
+    probs, inputs, _ = forward_saved(weights, biases, x, masks, activations, negative_slope)
+    return probs, inputs
 
 
 def cross_entropy(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -95,6 +139,9 @@ def backward(
     labels: np.ndarray,
     sample_weight: np.ndarray | None = None,
     masks: Sequence[np.ndarray | None] | None = None,
+    activations: Sequence[str] | None = None,
+    saved: Sequence[np.ndarray | None] | None = None,
+    negative_slope: float = DEFAULT_NEGATIVE_SLOPE,
 ) -> tuple[Arrays, Arrays]:
     """Gradients (dW per layer, db per layer) of the batch's mean cross-entropy.
 
@@ -104,8 +151,11 @@ def backward(
     changes nothing. The weights are rounded to the dtype, Σ w is accumulated in float64 in row
     order (``weight_sum``) and rounded to the dtype, and ``dz = (probs - onehot) * w / Σ w``.
     With weights all 1 this is ``(probs - onehot) / B`` to the bit; a batch whose weights are
-    all 0 gives zero gradients. ``masks`` are the dropout masks ``forward`` used.
+    all 0 gives zero gradients. ``masks`` are the dropout masks ``forward`` used;
+    ``activations`` and ``negative_slope`` its activations, ``saved`` what ``forward_saved``
+    returned for them (needed for any but relu and identity).
     """
+    names = _hidden_activations(activations, len(weights) - 1)
     diff = probs - one_hot(labels, probs.shape[1], probs.dtype)
     if sample_weight is None:
         dz = diff / labels.shape[0]
@@ -123,8 +173,16 @@ def backward(
             # a > 0 exactly where the pre-activation z > 0, the notebook's relu_derivative.
             g = np.dot(dz, weights[layer].T)
             if masks is not None and masks[layer - 1] is not None:
-                g = g * masks[layer - 1]  # dropout's backward comes before ReLU's
-            dz = g * (a > 0)
+                g = g * masks[layer - 1]  # dropout's backward comes before the activation's
+            name = names[layer - 1]
+            if name == "relu":
+                dz = g * (a > 0)
+            elif name == "identity":
+                dz = g
+            else:
+                if saved is None or saved[layer - 1] is None:
+                    raise ValueError(f"backward of {name} needs forward_saved's saved values")
+                dz = activation_backward(name, g, saved[layer - 1], negative_slope)
     return dws, dbs
 
 
@@ -352,6 +410,8 @@ def train_epoch(
     first_step: int = 0,
     clip_value: float | None = None,
     clip_norm: float | None = None,
+    activations: Sequence[str] | None = None,
+    negative_slope: float = DEFAULT_NEGATIVE_SLOPE,
     **sgd_options: Any,
 ) -> int:
     """One epoch of minibatch training over x[order], the last batch short; returns the steps.
@@ -364,7 +424,8 @@ def train_epoch(
     ``first_step + i`` and the batch's dataset rows; forward; backward with the batch's
     ``sample_weight`` (one per row of x); ``clip_grad_value``; ``clip_grad_norm``; the update.
     ``dropout`` is one rate for every hidden layer, or a sequence of one rate per hidden layer
-    (0: no dropout on that layer).
+    (0: no dropout on that layer). ``activations`` (one per hidden layer, default relu) and
+    ``negative_slope`` as ``forward``.
     """
     n_steps = -(-len(order) // batch_size)
     if np.ndim(lr) == 0:
@@ -398,9 +459,21 @@ def train_epoch(
                 else None
                 for layer, (w, p) in enumerate(zip(weights[:-1], rates))
             ]
-        probs, inputs = forward(weights, biases, x[rows], masks)
+        probs, inputs, saved = forward_saved(
+            weights, biases, x[rows], masks, activations, negative_slope
+        )
         batch_weight = None if sample_weight is None else sample_weight[rows]
-        dws, dbs = backward(weights, inputs, probs, labels[rows], batch_weight, masks)
+        dws, dbs = backward(
+            weights,
+            inputs,
+            probs,
+            labels[rows],
+            batch_weight,
+            masks,
+            activations,
+            saved,
+            negative_slope,
+        )
         if clip_value is not None:
             clip_grad_value(_layout_order(dws, dbs), clip_value)
         if clip_norm is not None:
@@ -426,6 +499,8 @@ def evaluate(
     x: np.ndarray,
     labels: np.ndarray | None = None,
     return_proba: bool = False,
+    activations: Sequence[str] | None = None,
+    negative_slope: float = DEFAULT_NEGATIVE_SLOPE,
 ) -> tuple[float, int, np.ndarray | None]:
     """(loss sum, correct count, probabilities or None) over x, in chunks."""
     loss_sum, correct = 0.0, 0
@@ -434,7 +509,7 @@ def evaluate(
     )
     for start in range(0, len(x), INFERENCE_CHUNK):
         stop = start + INFERENCE_CHUNK
-        probs, _ = forward(weights, biases, x[start:stop])
+        probs, _ = forward(weights, biases, x[start:stop], None, activations, negative_slope)
         if probs_out is not None:
             probs_out[start:stop] = probs
         if labels is not None:

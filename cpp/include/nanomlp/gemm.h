@@ -34,16 +34,25 @@ void gemm_nt(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const
 }  // namespace reference
 
 // What happens to a finished element c (its whole sum over k), in this order:
-// c += bias[j]; c = max(c, 0) if relu; c = c·scale[i, j] (dropout); c = 0 unless
-// mask[i, j] > 0; then C[i, j] = c, or, with an update rule, C[i, j] = apply_update(C[i, j],
-// c, state[·][i, j]): c is the gradient of the parameter C[i, j].
+// c += bias[j]; c = act(c) (a hidden layer's activation; save[i, j] receives what its
+// derivative takes, below); c = c·scale[i, j] (dropout); c = derivative'(c) at saved[i, j]
+// (the backward of a hidden layer's activation); then C[i, j] = c, or, with an update rule,
+// C[i, j] = apply_update(C[i, j], c, state[·][i, j]): c is the gradient of the parameter C[i, j].
+// A forward product uses act and save, an input-gradient product derivative and saved.
 struct Epilogue {
   const float* bias = nullptr;
-  bool relu = false;
+  Activation act = Activation::kIdentity;
+  float slope = kDefaultLeakySlope;  // leaky_relu's negative_slope, for act and derivative
+  // [M×ldv]: act(c) before dropout where backward_takes_output(act), else c before act.
+  float* save = nullptr;
+  int64_t ldv = 0;
   const float* scale = nullptr;  // [M×lds]: a dropout mask, 0 or 1/(1 − p)
   int64_t lds = 0;
-  const float* mask = nullptr;
-  int64_t ldm = 0;
+  // With saved set: dL/dz of the activation `derivative` from the upstream gradient c and
+  // saved[i, j] (activation_backward's saved; for relu any value > 0 exactly where z > 0).
+  Activation derivative = Activation::kIdentity;
+  const float* saved = nullptr;
+  int64_t ldsv = 0;
   const UpdateRule* update = nullptr;
   float* state[3] = {nullptr, nullptr, nullptr};  // [M×ldu] each, the slots the rule uses
   int64_t ldu = 0;

@@ -1,4 +1,5 @@
-// An MLP (Linear → ReLU → … → Linear → softmax) over a caller-owned parameter buffer.
+// An MLP (Linear → activation → … → Linear → softmax) over a caller-owned parameter buffer,
+// one activation per hidden layer (ReLU by default).
 // The Network owns only workspaces, sized once for its layer sizes and batch size, and its
 // threads, so the training loop allocates nothing. An epoch trains a copy of the parameters
 // laid out for the threads (rows of W on cache lines) and writes it back when it ends, also
@@ -71,14 +72,19 @@ class Network {
  public:
   // layer_sizes: input width, hidden widths…, class count (at least two entries, all ≥ 1).
   // threads ≥ 1: the results are bit-identical for any count. The kernel path is chosen here
-  // (NANOMLP_KERNEL, else the best the CPU runs).
-  Network(std::vector<int64_t> layer_sizes, int64_t batch_size, int threads = 1);
+  // (NANOMLP_KERNEL, else the best the CPU runs). activations: one per hidden layer, or empty
+  // for ReLU everywhere; negative_slope: leaky_relu's (std::invalid_argument if not finite).
+  Network(std::vector<int64_t> layer_sizes, int64_t batch_size, int threads = 1,
+          std::vector<Activation> activations = {}, float negative_slope = kDefaultLeakySlope);
 
   const std::vector<int64_t>& layer_sizes() const { return sizes_; }
   int64_t batch_size() const { return batch_; }
   int threads() const { return pool_.size(); }
   const char* kernel() const { return kernels_->name; }
   int64_t num_params() const { return offsets_.back(); }
+  // The activation of hidden layer h (0 ≤ h < hidden layers), and leaky_relu's slope.
+  Activation activation(int64_t h) const { return act_[h + 1]; }
+  float negative_slope() const { return slope_; }
   // Offset of layer l's weights [K×N] in the parameter buffer; its bias [N] follows them.
   int64_t weight_offset(int64_t l) const { return offsets_[l]; }
   int64_t bias_offset(int64_t l) const { return offsets_[l] + sizes_[l] * sizes_[l + 1]; }
@@ -135,6 +141,10 @@ class Network {
   void copy_padded(float* dst, const float* src, bool to_padded) const;
 
   int64_t layers() const { return static_cast<int64_t>(sizes_.size()) - 1; }
+  // What the backward of hidden layer l's activation reads, in a training step: the layer's
+  // output acts_[l] (ReLU; tanh and sigmoid without dropout, which would scale it), or the
+  // values its forward saved to saved_[l] (z; tanh's and sigmoid's output before dropout).
+  bool saves(int64_t l, bool dropout) const;
 
   std::vector<int64_t> sizes_;
   int64_t batch_;
@@ -145,8 +155,13 @@ class Network {
   std::vector<Floats> acts_;  // acts_[l]: [rows×sizes_[l]], l ≥ 1; last: probabilities
   std::vector<const float*> batch_rows_;  // [rows]: the batch's rows, read in place
   std::vector<Floats> deltas_;            // deltas_[l]: [rows×sizes_[l]], l ≥ 1: dLoss/dZ
-  std::vector<Floats> wt_;                // wt_[l]: layer l's Wᵀ [N×K], l ≥ 1
-  std::vector<float> db_;                 // [max width]: a bias gradient before its update
+  std::vector<Activation> act_;           // act_[l]: hidden layer l's activation, 1 ≤ l < L
+  float slope_;                           // leaky_relu's negative_slope
+  // saved_[l]: [batch×sizes_[l]], what the derivative of act_[l] reads (see saves), sized
+  // for z at construction, for outputs before dropout on the first epoch with dropout.
+  std::vector<Floats> saved_;
+  std::vector<Floats> wt_;  // wt_[l]: layer l's Wᵀ [N×K], l ≥ 1
+  std::vector<float> db_;   // [max width]: a bias gradient before its update
   // During an epoch the weights live in padded_: each row of W starts a cache line, so
   // threads updating neighbouring bands of columns share none. The state arrays likewise.
   Floats padded_, padded_state_[3];

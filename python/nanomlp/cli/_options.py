@@ -6,6 +6,7 @@ import argparse
 from typing import Any, Callable
 
 from .. import _defaults
+from .._activations import ACTIVATIONS, ALIASES
 from .._checks import check_positive_float
 from ._types import (
     hidden_spec,
@@ -20,6 +21,7 @@ from ._types import (
 )
 
 DEFAULT_HIDDEN = tuple(_defaults.LAYER_SIZES[1:-1])
+ACTIVATION_CHOICES = (*ACTIVATIONS, *ALIASES)
 OPTIMIZER_CHOICES = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULE_CHOICES = ("constant", "step", "multistep", "exponential", "cosine", "onecycle")
 # Recipes for ``train --preset``: the settings each sets, the options given overriding them.
@@ -280,6 +282,15 @@ def add_training_options(parser: argparse.ArgumentParser, grid: bool) -> None:
         help="clip each gradient to [-V, V], V > 0 (default: none)",
     )
     if not grid:
+        parser.add_argument(
+            "--activation",
+            choices=ACTIVATION_CHOICES,
+            nargs="+",
+            default=None,
+            metavar="NAME",
+            help="the hidden layers' activation, or one per hidden layer: "
+            f"{', '.join(ACTIVATION_CHOICES)} (default: relu)",
+        )
         parser.add_argument(
             "--backend",
             choices=("native", "numpy"),

@@ -59,12 +59,19 @@ def run(args: argparse.Namespace) -> int:
         int(max(y_fit.max(), y_val.max(initial=0), y_test.max())) + 1,
     ]
     rates = args.dropout or [0.0]
-    model = MLP(
-        layer_sizes,
-        seed=args.seed,
-        dtype=args.dtype,
-        dropout=rates[0] if len(rates) == 1 else rates,
-    )
+    activations = args.activation or ["relu"]
+    try:
+        model = MLP(
+            layer_sizes,
+            seed=args.seed,
+            dtype=args.dtype,
+            dropout=rates[0] if len(rates) == 1 else rates,
+            activation=activations[0] if len(activations) == 1 else activations,
+        )
+    except ValueError as err:
+        if "activation" not in str(err):
+            raise
+        args.command_parser.error(f"argument --activation: {err}")
     trainer = Trainer(
         model,
         batch_size=args.batch_size,
@@ -160,6 +167,7 @@ def _config(
         },
         "pct_start": args.pct_start,
         "dropout": list(trainer.model.dropout),
+        "activation": list(trainer.model.activations),
         "clip_norm": args.clip_norm,
         "clip_value": args.clip_value,
         "optimizer_config": optimizer.get_config(),

@@ -90,12 +90,7 @@ class _BaseMLP(BaseEstimator):
     def _check_params(self) -> None:
         """scikit-learn's checks of every parameter: ValueError naming the one at fault."""
         self._hidden()
-        activation = _option(self.activation, "activation", _ACTIVATIONS)
-        if activation != "relu":
-            raise _InvalidParameter(
-                f"activation={activation!r} is not supported yet: nanomlp's hidden layers are "
-                "ReLU (activation='relu')"
-            )
+        _option(self.activation, "activation", _ACTIVATIONS)
         if _option(self.solver, "solver", _SOLVERS) == "lbfgs":
             raise _InvalidParameter(
                 "solver='lbfgs' is not supported: nanomlp trains by minibatch gradient "
@@ -144,7 +139,12 @@ class _BaseMLP(BaseEstimator):
         else:
             seed = int(check_random_state(self.random_state).randint(2**32, dtype=np.uint64))
         self.n_features_in_ = n_features
-        self.model_ = MLP((n_features, *self._hidden(), n_outputs), seed=seed)
+        self.model_ = MLP(
+            (n_features, *self._hidden(), n_outputs),
+            seed=seed,
+            activation=self.activation,
+            init="sklearn",
+        )
         self.n_outputs_ = n_outputs
         self.n_layers_ = len(self.model_.layer_sizes)
         self.n_iter_ = 0

@@ -27,7 +27,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     trained on nanomlp's native engine.
 
     ``sklearn.neural_network.MLPClassifier(...)`` and ``nanomlp.MLPClassifier(...)`` take the
-    same recipe: ReLU hidden layers ``hidden_layer_sizes``, a softmax output, the log loss plus
+    same recipe: hidden layers ``hidden_layer_sizes`` of ``activation`` ("identity",
+    "logistic", "tanh" or "relu"), scikit-learn's initialisation, a softmax output, the log loss plus
     ``alpha``'s L2 penalty, minibatches of ``batch_size`` (``"auto"``: ``min(200,
     n_samples)``) drawn in a new order each epoch (``shuffle``), ``solver="adam"`` or
     ``"sgd"``, up to ``max_iter`` epochs, stopping once the training loss (with
@@ -61,12 +62,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     Known differences from scikit-learn:
 
-    - Initialisation: nanomlp's (the classic notebook's), ``randn * sqrt(1 / fan_in)`` and
-      zero biases, drawn from ``numpy.random.RandomState(seed)``; scikit-learn draws Glorot
-      uniform weights and biases. With ``random_state`` an int the weights are
-      ``nanomlp.MLP(seed=random_state)``'s; the same random state then draws the shuffles.
-    - ``activation``: only ``"relu"`` so far; ``solver="lbfgs"`` is not supported
-      (``max_fun`` is accepted and unused, as it is for adam and sgd in scikit-learn).
+    - Initialisation: scikit-learn's formula (``nanomlp.MLP(init="sklearn")``: Glorot
+      uniform weights and biases, the bound for logistic smaller), drawn from
+      ``numpy.random.RandomState(seed)``. With ``random_state`` an int the initial weights are
+      scikit-learn's, rounded to float32; the same random state then draws the shuffles.
+    - ``solver="lbfgs"`` is not supported (``max_fun`` is accepted and unused, as it is for
+      adam and sgd in scikit-learn).
     - Two classes get two softmax outputs (``n_outputs_ == 2``, ``out_activation_ ==
       "softmax"``) where scikit-learn has one logistic output: the same model family.
     - ``loss_curve_`` holds the loss over the whole training set after each epoch;
