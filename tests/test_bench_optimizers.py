@@ -136,6 +136,7 @@ def test_quick_run_writes_json_and_markdown(
     assert report["versions"]["numpy"] == np.__version__
     assert {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"} <= set(report["env"])
     assert report["data"] == {"n_train": 2000, "n_test": 500}
+    assert all(len(report["load_average"][when]) == 3 for when in ("start", "end"))
     has_torch = report["versions"]["torch"] is not None
     has_sklearn = report["versions"]["scikit-learn"] is not None
 
@@ -186,5 +187,5 @@ def test_quick_run_writes_json_and_markdown(
     assert "| nanomlp `train --preset fast` |" in table
     assert ("| PyTorch, the same recipe |" in table) == has_torch
     assert ("| scikit-learn |" in table) == has_sklearn
-    assert "Machine: " in table and "QUICK" in table
+    assert "Machine: " in table and "QUICK" in table and "Load average" in table
     assert table in stdout

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Sequence
@@ -66,6 +67,8 @@ def run_optimizers(config: OptimizerBenchConfig, log: Log | None = None) -> dict
 
     report: dict[str, Any] = machine_info(torch)
     report["versions"]["scikit-learn"] = sklearn_version
+    # On a shared machine the load says how much of the CPU the run had to itself.
+    report["load_average"] = {"start": _load_average()}
     notes = []
     if torch is None:
         notes.append("PyTorch was not importable (or --no-torch): no PyTorch recipe.")
@@ -84,8 +87,17 @@ def run_optimizers(config: OptimizerBenchConfig, log: Log | None = None) -> dict
     report["epoch_ratios"] = epoch_ratios(config, split, log)
     report["time_to_accuracy"] = time_to_accuracy(config, split, torch, log)
     report["sklearn"] = sklearn_comparison(config, split, log) if sklearn_version else None
+    report["load_average"]["end"] = _load_average()
     report["wall_seconds"] = time.perf_counter() - wall_start
     return report
+
+
+def _load_average() -> list[float] | None:
+    """The 1, 5 and 15-minute load averages, where the system tells them."""
+    try:
+        return list(os.getloadavg())
+    except (AttributeError, OSError):
+        return None
 
 
 def epoch_ratios(config: OptimizerBenchConfig, split: Split, log: Log) -> list[dict[str, Any]]:

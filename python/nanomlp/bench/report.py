@@ -155,6 +155,13 @@ def optimizers_markdown(report: dict[str, Any]) -> str:
     config, data, targets = report["config"], report["data"], report["targets"]
     net = "-".join(map(str, config["layer_sizes"]))
     lines = _context(report, "nanomlp benchmark: the optimizers")
+    load = report.get("load_average") or {}
+    if load.get("start") and load.get("end"):
+        lines.append(
+            f"- Load average (1 min) at the start and the end: {load['start'][0]:.1f}, "
+            f"{load['end'][0]:.1f} on {report['machine'].get('usable_cpus')} usable CPU(s) "
+            "(above that count, other processes shared the CPUs)."
+        )
     lines += [
         f"- Data: train on the first {data['n_train']:,} MNIST training images, test on "
         f"{data['n_test']:,} test images.",
