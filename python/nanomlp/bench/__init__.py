@@ -23,12 +23,29 @@ The fair command leaves OpenBLAS free to pick its own kernel::
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE nanomlp bench
 
+The optimizer section, ``nanomlp bench --optimizers``, on the notebook's split (the first
+55,000 training images; the 10,000 test images):
+
+- each optimizer's train-only epoch of the native engine (SGD with momentum, Adam, AdamW,
+  RMSprop) as a ratio to plain SGD's, at batch 32 and 256, on 1 and 2 threads, the optimizers
+  taking turns within each repeat;
+- ``nanomlp train --preset fast``'s training time and test accuracy from seeds 0, 1 and 2,
+  against the same recipe in PyTorch and the notebook's best recipe (lr 0.1, batch 32, 10
+  epochs), on 2 threads;
+- ``nanomlp.MLPClassifier`` against ``sklearn.neural_network.MLPClassifier``, both at their
+  defaults but ``max_iter=10``: fit time and test accuracy, on 2 threads.
+
+It writes ``bench_optimizers.json`` and ``bench_optimizers.md``.
+
 Programmatic use: ``main(argv)`` is the command line; ``run_benchmark(BenchConfig(...))``
-returns the report dict and ``write_outputs(report, out_dir)`` writes the three files.
+returns the report dict and ``write_outputs(report, out_dir)`` writes the three files;
+``run_optimizers(OptimizerBenchConfig(...))`` and ``write_optimizer_outputs`` do the same for
+the optimizer section.
 
 Modules: ``config`` (settings, FLOP accounting, data), ``machine`` (CPU, BLAS, GEMM peak),
-``runners`` (the backends), ``run`` (parity and timings), ``memory`` (the peak-memory
-workload, run in its own process), ``report`` (Markdown and PNG), ``main`` (command line).
+``runners`` (the backends), ``run`` (parity and timings), ``optimizers`` (the optimizer
+section's timings), ``memory`` (the peak-memory workload, run in its own process), ``report``
+(Markdown and PNG), ``main`` (command line).
 """
 
 from __future__ import annotations
@@ -44,6 +61,13 @@ from .main import main as main
 # harness's.
 _EXPORTS = {
     "BenchConfig": "config",
+    "OptimizerBenchConfig": "config",
+    "Split": "config",
+    "load_split": "config",
+    "epoch_orders": "config",
+    "OPTIMIZER_OUTPUT_NAMES": "config",
+    "OPTIMIZERS": "config",
+    "TARGETS": "config",
     "ParityError": "config",
     "Data": "config",
     "load_data": "config",
@@ -57,6 +81,15 @@ _EXPORTS = {
     "gemm_peak": "machine",
     "NanomlpRunner": "runners",
     "TorchRunner": "runners",
+    "RecipeRunner": "runners",
+    "TorchRecipeRunner": "runners",
+    "optimizer_epoch": "runners",
+    "fit_estimator": "runners",
+    "run_optimizers": "optimizers",
+    "epoch_ratios": "optimizers",
+    "time_to_accuracy": "optimizers",
+    "sklearn_comparison": "optimizers",
+    "paired_ratio": "optimizers",
     "run_benchmark": "run",
     "check_parity": "run",
     "max_weight_difference": "run",
@@ -66,6 +99,8 @@ _EXPORTS = {
     "markdown": "report",
     "chart_png": "report",
     "write_outputs": "report",
+    "optimizers_markdown": "report",
+    "write_optimizer_outputs": "report",
 }
 __all__ = sorted(["main", "build_parser", *_EXPORTS])
 

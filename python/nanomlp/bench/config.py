@@ -32,6 +32,42 @@ OUTPUT_NAMES = {
     "markdown": "bench_epoch.md",
     "chart": "bench_epoch.png",
 }
+OPTIMIZER_OUTPUT_NAMES = {
+    "json": "bench_optimizers.json",
+    "markdown": "bench_optimizers.md",
+}
+# The optimizers timed against plain SGD, the first; each at its own default rate.
+OPTIMIZERS = ("sgd", "sgd_momentum", "adam", "adamw", "rmsprop")
+OPTIMIZER_LABELS = {
+    "sgd": "SGD",
+    "sgd_momentum": "SGD momentum 0.9",
+    "adam": "Adam",
+    "adamw": "AdamW",
+    "rmsprop": "RMSprop",
+}
+# The recipes timed to an accuracy, as ``nanomlp train``'s settings; the preset's come from
+# ``PRESETS["fast"]`` when the section runs.
+NOTEBOOK_RECIPE: dict[str, Any] = {
+    "hidden": list(LAYER_SIZES[1:-1]),
+    "optimizer": "sgd",
+    "lr": 0.1,  # the best of the notebook's grid, with batch 32 and 10 epochs
+    "batch_size": 32,
+    "epochs": 10,
+}
+RECIPE_LABELS = {
+    "preset_fast": "nanomlp `train --preset fast`",
+    "torch_fast": "PyTorch, the same recipe",
+    "notebook": "nanomlp, the notebook's best (SGD lr 0.1, batch 32, 10 epochs)",
+}
+# The goals the optimizer section reports against.
+TARGETS = {
+    "epoch_ratio_max": 1.15,  # Adam's and RMSprop's train-only epoch, times plain SGD's
+    "epoch_ratio_optimizers": ("adam", "rmsprop"),
+    "preset_vs_notebook_max": 0.4,  # --preset fast's training time, times the notebook recipe's
+    "preset_mean_accuracy_min": 0.98,
+    "sklearn_accuracy_gap_max": 0.005,
+    "sklearn_speedup_min": 3.0,
+}
 
 Log = Callable[[str], None]
 
@@ -82,6 +118,68 @@ class BenchConfig:
         _checks.check_int(self.parity_rows, "parity_rows", 1)
         _checks.check_int(self.gemm_size, "gemm_size", 1)
         for name in ("n_train", "n_val"):
+            if getattr(self, name) is not None:
+                _checks.check_int(getattr(self, name), name, 1)
+
+
+@dataclass
+class OptimizerBenchConfig:
+    """What the optimizer section runs; the defaults are the full section.
+
+    Three parts: each optimizer's train-only epoch against plain SGD's (``repeats`` rounds,
+    the optimizers interleaved in each); ``nanomlp train --preset fast`` against the same
+    recipe in PyTorch and against the notebook's best recipe (each of ``seeds``, every recipe
+    ``fit_repeats`` times); ``MLPClassifier`` against scikit-learn's (``fit_repeats`` fits
+    each, ``sklearn_max_iter`` epochs).
+    """
+
+    data: str | None = None  # MNIST folder or mnist.npz; None reads $NANOMLP_DATA
+    repeats: int = 5
+    batch_sizes: tuple[int, ...] = (32, 256)
+    threads: tuple[int, ...] = (1, 2)
+    optimizers: tuple[str, ...] = OPTIMIZERS
+    seed: int = _defaults.SEED  # the epoch timings' initial weights and shuffle
+    seeds: tuple[int, ...] = (0, 1, 2)
+    fit_repeats: int = 3
+    fit_threads: int = 2
+    sklearn_max_iter: int = 10
+    sklearn_random_state: int = 0
+    n_train: int | None = None  # None: the first 55,000 training images
+    n_test: int | None = None  # None: all 10,000 test images
+    use_torch: bool = True
+    use_sklearn: bool = True
+    quick: bool = False
+    layer_sizes: tuple[int, ...] = field(default=LAYER_SIZES)
+
+    @classmethod
+    def quick_config(cls, **overrides: Any) -> OptimizerBenchConfig:
+        """A smoke run: small subsets, one repeat, one seed."""
+        values: dict[str, Any] = dict(
+            repeats=1, fit_repeats=1, seeds=(0,), n_train=2000, n_test=500, quick=True
+        )
+        values.update(overrides)
+        return cls(**values)
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` or ``TypeError`` naming the first bad setting."""
+        _checks.check_int(self.repeats, "repeats", 1)
+        _checks.check_int(self.fit_repeats, "fit_repeats", 1)
+        _checks.check_int(self.fit_threads, "fit_threads", 1)
+        _checks.check_int(self.sklearn_max_iter, "sklearn_max_iter", 1)
+        for b in self.batch_sizes:
+            _checks.check_int(b, "batch_sizes", 1)
+        for t in self.threads:
+            _checks.check_int(t, "threads", 1)
+        for s in self.seeds:
+            _checks.check_int(s, "seeds", 0)
+        if not self.batch_sizes or not self.threads or not self.seeds:
+            raise ValueError("batch_sizes, threads and seeds must each name at least one value")
+        if not self.optimizers or self.optimizers[0] != "sgd":
+            raise ValueError("optimizers must start with 'sgd', the baseline of the ratios")
+        unknown = sorted(set(self.optimizers) - set(OPTIMIZERS))
+        if unknown:
+            raise ValueError(f"optimizers must be among {OPTIMIZERS}, got {unknown}")
+        for name in ("n_train", "n_test"):
             if getattr(self, name) is not None:
                 _checks.check_int(getattr(self, name), name, 1)
 
@@ -147,9 +245,48 @@ def load_data(config: BenchConfig) -> Data:
     )
 
 
+@dataclass
+class Split:
+    """Training and test rows: the notebook's training images (the validation ones left
+    out) and MNIST's test images, validated once."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray  # int32 class ids, what the engines take
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def load_split(config: OptimizerBenchConfig) -> Split:
+    """The first 55,000 training images (or ``n_train``) and the 10,000 test images (or the
+    first ``n_test``), as ``nanomlp train`` trains and tests on them."""
+    (x, y), (x_test, y_test) = load_mnist(config.data)
+    n_train = len(x) - N_VALIDATION if config.n_train is None else config.n_train
+    n_test = len(x_test) if config.n_test is None else config.n_test
+    n_classes = config.layer_sizes[-1]
+    x_fit = _checks.check_features(x[:n_train], config.layer_sizes[0], "x_train")
+    x_test = _checks.check_features(x_test[:n_test], config.layer_sizes[0], "x_test")
+    return Split(
+        x_fit,
+        _checks.check_labels(y[:n_train], len(x_fit), n_classes, "y_train"),
+        x_test,
+        _checks.check_labels(y_test[:n_test], len(x_test), n_classes, "y_test"),
+    )
+
+
 def first_order(model: MLP, n_rows: int) -> np.ndarray:
     """The first epoch's shuffle, drawn from the model's random state as ``Trainer.fit`` draws it."""
     return np.arange(n_rows, dtype=np.int64)[model.random_state.permutation(n_rows)]
+
+
+def epoch_orders(model: MLP, n_rows: int, epochs: int) -> list[np.ndarray]:
+    """Every epoch's shuffle, drawn from the model's random state as ``Trainer.fit`` draws
+    them: each epoch permutes the previous epoch's order, as the notebook does."""
+    order = np.arange(n_rows, dtype=np.int64)
+    orders = []
+    for _ in range(epochs):
+        order = order[model.random_state.permutation(n_rows)]
+        orders.append(order)
+    return orders
 
 
 # ---------------------------------------------------------------------------------------------
@@ -166,4 +303,14 @@ def timing_stats(seconds: list[float], flop: int) -> dict[str, Any]:
         "max_s": max(seconds),
         "gflops_median": flop / median / 1e9,
         "gflops_best": flop / min(seconds) / 1e9,
+    }
+
+
+def spread(seconds: list[float]) -> dict[str, Any]:
+    """Median, min and max of repeated timings."""
+    return {
+        "seconds": seconds,
+        "median_s": statistics.median(seconds),
+        "min_s": min(seconds),
+        "max_s": max(seconds),
     }

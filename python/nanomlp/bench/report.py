@@ -1,4 +1,5 @@
-"""The benchmark's report as files: the JSON record, a Markdown table, a PNG chart."""
+"""The benchmark's report as files: the JSON record, a Markdown table, a PNG chart; and the
+optimizer section's JSON record and Markdown tables."""
 
 from __future__ import annotations
 
@@ -11,7 +12,13 @@ from typing import Any
 import numpy as np
 
 from .._io import atomic_write
-from .config import BACKEND_LABELS, OUTPUT_NAMES
+from .config import (
+    BACKEND_LABELS,
+    OPTIMIZER_LABELS,
+    OPTIMIZER_OUTPUT_NAMES,
+    OUTPUT_NAMES,
+    RECIPE_LABELS,
+)
 from .machine import openblas_kernel
 from .run import thread_scaling
 
@@ -118,6 +125,172 @@ def markdown(report: dict[str, Any]) -> str:
         lines += ["", *(f"- {note}" for note in report["notes"])]
     lines += ["", f"Wall time of this run: {report['wall_seconds']:.0f} s.", ""]
     return "\n".join(lines)
+
+
+def _context(report: dict[str, Any], title: str) -> list[str]:
+    """The heading and the lines naming the date, machine, versions and BLAS environment."""
+    versions, machine, env = report["versions"], report["machine"], report["env"]
+    return [
+        f"# {title}",
+        "",
+        f"- Date: {report['date']}"
+        f"{'; QUICK smoke run on subsets' if report['config']['quick'] else ''}.",
+        f"- Machine: {machine.get('cpu_model')}, {machine.get('logical_cpus')} logical CPU(s)"
+        f" ({machine.get('physical_cores', '?')} physical), flags {' '.join(machine.get('flags', []))}.",
+        f"- Versions: nanomlp {versions['nanomlp']}, numpy {versions['numpy']}, "
+        f"torch {versions['torch'] or 'not installed'}, "
+        f"scikit-learn {versions.get('scikit-learn') or 'not installed'}; "
+        f"BLAS: OpenBLAS {openblas_kernel(report['blas'])}.",
+        f"- Environment: OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE'] or '(unset)'}, "
+        f"OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE'] or '(unset)'}.",
+    ]
+
+
+def _met(met: bool) -> str:
+    return "met" if met else "**missed**"
+
+
+def optimizers_markdown(report: dict[str, Any]) -> str:
+    """The optimizer section's report as a Markdown page: context, its three tables, notes."""
+    config, data, targets = report["config"], report["data"], report["targets"]
+    net = "-".join(map(str, config["layer_sizes"]))
+    lines = _context(report, "nanomlp benchmark: the optimizers")
+    load = report.get("load_average") or {}
+    if load.get("start") and load.get("end"):
+        lines.append(
+            f"- Load average (1 min) at the start and the end: {load['start'][0]:.1f}, "
+            f"{load['end'][0]:.1f} on {report['machine'].get('usable_cpus')} usable CPU(s) "
+            "(above that count, other processes shared the CPUs)."
+        )
+    lines += [
+        f"- Data: train on the first {data['n_train']:,} MNIST training images, test on "
+        f"{data['n_test']:,} test images.",
+        "",
+        "## Epoch time against plain SGD",
+        "",
+        f"One train-only epoch of the native engine ({net}, {data['n_train']:,} images, "
+        f"`Trainer.train_epoch`), each optimizer at its default rate from the same initial "
+        f"weights and shuffle, {config['repeats']} repeat(s), the optimizers taking turns "
+        "within each repeat. SGD: seconds, median (min–max); the others: the median of the "
+        "per-repeat ratios to plain SGD's epoch (their median seconds in brackets). Target: "
+        f"Adam and RMSprop at most {targets['epoch_ratio_max']:.2f}× SGD.",
+        "",
+    ]
+    names = config["optimizers"]
+    head = ["batch", "threads"] + [OPTIMIZER_LABELS[n] for n in names] + ["target"]
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "|".join(["---:"] * (len(head) - 1) + ["---"]) + "|")
+    for row in report["epoch_ratios"]:
+        cells = [str(row["batch_size"]), str(row["threads"])]
+        for name in names:
+            t = row["optimizers"][name]
+            if name == "sgd":
+                cells.append(f"{t['median_s']:.3g} s ({t['min_s']:.3g}–{t['max_s']:.3g})")
+            else:
+                cells.append(f"{t['ratio_to_sgd']:.2f}× ({t['median_s']:.3g} s)")
+        missed = row["target_missed"]
+        cells.append(
+            "met" if not missed else "**missed**: " + ", ".join(OPTIMIZER_LABELS[n] for n in missed)
+        )
+        lines.append("| " + " | ".join(cells) + " |")
+
+    tta = report["time_to_accuracy"]
+    recipes = tta["recipes"]
+    seeds = " / ".join(map(str, tta["seeds"]))
+    lines += [
+        "",
+        "## Time to 98%: `--preset fast` against PyTorch and the notebook's recipe",
+        "",
+        f"Training time: the training epochs alone (no data loading, no evaluation), "
+        f"{tta['threads']} thread(s), median of {config['fit_repeats']} run(s) per seed, the "
+        "recipes taking turns; test accuracy on the test images after the last epoch. "
+        "`--preset fast`: SGD with Nesterov momentum 0.9, OneCycleLR up to 0.15, batch 128, "
+        "4 epochs; PyTorch runs it with `torch.optim.SGD(nesterov=True)` and "
+        "`lr_scheduler.OneCycleLR` stepped per batch (momentum not cycled, as nanomlp's), from "
+        "the same initial weights in the same shuffles.",
+        "",
+        f"| recipe | test acc, seeds {seeds} | mean acc | training s, seeds {seeds} | median s |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, recipe in recipes.items():
+        lines.append(
+            f"| {RECIPE_LABELS[name]} | "
+            + " / ".join(f"{r['test_acc']:.4f}" for r in recipe["seeds"])
+            + f" | {recipe['mean_test_acc']:.4f} | "
+            + " / ".join(f"{r['median_s']:.2f}" for r in recipe["seeds"])
+            + f" | {recipe['median_s']:.2f} |"
+        )
+    ratio = tta["preset_vs_notebook"]
+    met = tta["targets_met"]
+    lines += [
+        "",
+        f"- `--preset fast` / the notebook's recipe, training time: "
+        f"{ratio['median_s_ratio']:.2f}× (per seed "
+        + ", ".join(f"{r:.2f}×" for r in ratio["per_seed"])
+        + f"); target ≤ {targets['preset_vs_notebook_max']}×: {_met(met['preset_vs_notebook'])}.",
+        f"- `--preset fast` mean test accuracy: {recipes['preset_fast']['mean_test_acc']:.4f}; "
+        f"target ≥ {targets['preset_mean_accuracy_min']}: {_met(met['preset_mean_accuracy'])}.",
+    ]
+    if "torch_vs_preset" in tta:
+        lines.append(
+            f"- PyTorch / nanomlp, the same recipe: {tta['torch_vs_preset']['median_s_ratio']:.2f}× "
+            "the training time."
+        )
+
+    sk = report["sklearn"]
+    if sk is not None:
+        est = sk["estimators"]
+        params = sk["params"]
+        lines += [
+            "",
+            "## `MLPClassifier` against scikit-learn's",
+            "",
+            f"`nanomlp.MLPClassifier(max_iter={params['max_iter']}, "
+            f"random_state={params['random_state']})` and "
+            f"`sklearn.neural_network.MLPClassifier(max_iter={params['max_iter']}, "
+            f"random_state={params['random_state']})`, every other parameter at its default "
+            f"(one hidden layer of 100, Adam, batches of 200), {params['threads']} threads "
+            "(the engine's; BLAS limited by threadpoolctl); fit seconds: median (min–max) of "
+            f"{config['fit_repeats']} fit(s), the two taking turns.",
+            "",
+            "| estimator | test acc | epochs | fit s |",
+            "|---|---:|---:|---:|",
+        ]
+        for name, label in (("nanomlp", "nanomlp"), ("sklearn", "scikit-learn")):
+            e = est[name]
+            lines.append(
+                f"| {label} | {e['test_acc']:.4f} | {e['n_iter']} | "
+                f"{e['median_s']:.2f} ({e['min_s']:.2f}–{e['max_s']:.2f}) |"
+            )
+        lines += [
+            "",
+            f"- nanomlp is {sk['speedup']:.2f}× faster (median of the per-fit ratios); target "
+            f"≥ {targets['sklearn_speedup_min']:g}×: {_met(sk['targets_met']['speedup'])}.",
+            f"- Accuracy difference: {100 * sk['accuracy_gap']:+.2f} points; target within "
+            f"{100 * targets['sklearn_accuracy_gap_max']:.1f}: "
+            f"{_met(sk['targets_met']['accuracy_gap'])}.",
+        ]
+    if report["notes"]:
+        lines += ["", *(f"- {note}" for note in report["notes"])]
+    lines += ["", f"Wall time of this run: {report['wall_seconds']:.0f} s.", ""]
+    return "\n".join(lines)
+
+
+def write_optimizer_outputs(
+    report: dict[str, Any], out_dir: str | os.PathLike[str]
+) -> dict[str, Path]:
+    """The JSON and Markdown files of the optimizer section's ``report`` in ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {kind: out / name for kind, name in OPTIMIZER_OUTPUT_NAMES.items()}
+    payloads = {
+        "json": json.dumps(report, indent=1) + "\n",
+        "markdown": optimizers_markdown(report),
+    }
+    for kind, payload in payloads.items():
+        with atomic_write(paths[kind], "wb") as f:
+            f.write(payload.encode())
+    return paths
 
 
 def chart_png(report: dict[str, Any]) -> bytes:
