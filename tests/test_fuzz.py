@@ -482,44 +482,31 @@ def _array_recipe(shape: tuple, dtype: str, value_range: tuple) -> dict:
     }
 
 
+def _one_weight_epoch(momentum: float, velocity: dict | None) -> dict:
+    """A train_epoch case on a 1-1 network, one row, with this momentum and velocity."""
+    return {
+        "target": "train_epoch",
+        "sizes": [1, 1],
+        "batch": 1,
+        "threads": 1,
+        "params": _array_recipe((2,), "float32", (-1, 1)),
+        "x": _array_recipe((1, 1), "float32", (-2, 2)),
+        "labels": _array_recipe((1,), "int32", (0, 0)),
+        "order": _array_recipe((1,), "int64", (0, 0)),
+        "lr": 0.0625,
+        "momentum": momentum,
+        "nesterov": False,
+        "weight_decay": 0.0,
+        "velocity": velocity,
+    }
+
+
 @FUZZ
 @given(case=train_cases("train_epoch"))
 # A momentum that float32 rounds to 0, with no velocity: plain SGD to the engine.
-@example(
-    case={
-        "target": "train_epoch",
-        "sizes": [1, 1],
-        "batch": 1,
-        "threads": 1,
-        "params": _array_recipe((2,), "float32", (-1, 1)),
-        "x": _array_recipe((1, 1), "float32", (-2, 2)),
-        "labels": _array_recipe((1,), "int32", (0, 0)),
-        "order": _array_recipe((1,), "int64", (0, 0)),
-        "lr": 0.0625,
-        "momentum": 2.6070122250455657e-257,
-        "nesterov": False,
-        "weight_decay": 0.0,
-        "velocity": None,
-    }
-)
+@example(case=_one_weight_epoch(2.6070122250455657e-257, None))
 # A negative momentum (refused by the Trainer, not the engine) with its velocity.
-@example(
-    case={
-        "target": "train_epoch",
-        "sizes": [1, 1],
-        "batch": 1,
-        "threads": 1,
-        "params": _array_recipe((2,), "float32", (-1, 1)),
-        "x": _array_recipe((1, 1), "float32", (-2, 2)),
-        "labels": _array_recipe((1,), "int32", (0, 0)),
-        "order": _array_recipe((1,), "int64", (0, 0)),
-        "lr": 0.0625,
-        "momentum": -1.0,
-        "nesterov": False,
-        "weight_decay": 0.0,
-        "velocity": _array_recipe((2,), "float32", (-1, 1)),
-    }
-)
+@example(case=_one_weight_epoch(-1.0, _array_recipe((2,), "float32", (-1, 1))))
 def test_core_train_epoch(case):
     judge(Child.run(case), NAMES)
 
