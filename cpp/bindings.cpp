@@ -364,7 +364,7 @@ PYBIND11_MODULE(_core, m) {
 
   py::class_<LockedNetwork>(m, "Network")
       .def(py::init([](std::vector<int64_t> layer_sizes, int64_t batch_size, int threads,
-                       py::object activations, float negative_slope) {
+                       py::object activations, float negative_slope, double label_smoothing) {
              require_sizes(layer_sizes, batch_size, threads);
              const size_t hidden = layer_sizes.size() - 2;
              std::vector<nanomlp::Activation> acts;
@@ -384,9 +384,12 @@ PYBIND11_MODULE(_core, m) {
              if (!std::isfinite(negative_slope))
                throw py::value_error("negative_slope must be finite, got " +
                                      std::to_string(negative_slope));
+             if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0))
+               throw py::value_error("label_smoothing must be in [0, 1], got " +
+                                     std::to_string(label_smoothing));
              try {
                return new LockedNetwork(std::move(layer_sizes), batch_size, threads,
-                                        std::move(acts), negative_slope);
+                                        std::move(acts), negative_slope, label_smoothing);
              } catch (const std::bad_alloc&) {
                PyErr_SetString(PyExc_MemoryError,
                                "not enough memory for the Network's workspaces (layer sizes and "
@@ -397,10 +400,12 @@ PYBIND11_MODULE(_core, m) {
            py::arg("layer_sizes"), py::arg("batch_size"), py::arg("threads") = 1,
            py::arg("activations") = py::none(),
            py::arg("negative_slope") = nanomlp::kDefaultLeakySlope,
+           py::arg("label_smoothing") = 0.0,
            "Workspaces for these layer sizes and batch size, and a pool of threads (>= 1); the "
            "results are bit-identical for any thread count. activations: one name per hidden "
            "layer (identity, relu, leaky_relu, tanh, sigmoid or logistic, gelu, gelu_tanh), "
-           "default relu; negative_slope: leaky_relu's.")
+           "default relu; negative_slope: leaky_relu's; label_smoothing: PyTorch's "
+           "CrossEntropyLoss(label_smoothing=) in [0, 1], in training and evaluation.")
       .def_property_readonly(
           "activations",
           [](const LockedNetwork& net) {
@@ -411,6 +416,7 @@ PYBIND11_MODULE(_core, m) {
           },
           "The hidden layers' activations, by name.")
       .def_property_readonly("negative_slope", &Network::negative_slope)
+      .def_property_readonly("label_smoothing", &Network::label_smoothing)
       .def_property_readonly("threads", &Network::threads)
       .def_property_readonly("kernel", &Network::kernel,
                              "The instruction-set path: avx512, avx2 or generic.")

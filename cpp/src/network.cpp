@@ -31,7 +31,7 @@ int checked_threads(int threads) {
 }  // namespace
 
 Network::Network(std::vector<int64_t> layer_sizes, int64_t batch_size, int threads,
-                 std::vector<Activation> activations, float negative_slope)
+                 std::vector<Activation> activations, float negative_slope, double label_smoothing)
     : sizes_(std::move(layer_sizes)),
       batch_(batch_size),
       kernels_(&select_kernels()),
@@ -54,6 +54,10 @@ Network::Network(std::vector<int64_t> layer_sizes, int64_t batch_size, int threa
   act_.assign(sizes_.size(), Activation::kIdentity);
   std::copy(activations.begin(), activations.end(), act_.begin() + 1);
   slope_ = negative_slope;
+  // Written so that NaN fails too.
+  if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0))
+    throw std::invalid_argument("label_smoothing must be in [0, 1]");
+  smoothing_ = label_smoothing;
   rows_ = std::max(batch_, kInferenceChunk);
   int64_t offset = 0, widest = 0;
   for (size_t l = 0; l + 1 < sizes_.size(); ++l) {
@@ -294,7 +298,7 @@ void Network::step(float* grads, bool update, const float* x, const int32_t* lab
                         backward ? deltas_[L].data() + r0 * C : nullptr, probs,
                         labels ? batch_labels_.data() + r0 : nullptr, r1 - r0, C,
                         weighted ? weight_total_ : static_cast<float>(B),
-                        weighted ? batch_weight_.data() + r0 : nullptr);
+                        weighted ? batch_weight_.data() + r0 : nullptr, smoothing_);
       return;
     }
     if (phase == 2 * L + 2) {

@@ -105,14 +105,34 @@ def forward(
     return probs, inputs
 
 
-def cross_entropy(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Per-row −log p[label], with p clipped as the notebook clips it."""
+def cross_entropy(
+    probs: np.ndarray, labels: np.ndarray, label_smoothing: float = 0.0
+) -> np.ndarray:
+    """Per-row −log p[label], with p clipped as the notebook clips it; with label smoothing ε,
+    ``(1 − ε)·(−log p[label]) + ε/C·Σ_j −log p_j`` (PyTorch's ``label_smoothing``), in float64
+    from the clipped p (the engine caps each term at −log EPSILON likewise)."""
     p = np.clip(probs[np.arange(len(labels)), labels], EPSILON, 1 - EPSILON)
-    return -np.log(p)
+    losses = -np.log(p)
+    if not label_smoothing:
+        return losses
+    every = -np.log(np.clip(probs.astype(np.float64), EPSILON, 1.0)).sum(axis=1)
+    eps = float(label_smoothing)
+    return (1.0 - eps) * losses.astype(np.float64) + eps / probs.shape[1] * every
 
 
 def one_hot(labels: np.ndarray, n_classes: int, dtype: np.dtype) -> np.ndarray:
     return np.eye(n_classes, dtype=dtype)[labels]
+
+
+def smoothed_targets(
+    labels: np.ndarray, n_classes: int, dtype: np.dtype, label_smoothing: float = 0.0
+) -> np.ndarray:
+    """The target distribution ``(1 − ε)·onehot + ε/C``, each entry rounded once from float64
+    to ``dtype`` (the engine's rounding): the one-hot itself when ε = 0."""
+    eps = float(label_smoothing)
+    on = np.asarray((1.0 - eps) + eps / n_classes, dtype=dtype)
+    off = np.asarray(eps / n_classes, dtype=dtype)
+    return np.where(one_hot(labels, n_classes, np.dtype(bool)), on, off)
 
 
 def weight_sum(weights: np.ndarray) -> float:
@@ -121,10 +141,13 @@ def weight_sum(weights: np.ndarray) -> float:
 
 
 def batch_loss(
-    probs: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray | None = None
+    probs: np.ndarray,
+    labels: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+    label_smoothing: float = 0.0,
 ) -> float:
     """The batch's mean cross-entropy in float64; ``Σ w_i·l_i / Σ w_i`` with weights (0 if Σ w = 0)."""
-    losses = cross_entropy(probs, labels).astype(np.float64)
+    losses = cross_entropy(probs, labels, label_smoothing).astype(np.float64)
     if sample_weight is None:
         return float(losses.mean())
     w = np.asarray(sample_weight, dtype=probs.dtype).astype(np.float64)
@@ -142,6 +165,7 @@ def backward(
     activations: Sequence[str] | None = None,
     saved: Sequence[np.ndarray | None] | None = None,
     negative_slope: float = DEFAULT_NEGATIVE_SLOPE,
+    label_smoothing: float = 0.0,
 ) -> tuple[Arrays, Arrays]:
     """Gradients (dW per layer, db per layer) of the batch's mean cross-entropy.
 
@@ -153,10 +177,11 @@ def backward(
     With weights all 1 this is ``(probs - onehot) / B`` to the bit; a batch whose weights are
     all 0 gives zero gradients. ``masks`` are the dropout masks ``forward`` used;
     ``activations`` and ``negative_slope`` its activations, ``saved`` what ``forward_saved``
-    returned for them (needed for any but relu and identity).
+    returned for them (needed for any but relu and identity). ``label_smoothing`` ε replaces
+    the one-hot by ``smoothed_targets``: ``dz = (probs − (1 − ε)·onehot − ε/C) / B``.
     """
     names = _hidden_activations(activations, len(weights) - 1)
-    diff = probs - one_hot(labels, probs.shape[1], probs.dtype)
+    diff = probs - smoothed_targets(labels, probs.shape[1], probs.dtype, label_smoothing)
     if sample_weight is None:
         dz = diff / labels.shape[0]
     else:
@@ -412,6 +437,7 @@ def train_epoch(
     clip_norm: float | None = None,
     activations: Sequence[str] | None = None,
     negative_slope: float = DEFAULT_NEGATIVE_SLOPE,
+    label_smoothing: float = 0.0,
     **sgd_options: Any,
 ) -> int:
     """One epoch of minibatch training over x[order], the last batch short; returns the steps.
@@ -425,7 +451,7 @@ def train_epoch(
     ``sample_weight`` (one per row of x); ``clip_grad_value``; ``clip_grad_norm``; the update.
     ``dropout`` is one rate for every hidden layer, or a sequence of one rate per hidden layer
     (0: no dropout on that layer). ``activations`` (one per hidden layer, default relu) and
-    ``negative_slope`` as ``forward``.
+    ``negative_slope`` as ``forward``; ``label_smoothing`` as ``backward``.
     """
     n_steps = -(-len(order) // batch_size)
     if np.ndim(lr) == 0:
@@ -473,6 +499,7 @@ def train_epoch(
             activations,
             saved,
             negative_slope,
+            label_smoothing,
         )
         if clip_value is not None:
             clip_grad_value(_layout_order(dws, dbs), clip_value)
@@ -501,8 +528,10 @@ def evaluate(
     return_proba: bool = False,
     activations: Sequence[str] | None = None,
     negative_slope: float = DEFAULT_NEGATIVE_SLOPE,
+    label_smoothing: float = 0.0,
 ) -> tuple[float, int, np.ndarray | None]:
-    """(loss sum, correct count, probabilities or None) over x, in chunks."""
+    """(loss sum, correct count, probabilities or None) over x, in chunks; the loss with
+    ``label_smoothing`` as ``cross_entropy``."""
     loss_sum, correct = 0.0, 0
     probs_out = (
         np.empty((len(x), weights[-1].shape[1]), weights[-1].dtype) if return_proba else None
@@ -513,6 +542,7 @@ def evaluate(
         if probs_out is not None:
             probs_out[start:stop] = probs
         if labels is not None:
-            loss_sum += float(np.sum(cross_entropy(probs, labels[start:stop]), dtype=np.float64))
+            losses = cross_entropy(probs, labels[start:stop], label_smoothing)
+            loss_sum += float(np.sum(losses, dtype=np.float64))
             correct += int(np.sum(np.argmax(probs, axis=1) == labels[start:stop]))
     return loss_sum, correct, probs_out

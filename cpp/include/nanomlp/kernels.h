@@ -14,8 +14,11 @@ constexpr float kMinProbability = 1e-10f;
 // dlogits[B×C] = (probs − onehot) / divisor (the batch size: the gradient of the mean loss), or
 // with row weights w[B], ((probs − onehot)·w[i]) / divisor (Σ w: the weighted mean), all zero
 // when that divisor is 0 (a batch whose weights are all 0), as reference.backward.
+// smoothing ε > 0: PyTorch's label smoothing, the target (1 − ε)·onehot + ε/C in place of the
+// one-hot (each entry rounded once from double to float32) and loss (1 − ε)·l_label + ε/C·Σ_j l_j,
+// every l_j = −log(max(p_j, kMinProbability)).
 void softmax_xent_rows(float* probs, double* loss, uint8_t* hit, float* dlogits,
                        const float* logits, const int32_t* labels, int64_t B, int64_t C,
-                       float divisor, const float* weights = nullptr);
+                       float divisor, const float* weights = nullptr, double smoothing = 0.0);
 
 }  // namespace nanomlp

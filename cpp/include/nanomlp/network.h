@@ -39,7 +39,7 @@ struct CacheAligned {
 using Floats = std::vector<float, CacheAligned<float>>;
 
 struct Metrics {
-  double loss_sum = 0.0;  // Σ over rows of the cross-entropy
+  double loss_sum = 0.0;  // Σ over rows of the (label-smoothed) cross-entropy
   int64_t correct = 0;    // rows whose argmax equals the label
   int64_t rows = 0;
 };
@@ -74,8 +74,11 @@ class Network {
   // threads ≥ 1: the results are bit-identical for any count. The kernel path is chosen here
   // (NANOMLP_KERNEL, else the best the CPU runs). activations: one per hidden layer, or empty
   // for ReLU everywhere; negative_slope: leaky_relu's (std::invalid_argument if not finite).
+  // label_smoothing ε in [0, 1]: the loss of training and evaluation is the cross-entropy
+  // against (1 − ε)·onehot + ε/C, as PyTorch's CrossEntropyLoss(label_smoothing=ε).
   Network(std::vector<int64_t> layer_sizes, int64_t batch_size, int threads = 1,
-          std::vector<Activation> activations = {}, float negative_slope = kDefaultLeakySlope);
+          std::vector<Activation> activations = {}, float negative_slope = kDefaultLeakySlope,
+          double label_smoothing = 0.0);
 
   const std::vector<int64_t>& layer_sizes() const { return sizes_; }
   int64_t batch_size() const { return batch_; }
@@ -85,6 +88,7 @@ class Network {
   // The activation of hidden layer h (0 ≤ h < hidden layers), and leaky_relu's slope.
   Activation activation(int64_t h) const { return act_[h + 1]; }
   float negative_slope() const { return slope_; }
+  double label_smoothing() const { return smoothing_; }
   // Offset of layer l's weights [K×N] in the parameter buffer; its bias [N] follows them.
   int64_t weight_offset(int64_t l) const { return offsets_[l]; }
   int64_t bias_offset(int64_t l) const { return offsets_[l] + sizes_[l] * sizes_[l + 1]; }
@@ -157,6 +161,7 @@ class Network {
   std::vector<Floats> deltas_;            // deltas_[l]: [rows×sizes_[l]], l ≥ 1: dLoss/dZ
   std::vector<Activation> act_;           // act_[l]: hidden layer l's activation, 1 ≤ l < L
   float slope_;                           // leaky_relu's negative_slope
+  double smoothing_ = 0.0;                // label smoothing ε
   // saved_[l]: [batch×sizes_[l]], what the derivative of act_[l] reads (see saves), sized
   // for z at construction, for outputs before dropout on the first epoch with dropout.
   std::vector<Floats> saved_;
