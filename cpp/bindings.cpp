@@ -134,6 +134,36 @@ void require_labels(const Network& net, const py::array& labels, py::ssize_t row
                             " is outside [0, " + std::to_string(classes) + ")");
 }
 
+// The loss's targets: int32 labels for cross-entropy, else float32 rows of the output width.
+void require_targets(const Network& net, const py::array& targets, py::ssize_t rows) {
+  if (net.loss() == nanomlp::Loss::kCrossEntropy) return require_labels(net, targets, rows);
+  require<float>(targets, "targets", 2);
+  const int64_t C = net.layer_sizes().back();
+  if (targets.shape(0) != rows || targets.shape(1) != C)
+    throw py::value_error("targets must have shape (" + std::to_string(rows) + ", " +
+                          std::to_string(C) + "), got " + shape_of(targets));
+}
+
+const char* loss_name(nanomlp::Loss loss) {
+  switch (loss) {
+    case nanomlp::Loss::kCrossEntropy: return "cross_entropy";
+    case nanomlp::Loss::kBinaryCrossEntropy: return "binary_cross_entropy";
+    case nanomlp::Loss::kMse: return "mse";
+    case nanomlp::Loss::kHuber: return "huber";
+  }
+  return "";
+}
+
+nanomlp::Loss loss_arg(const std::string& name) {
+  for (auto loss : {nanomlp::Loss::kCrossEntropy, nanomlp::Loss::kBinaryCrossEntropy,
+                    nanomlp::Loss::kMse, nanomlp::Loss::kHuber})
+    if (name == loss_name(loss)) return loss;
+  throw py::value_error(
+      "loss must be 'cross_entropy', 'binary_cross_entropy', 'mse' or "
+      "'huber', got '" +
+      name + "'");
+}
+
 void require_order(const py::array& order, py::ssize_t rows) {
   require<int64_t>(order, "order", 1);
   const auto* o = static_cast<const int64_t*>(order.data());
@@ -363,44 +393,56 @@ PYBIND11_MODULE(_core, m) {
   m.attr("__version__") = NANOMLP_VERSION;
 
   py::class_<LockedNetwork>(m, "Network")
-      .def(py::init([](std::vector<int64_t> layer_sizes, int64_t batch_size, int threads,
-                       py::object activations, float negative_slope) {
-             require_sizes(layer_sizes, batch_size, threads);
-             const size_t hidden = layer_sizes.size() - 2;
-             std::vector<nanomlp::Activation> acts;
-             if (!activations.is_none()) {
-               if (py::isinstance<py::str>(activations))
-                 throw py::type_error("activations must be a list of names, not one string");
-               for (py::handle name : activations) {
-                 if (!py::isinstance<py::str>(name))
-                   throw py::type_error("activations must hold names (str)");
-                 acts.push_back(activation_arg(name.cast<std::string>()));
-               }
-               if (acts.size() != hidden)
-                 throw py::value_error("activations must hold one name per hidden layer (" +
-                                       std::to_string(hidden) + "), got " +
-                                       std::to_string(acts.size()));
-             }
-             if (!std::isfinite(negative_slope))
-               throw py::value_error("negative_slope must be finite, got " +
-                                     std::to_string(negative_slope));
-             try {
-               return new LockedNetwork(std::move(layer_sizes), batch_size, threads,
-                                        std::move(acts), negative_slope);
-             } catch (const std::bad_alloc&) {
-               PyErr_SetString(PyExc_MemoryError,
-                               "not enough memory for the Network's workspaces (layer sizes and "
-                               "batch size too large for this machine)");
-               throw py::error_already_set();
-             }
-           }),
-           py::arg("layer_sizes"), py::arg("batch_size"), py::arg("threads") = 1,
-           py::arg("activations") = py::none(),
-           py::arg("negative_slope") = nanomlp::kDefaultLeakySlope,
-           "Workspaces for these layer sizes and batch size, and a pool of threads (>= 1); the "
-           "results are bit-identical for any thread count. activations: one name per hidden "
-           "layer (identity, relu, leaky_relu, tanh, sigmoid or logistic, gelu, gelu_tanh), "
-           "default relu; negative_slope: leaky_relu's.")
+      .def(
+          py::init([](std::vector<int64_t> layer_sizes, int64_t batch_size, int threads,
+                      py::object activations, float negative_slope, double label_smoothing,
+                      const std::string& loss, double delta) {
+            const nanomlp::Loss kind = loss_arg(loss);
+            if (!(delta > 0.0 && std::isfinite(delta)))
+              throw py::value_error("delta must be finite and > 0, got " + std::to_string(delta));
+            require_sizes(layer_sizes, batch_size, threads);
+            const size_t hidden = layer_sizes.size() - 2;
+            std::vector<nanomlp::Activation> acts;
+            if (!activations.is_none()) {
+              if (py::isinstance<py::str>(activations))
+                throw py::type_error("activations must be a list of names, not one string");
+              for (py::handle name : activations) {
+                if (!py::isinstance<py::str>(name))
+                  throw py::type_error("activations must hold names (str)");
+                acts.push_back(activation_arg(name.cast<std::string>()));
+              }
+              if (acts.size() != hidden)
+                throw py::value_error("activations must hold one name per hidden layer (" +
+                                      std::to_string(hidden) + "), got " +
+                                      std::to_string(acts.size()));
+            }
+            if (!std::isfinite(negative_slope))
+              throw py::value_error("negative_slope must be finite, got " +
+                                    std::to_string(negative_slope));
+            if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0))
+              throw py::value_error("label_smoothing must be in [0, 1], got " +
+                                    std::to_string(label_smoothing));
+            try {
+              return new LockedNetwork(std::move(layer_sizes), batch_size, threads, std::move(acts),
+                                       negative_slope, label_smoothing, kind, delta);
+            } catch (const std::bad_alloc&) {
+              PyErr_SetString(PyExc_MemoryError,
+                              "not enough memory for the Network's workspaces (layer sizes and "
+                              "batch size too large for this machine)");
+              throw py::error_already_set();
+            }
+          }),
+          py::arg("layer_sizes"), py::arg("batch_size"), py::arg("threads") = 1,
+          py::arg("activations") = py::none(),
+          py::arg("negative_slope") = nanomlp::kDefaultLeakySlope, py::arg("label_smoothing") = 0.0,
+          py::arg("loss") = "cross_entropy", py::arg("delta") = 1.0,
+          "Workspaces for these layer sizes and batch size, and a pool of threads (>= 1); the "
+          "results are bit-identical for any thread count. activations: one name per hidden "
+          "layer (identity, relu, leaky_relu, tanh, sigmoid or logistic, gelu, gelu_tanh), "
+          "default relu; negative_slope: leaky_relu's; label_smoothing: PyTorch's "
+          "CrossEntropyLoss(label_smoothing=) in [0, 1], in training and evaluation; loss: "
+          "cross_entropy (int32 labels), binary_cross_entropy, mse or huber (float32 targets "
+          "[rows, output width]); delta: huber's.")
       .def_property_readonly(
           "activations",
           [](const LockedNetwork& net) {
@@ -411,6 +453,9 @@ PYBIND11_MODULE(_core, m) {
           },
           "The hidden layers' activations, by name.")
       .def_property_readonly("negative_slope", &Network::negative_slope)
+      .def_property_readonly("label_smoothing", &Network::label_smoothing)
+      .def_property_readonly("loss", [](const LockedNetwork& net) { return loss_name(net.loss()); })
+      .def_property_readonly("delta", &Network::delta)
       .def_property_readonly("threads", &Network::threads)
       .def_property_readonly("kernel", &Network::kernel,
                              "The instruction-set path: avx512, avx2 or generic.")
@@ -429,7 +474,7 @@ PYBIND11_MODULE(_core, m) {
              double clip_norm, py::object velocity) {
             require_params(net, params, true);
             require_x(net, x);
-            require_labels(net, labels, x.shape(0));
+            require_targets(net, labels, x.shape(0));
             require_order(order, x.shape(0));
             // Only what the engine needs to run safely is checked here; the ranges of the
             // hyperparameters are the Python API's to check.
@@ -536,14 +581,19 @@ PYBIND11_MODULE(_core, m) {
 
             auto* p = static_cast<float*>(params.mutable_data());
             const auto* xs = static_cast<const float*>(x.data());
-            const auto* ys = static_cast<const int32_t*>(labels.data());
+            const bool ce = net.loss() == nanomlp::Loss::kCrossEntropy;
             const auto* os = static_cast<const int64_t*>(order.data());
             SignalPoll poll;
             int64_t steps;
             {
               py::gil_scoped_release nogil;
               std::lock_guard<std::mutex> lock(net.busy);
-              steps = net.train_epoch(p, slots, xs, ys, os, n, c, e, std::ref(poll));
+              if (ce)
+                steps = net.train_epoch(p, slots, xs, static_cast<const int32_t*>(labels.data()),
+                                        os, n, c, e, std::ref(poll));
+              else
+                steps = net.train_epoch(p, slots, xs, static_cast<const float*>(labels.data()), os,
+                                        n, c, e, std::ref(poll));
             }
             poll.rethrow_if_interrupted();
             return steps;
@@ -566,7 +616,7 @@ PYBIND11_MODULE(_core, m) {
           [](LockedNetwork& net, py::array params, py::array x, py::array labels) {
             require_params(net, params, false);
             require_x(net, x);
-            require_labels(net, labels, x.shape(0));
+            require_targets(net, labels, x.shape(0));
             const int64_t B = x.shape(0);
             if (B < 1 || B > net.batch_size())
               throw py::value_error(
@@ -579,9 +629,14 @@ PYBIND11_MODULE(_core, m) {
             {
               py::gil_scoped_release nogil;
               std::lock_guard<std::mutex> lock(net.busy);
-              loss = net.gradients(grads.mutable_data(), static_cast<const float*>(params.data()),
-                                   static_cast<const float*>(x.data()),
-                                   static_cast<const int32_t*>(labels.data()), order.data(), B);
+              const auto* ps = static_cast<const float*>(params.data());
+              const auto* xs = static_cast<const float*>(x.data());
+              if (net.loss() == nanomlp::Loss::kCrossEntropy)
+                loss = net.gradients(grads.mutable_data(), ps, xs,
+                                     static_cast<const int32_t*>(labels.data()), order.data(), B);
+              else
+                loss = net.gradients(grads.mutable_data(), ps, xs,
+                                     static_cast<const float*>(labels.data()), order.data(), B);
             }
             return py::make_tuple(grads, loss);
           },
@@ -594,12 +649,13 @@ PYBIND11_MODULE(_core, m) {
             require_params(net, params, false);
             require_x(net, x);
             const int64_t n = x.shape(0);
-            const int32_t* ys = nullptr;
+            const bool ce = net.loss() == nanomlp::Loss::kCrossEntropy;
+            const void* ys = nullptr;
             py::array labels_array;
             if (!labels.is_none()) {
               labels_array = labels.cast<py::array>();
-              require_labels(net, labels_array, n);
-              ys = static_cast<const int32_t*>(labels_array.data());
+              require_targets(net, labels_array, n);
+              ys = labels_array.data();
             }
             py::object proba = py::none();
             float* out = nullptr;
@@ -613,9 +669,11 @@ PYBIND11_MODULE(_core, m) {
             {
               py::gil_scoped_release nogil;
               std::lock_guard<std::mutex> lock(net.busy);
+              const auto* ps = static_cast<const float*>(params.data());
+              const auto* xs = static_cast<const float*>(x.data());
               metrics =
-                  net.evaluate(static_cast<const float*>(params.data()),
-                               static_cast<const float*>(x.data()), ys, n, out, std::ref(poll));
+                  ce ? net.evaluate(ps, xs, static_cast<const int32_t*>(ys), n, out, std::ref(poll))
+                     : net.evaluate(ps, xs, static_cast<const float*>(ys), n, out, std::ref(poll));
             }
             poll.rethrow_if_interrupted();
             return py::make_tuple(metrics.loss_sum, metrics.correct, proba);

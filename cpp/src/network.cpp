@@ -31,7 +31,8 @@ int checked_threads(int threads) {
 }  // namespace
 
 Network::Network(std::vector<int64_t> layer_sizes, int64_t batch_size, int threads,
-                 std::vector<Activation> activations, float negative_slope)
+                 std::vector<Activation> activations, float negative_slope, double label_smoothing,
+                 Loss loss, double delta)
     : sizes_(std::move(layer_sizes)),
       batch_(batch_size),
       kernels_(&select_kernels()),
@@ -54,6 +55,13 @@ Network::Network(std::vector<int64_t> layer_sizes, int64_t batch_size, int threa
   act_.assign(sizes_.size(), Activation::kIdentity);
   std::copy(activations.begin(), activations.end(), act_.begin() + 1);
   slope_ = negative_slope;
+  // Written so that NaN fails too.
+  if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0))
+    throw std::invalid_argument("label_smoothing must be in [0, 1]");
+  smoothing_ = label_smoothing;
+  if (!(delta > 0.0 && std::isfinite(delta)))
+    throw std::invalid_argument("delta must be finite and > 0");
+  loss_ = loss, delta_ = delta;
   rows_ = std::max(batch_, kInferenceChunk);
   int64_t offset = 0, widest = 0;
   for (size_t l = 0; l + 1 < sizes_.size(); ++l) {
@@ -92,6 +100,7 @@ Network::Network(std::vector<int64_t> layer_sizes, int64_t batch_size, int threa
   forward_chunks_.resize(L), dx_chunks_.resize(L), dw_chunks_.resize(L);
   phase_chunks_.resize(2 * L + 4);
   batch_labels_.resize(static_cast<size_t>(rows_));
+  batch_targets_.resize(static_cast<size_t>(rows_));
   batch_rows_.resize(static_cast<size_t>(rows_));
   row_loss_.resize(static_cast<size_t>(rows_));
   row_hit_.resize(static_cast<size_t>(rows_));
@@ -158,11 +167,12 @@ void Network::copy_back(float* params, float* const* state) const {
 }
 
 void Network::step(float* grads, bool update, const float* x, const int32_t* labels,
-                   const int64_t* order, int64_t B, Metrics* metrics) {
+                   const float* targets, const int64_t* order, int64_t B, Metrics* metrics) {
   const int64_t L = layers();
   const int T = pool_.size();
   const bool backward = update || grads;
-  const bool want_loss = metrics && labels;
+  const bool has_targets = labels || targets;
+  const bool want_loss = metrics && has_targets;
   const bool unfused = update && clip_norm_ > 0.0;  // clip_norm: gradients first, then update
   const bool dropout = update && dropout_;
   const int64_t C = sizes_[L];
@@ -175,6 +185,8 @@ void Network::step(float* grads, bool update, const float* x, const int32_t* lab
   }
   if (labels)
     for (int64_t i = 0; i < B; ++i) batch_labels_[i] = labels[order ? order[i] : i];
+  if (targets)
+    for (int64_t i = 0; i < B; ++i) batch_targets_[i] = targets + (order ? order[i] : i) * C;
   // Where the weight and bias gradients go: the caller's buffer, the clip_norm buffer, or
   // nowhere (fused into the update).
   float* grad_out = grads ? grads : unfused ? grads_.data() : nullptr;
@@ -289,12 +301,28 @@ void Network::step(float* grads, bool update, const float* x, const int32_t* lab
       const int64_t r0 = chunk * row_chunk, r1 = std::min(B, r0 + row_chunk);
       float* probs = acts_[L].data() + r0 * C;
       const bool weighted = update && weighted_;
-      softmax_xent_rows(probs, want_loss ? row_loss_.data() + r0 : nullptr,
-                        want_loss ? row_hit_.data() + r0 : nullptr,
-                        backward ? deltas_[L].data() + r0 * C : nullptr, probs,
-                        labels ? batch_labels_.data() + r0 : nullptr, r1 - r0, C,
-                        weighted ? weight_total_ : static_cast<float>(B),
-                        weighted ? batch_weight_.data() + r0 : nullptr);
+      const float divisor = weighted ? weight_total_ : static_cast<float>(B);
+      const float* w = weighted ? batch_weight_.data() + r0 : nullptr;
+      double* loss = want_loss ? row_loss_.data() + r0 : nullptr;
+      uint8_t* hit = want_loss ? row_hit_.data() + r0 : nullptr;
+      float* d = backward ? deltas_[L].data() + r0 * C : nullptr;
+      const float* const* y = targets ? batch_targets_.data() + r0 : nullptr;
+      switch (loss_) {
+        case Loss::kCrossEntropy:
+          softmax_xent_rows(probs, loss, hit, d, probs,
+                            labels ? batch_labels_.data() + r0 : nullptr, r1 - r0, C, divisor, w,
+                            smoothing_);
+          break;
+        case Loss::kBinaryCrossEntropy:
+          sigmoid_bce_rows(probs, loss, hit, d, probs, y, r1 - r0, C, divisor, w);
+          break;
+        case Loss::kMse:
+        case Loss::kHuber:
+          if (y) regression_rows(loss, d, probs, y, r1 - r0, C, divisor, w, loss_, delta_);
+          if (hit)
+            for (int64_t i = r0; i < r1; ++i) row_hit_[i] = 0;
+          break;
+      }
       return;
     }
     if (phase == 2 * L + 2) {
@@ -389,13 +417,36 @@ void Network::update_from_grads(int64_t chunk, int64_t chunks) {
   }
 }
 
+void Network::check_targets(bool labels, bool targets) const {
+  if (labels && loss_ != Loss::kCrossEntropy)
+    throw std::invalid_argument(
+        "int32 labels are cross-entropy's targets; this loss reads float32 "
+        "target rows");
+  if (targets && loss_ == Loss::kCrossEntropy)
+    throw std::invalid_argument("cross-entropy reads int32 labels, not float32 targets");
+}
+
 double Network::gradients(float* grads, const float* params, const float* x, const int32_t* labels,
                           const int64_t* order, int64_t B) {
+  check_targets(labels != nullptr, false);
+  return run_gradients(grads, params, x, labels, nullptr, order, B);
+}
+
+double Network::gradients(float* grads, const float* params, const float* x, const float* targets,
+                          const int64_t* order, int64_t B) {
+  check_targets(false, targets != nullptr);
+  return run_gradients(grads, params, x, nullptr, targets, order, B);
+}
+
+double Network::run_gradients(float* grads, const float* params, const float* x,
+                              const int32_t* labels, const float* targets, const int64_t* order,
+                              int64_t B) {
+  if (!labels && !targets) throw std::invalid_argument("gradients need targets");
   if (B < 1 || B > batch_) throw std::invalid_argument("rows must be in [1, batch_size]");
   Metrics metrics;
   // Without an update the parameters are only read.
   use_params(const_cast<float*>(params));
-  step(grads, false, x, labels, order, B, &metrics);
+  step(grads, false, x, labels, targets, order, B, &metrics);
   return metrics.loss_sum / static_cast<double>(B);
 }
 
@@ -429,6 +480,24 @@ int64_t Network::train_epoch(float* params, float* const* state, const float* x,
                              const int32_t* labels, const int64_t* order, int64_t n_order,
                              const OptimizerConfig& optimizer, const EpochOptions& options,
                              const std::function<bool()>& should_stop) {
+  check_targets(true, false);
+  return run_epoch(params, state, x, labels, nullptr, order, n_order, optimizer, options,
+                   should_stop);
+}
+
+int64_t Network::train_epoch(float* params, float* const* state, const float* x,
+                             const float* targets, const int64_t* order, int64_t n_order,
+                             const OptimizerConfig& optimizer, const EpochOptions& options,
+                             const std::function<bool()>& should_stop) {
+  check_targets(false, true);
+  return run_epoch(params, state, x, nullptr, targets, order, n_order, optimizer, options,
+                   should_stop);
+}
+
+int64_t Network::run_epoch(float* params, float* const* state, const float* x,
+                           const int32_t* labels, const float* targets, const int64_t* order,
+                           int64_t n_order, const OptimizerConfig& optimizer,
+                           const EpochOptions& options, const std::function<bool()>& should_stop) {
   bool used[3];
   state_slots(optimizer, used);
   float* slots[3];
@@ -478,7 +547,7 @@ int64_t Network::train_epoch(float* params, float* const* state, const float* x,
       }
       weight_total_ = static_cast<float>(total);
     }
-    step(nullptr, true, x, labels, order + start, B, nullptr);
+    step(nullptr, true, x, labels, targets, order + start, B, nullptr);
     ++steps;
   }
   copy_back(params, slots);
@@ -487,14 +556,27 @@ int64_t Network::train_epoch(float* params, float* const* state, const float* x,
 
 Metrics Network::evaluate(const float* params, const float* x, const int32_t* labels, int64_t n,
                           float* probs, const std::function<bool()>& should_stop) {
+  check_targets(labels != nullptr, false);
+  return run_evaluate(params, x, labels, nullptr, n, probs, should_stop);
+}
+
+Metrics Network::evaluate(const float* params, const float* x, const float* targets, int64_t n,
+                          float* outputs, const std::function<bool()>& should_stop) {
+  check_targets(false, targets != nullptr);
+  return run_evaluate(params, x, nullptr, targets, n, outputs, should_stop);
+}
+
+Metrics Network::run_evaluate(const float* params, const float* x, const int32_t* labels,
+                              const float* targets, int64_t n, float* probs,
+                              const std::function<bool()>& should_stop) {
   Metrics metrics;
   const int64_t C = sizes_.back();
   use_params(const_cast<float*>(params));
   for (int64_t start = 0; start < n; start += rows_) {
     if (should_stop && should_stop()) break;
     const int64_t B = std::min(rows_, n - start);
-    step(nullptr, false, x + start * sizes_[0], labels ? labels + start : nullptr, nullptr, B,
-         &metrics);
+    step(nullptr, false, x + start * sizes_[0], labels ? labels + start : nullptr,
+         targets ? targets + start * C : nullptr, nullptr, B, &metrics);
     if (probs) std::memcpy(probs + start * C, acts_.back().data(), sizeof(float) * B * C);
   }
   return metrics;

@@ -311,7 +311,9 @@ TEST_CASE("training, gradients and prediction equal the plain MLP's bit for bit"
 
         // A prediction: no labels, no loss.
         std::vector<float> predicted(kRows * c.sizes.back());
-        const Metrics p = net.evaluate(params.data(), d.x.data(), nullptr, kRows, predicted.data());
+        const Metrics p =
+            net.evaluate(params.data(), d.x.data(), static_cast<const int32_t*>(nullptr), kRows,
+                         predicted.data());
         check_same(predicted, w.probs, "predicted probabilities");
         CHECK(p.loss_sum == 0.0);
         CHECK(p.correct == 0);

@@ -64,7 +64,7 @@ class Backend(Protocol):
 class NativeBackend:
     """The C++ engine, on the model's float32 parameters in place."""
 
-    def __init__(self, model: MLP, threads: int) -> None:
+    def __init__(self, model: MLP, threads: int, label_smoothing: float = 0.0) -> None:
         if model.dtype != np.float32:
             raise ValueError(
                 f"backend='native' trains float32 parameters, but the model is {model.dtype}; "
@@ -72,6 +72,7 @@ class NativeBackend:
             )
         self.model = model
         self.threads = threads
+        self.label_smoothing = label_smoothing
         self._networks: dict[int, Any] = {}
         self.kernel: str = self._network(1).kernel
 
@@ -84,6 +85,7 @@ class NativeBackend:
                 threads=self.threads,
                 activations=list(self.model.activations),
                 negative_slope=self.model.negative_slope,
+                label_smoothing=self.label_smoothing,
             )
         return self._networks[batch_size]
 
@@ -143,8 +145,9 @@ class NumpyBackend:
 
     kernel = "numpy"
 
-    def __init__(self, model: MLP, threads: int) -> None:
+    def __init__(self, model: MLP, threads: int, label_smoothing: float = 0.0) -> None:
         self.model = model  # NumPy's BLAS picks its own threads: ``threads`` is the engine's
+        self.label_smoothing = label_smoothing
 
     def train_epoch(
         self,
@@ -183,6 +186,7 @@ class NumpyBackend:
             clip_norm=clip_norm,
             activations=m.activations,
             negative_slope=m.negative_slope,
+            label_smoothing=self.label_smoothing,
         )
 
     def evaluate(
@@ -190,7 +194,14 @@ class NumpyBackend:
     ) -> tuple[float, int, np.ndarray | None]:
         m = self.model
         return reference.evaluate(
-            m.weights, m.biases, x, labels, return_proba, m.activations, m.negative_slope
+            m.weights,
+            m.biases,
+            x,
+            labels,
+            return_proba,
+            m.activations,
+            m.negative_slope,
+            self.label_smoothing,
         )
 
 
@@ -219,8 +230,9 @@ def _dropout_rates(dropout: Any, hidden: int) -> list[float] | None:
 BACKENDS: dict[str, type] = {"native": NativeBackend, "numpy": NumpyBackend}
 
 
-def make_backend(name: Any, model: MLP, threads: int) -> Backend:
-    """The backend registered under ``name``, for ``model``."""
+def make_backend(name: Any, model: MLP, threads: int, label_smoothing: float = 0.0) -> Backend:
+    """The backend registered under ``name``, for ``model``; its loss is the cross-entropy with
+    ``label_smoothing`` (validated by the caller)."""
     if not isinstance(name, str) or name not in BACKENDS:
         raise ValueError(f"backend must be one of {tuple(BACKENDS)}, got {name!r}")
-    return BACKENDS[name](model, threads)
+    return BACKENDS[name](model, threads, label_smoothing)

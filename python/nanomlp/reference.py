@@ -31,6 +31,7 @@ from ._activations import (  # noqa: F401 (part of the reference)
 )
 from .clipping import clip_grad_norm, clip_grad_value, grad_norm  # noqa: F401 (part of the reference)
 from .dropout import dropout_mask
+from .losses import output, output_gradient, row_losses
 
 # The notebook clips probabilities to [EPSILON, 1 - EPSILON] before taking the log.
 EPSILON = 1e-10
@@ -66,6 +67,7 @@ def forward_saved(
     masks: Sequence[np.ndarray | None] | None = None,
     activations: Sequence[str] | None = None,
     negative_slope: float = DEFAULT_NEGATIVE_SLOPE,
+    loss: str = "cross_entropy",
 ) -> tuple[np.ndarray, Arrays, list[np.ndarray | None]]:
     """As ``forward``, with what each hidden layer's derivative needs (``backward``'s ``saved``):
     its output before dropout for tanh and sigmoid, its pre-activation z for leaky_relu, gelu
@@ -84,7 +86,19 @@ def forward_saved(
             a = a * masks[layer]
         inputs.append(a)
         saved.append(keep)
-    return softmax(np.dot(inputs[-1], weights[-1]) + biases[-1]), inputs, saved
+    z = np.dot(inputs[-1], weights[-1]) + biases[-1]
+    return (softmax(z) if loss == "cross_entropy" else output(z, loss)), inputs, saved
+
+
+def logits(
+    weights: Arrays,
+    biases: Arrays,
+    x: np.ndarray,
+    activations: Sequence[str] | None = None,
+    negative_slope: float = DEFAULT_NEGATIVE_SLOPE,
+) -> np.ndarray:
+    """The output layer's pre-activation z [B×k]: what binary cross-entropy's loss reads."""
+    return forward_saved(weights, biases, x, None, activations, negative_slope, "mse")[0]
 
 
 def forward(
@@ -105,14 +119,34 @@ def forward(
     return probs, inputs
 
 
-def cross_entropy(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Per-row −log p[label], with p clipped as the notebook clips it."""
+def cross_entropy(
+    probs: np.ndarray, labels: np.ndarray, label_smoothing: float = 0.0
+) -> np.ndarray:
+    """Per-row −log p[label], with p clipped as the notebook clips it; with label smoothing ε,
+    ``(1 − ε)·(−log p[label]) + ε/C·Σ_j −log p_j`` (PyTorch's ``label_smoothing``), in float64
+    from the clipped p (the engine caps each term at −log EPSILON likewise)."""
     p = np.clip(probs[np.arange(len(labels)), labels], EPSILON, 1 - EPSILON)
-    return -np.log(p)
+    losses = -np.log(p)
+    if not label_smoothing:
+        return losses
+    every = -np.log(np.clip(probs.astype(np.float64), EPSILON, 1.0)).sum(axis=1)
+    eps = float(label_smoothing)
+    return (1.0 - eps) * losses.astype(np.float64) + eps / probs.shape[1] * every
 
 
 def one_hot(labels: np.ndarray, n_classes: int, dtype: np.dtype) -> np.ndarray:
     return np.eye(n_classes, dtype=dtype)[labels]
+
+
+def smoothed_targets(
+    labels: np.ndarray, n_classes: int, dtype: np.dtype, label_smoothing: float = 0.0
+) -> np.ndarray:
+    """The target distribution ``(1 − ε)·onehot + ε/C``, each entry rounded once from float64
+    to ``dtype`` (the engine's rounding): the one-hot itself when ε = 0."""
+    eps = float(label_smoothing)
+    on = np.asarray((1.0 - eps) + eps / n_classes, dtype=dtype)
+    off = np.asarray(eps / n_classes, dtype=dtype)
+    return np.where(one_hot(labels, n_classes, np.dtype(bool)), on, off)
 
 
 def weight_sum(weights: np.ndarray) -> float:
@@ -121,10 +155,13 @@ def weight_sum(weights: np.ndarray) -> float:
 
 
 def batch_loss(
-    probs: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray | None = None
+    probs: np.ndarray,
+    labels: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+    label_smoothing: float = 0.0,
 ) -> float:
     """The batch's mean cross-entropy in float64; ``Σ w_i·l_i / Σ w_i`` with weights (0 if Σ w = 0)."""
-    losses = cross_entropy(probs, labels).astype(np.float64)
+    losses = cross_entropy(probs, labels, label_smoothing).astype(np.float64)
     if sample_weight is None:
         return float(losses.mean())
     w = np.asarray(sample_weight, dtype=probs.dtype).astype(np.float64)
@@ -142,6 +179,9 @@ def backward(
     activations: Sequence[str] | None = None,
     saved: Sequence[np.ndarray | None] | None = None,
     negative_slope: float = DEFAULT_NEGATIVE_SLOPE,
+    label_smoothing: float = 0.0,
+    loss: str = "cross_entropy",
+    delta: float = 1.0,
 ) -> tuple[Arrays, Arrays]:
     """Gradients (dW per layer, db per layer) of the batch's mean cross-entropy.
 
@@ -153,16 +193,22 @@ def backward(
     With weights all 1 this is ``(probs - onehot) / B`` to the bit; a batch whose weights are
     all 0 gives zero gradients. ``masks`` are the dropout masks ``forward`` used;
     ``activations`` and ``negative_slope`` its activations, ``saved`` what ``forward_saved``
-    returned for them (needed for any but relu and identity).
+    returned for them (needed for any but relu and identity). ``label_smoothing`` ε replaces
+    the one-hot by ``smoothed_targets``: ``dz = (probs − (1 − ε)·onehot − ε/C) / B``. Another
+    ``loss`` (``losses.LOSSES``) reads ``probs`` as its outputs and ``labels`` as its targets
+    [B×k], through ``losses.output_gradient`` (``delta``: Huber's).
     """
     names = _hidden_activations(activations, len(weights) - 1)
-    diff = probs - one_hot(labels, probs.shape[1], probs.dtype)
-    if sample_weight is None:
-        dz = diff / labels.shape[0]
+    w = None if sample_weight is None else np.asarray(sample_weight).astype(probs.dtype)
+    total = None if w is None else weight_sum(w)
+    if loss != "cross_entropy":
+        dz = output_gradient(probs, labels, loss, w, total, delta)
     else:
-        w = np.asarray(sample_weight).astype(probs.dtype)
-        total = weight_sum(w)
-        dz = diff * w[:, None] / probs.dtype.type(total) if total else np.zeros_like(diff)
+        diff = probs - smoothed_targets(labels, probs.shape[1], probs.dtype, label_smoothing)
+        if w is None:
+            dz = diff / labels.shape[0]
+        else:
+            dz = diff * w[:, None] / probs.dtype.type(total) if total else np.zeros_like(diff)
     dws: Arrays = [None] * len(weights)  # type: ignore[list-item]
     dbs: Arrays = [None] * len(weights)  # type: ignore[list-item]
     for layer in range(len(weights) - 1, -1, -1):
@@ -412,6 +458,9 @@ def train_epoch(
     clip_norm: float | None = None,
     activations: Sequence[str] | None = None,
     negative_slope: float = DEFAULT_NEGATIVE_SLOPE,
+    label_smoothing: float = 0.0,
+    loss: str = "cross_entropy",
+    delta: float = 1.0,
     **sgd_options: Any,
 ) -> int:
     """One epoch of minibatch training over x[order], the last batch short; returns the steps.
@@ -425,7 +474,8 @@ def train_epoch(
     ``sample_weight`` (one per row of x); ``clip_grad_value``; ``clip_grad_norm``; the update.
     ``dropout`` is one rate for every hidden layer, or a sequence of one rate per hidden layer
     (0: no dropout on that layer). ``activations`` (one per hidden layer, default relu) and
-    ``negative_slope`` as ``forward``.
+    ``negative_slope`` as ``forward``; ``label_smoothing``, ``loss`` and ``delta`` as
+    ``backward`` (``labels`` are then the targets [n×k]).
     """
     n_steps = -(-len(order) // batch_size)
     if np.ndim(lr) == 0:
@@ -460,7 +510,7 @@ def train_epoch(
                 for layer, (w, p) in enumerate(zip(weights[:-1], rates))
             ]
         probs, inputs, saved = forward_saved(
-            weights, biases, x[rows], masks, activations, negative_slope
+            weights, biases, x[rows], masks, activations, negative_slope, loss
         )
         batch_weight = None if sample_weight is None else sample_weight[rows]
         dws, dbs = backward(
@@ -473,6 +523,9 @@ def train_epoch(
             activations,
             saved,
             negative_slope,
+            label_smoothing,
+            loss,
+            delta,
         )
         if clip_value is not None:
             clip_grad_value(_layout_order(dws, dbs), clip_value)
@@ -501,18 +554,36 @@ def evaluate(
     return_proba: bool = False,
     activations: Sequence[str] | None = None,
     negative_slope: float = DEFAULT_NEGATIVE_SLOPE,
+    label_smoothing: float = 0.0,
+    loss: str = "cross_entropy",
+    delta: float = 1.0,
 ) -> tuple[float, int, np.ndarray | None]:
-    """(loss sum, correct count, probabilities or None) over x, in chunks."""
+    """(loss sum, correct count, outputs or None) over x, in chunks; the loss with
+    ``label_smoothing`` as ``cross_entropy``. Other losses: ``labels`` are the targets [n×k];
+    the count is of rows whose every (output ≥ 0.5) matches its 0/1 target for binary
+    cross-entropy (exact match), 0 for the regressions."""
     loss_sum, correct = 0.0, 0
     probs_out = (
         np.empty((len(x), weights[-1].shape[1]), weights[-1].dtype) if return_proba else None
     )
     for start in range(0, len(x), INFERENCE_CHUNK):
         stop = start + INFERENCE_CHUNK
+        if loss != "cross_entropy":
+            z = logits(weights, biases, x[start:stop], activations, negative_slope)
+            out = output(z, loss)
+            if probs_out is not None:
+                probs_out[start:stop] = out
+            if labels is not None:
+                y = labels[start:stop]
+                loss_sum += float(np.sum(row_losses(z, y, loss, delta), dtype=np.float64))
+                if loss == "binary_cross_entropy":
+                    correct += int(np.sum(np.all((out >= 0.5) == (y != 0), axis=1)))
+            continue
         probs, _ = forward(weights, biases, x[start:stop], None, activations, negative_slope)
         if probs_out is not None:
             probs_out[start:stop] = probs
         if labels is not None:
-            loss_sum += float(np.sum(cross_entropy(probs, labels[start:stop]), dtype=np.float64))
+            losses = cross_entropy(probs, labels[start:stop], label_smoothing)
+            loss_sum += float(np.sum(losses, dtype=np.float64))
             correct += int(np.sum(np.argmax(probs, axis=1) == labels[start:stop]))
     return loss_sum, correct, probs_out

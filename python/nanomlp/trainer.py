@@ -12,6 +12,7 @@ from . import _defaults
 from ._checks import (
     check_bool,
     check_features,
+    check_float,
     check_int,
     check_labels,
     check_positive_float,
@@ -23,6 +24,8 @@ from .model import MLP
 from .optim import SGD, Optimizer, get_optimizer
 from .schedules import get_schedule
 from .weighting import check_sample_weight, class_weight_to_sample_weight
+
+LOSSES = ("cross_entropy",)
 
 
 class Trainer:
@@ -47,6 +50,11 @@ class Trainer:
     NumPy reference in the model's dtype. ``threads`` is the native engine's thread count
     (default: NANOMLP_NUM_THREADS, else the available cores); its results are bit-identical for
     any count.
+
+    ``loss="cross_entropy"`` (softmax outputs, int class labels) is the only loss so far;
+    ``label_smoothing`` ε in [0, 1] trains against ``(1 − ε)·onehot + ε/C`` as PyTorch's
+    ``CrossEntropyLoss(label_smoothing=ε)``, and the loss that ``evaluate`` and the logs report
+    is that smoothed cross-entropy.
     """
 
     def __init__(
@@ -64,6 +72,8 @@ class Trainer:
         lr_schedule: Any = None,
         clip_norm: float | None = None,
         clip_value: float | None = None,
+        loss: str = "cross_entropy",
+        label_smoothing: float = 0.0,
     ) -> None:
         if not isinstance(model, MLP):
             raise TypeError(f"model must be an nanomlp.MLP, got {type(model).__name__}")
@@ -77,7 +87,11 @@ class Trainer:
         self.batch_size = check_int(batch_size, "batch_size", 1)
         self.epochs = check_int(epochs, "epochs", 0)
         self.threads = resolve_threads(threads)
-        self._engine = make_backend(backend, model, self.threads)
+        if not isinstance(loss, str) or loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        self.loss = loss
+        self.label_smoothing = check_float(label_smoothing, "label_smoothing", 0.0, 1.0)
+        self._engine = make_backend(backend, model, self.threads, self.label_smoothing)
         self.backend = backend
         self.stop_training = False
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "nanomlp/gemm.h"
+#include "nanomlp/kernels.h"
 #include "nanomlp/threads.h"
 
 namespace nanomlp {
@@ -39,7 +40,7 @@ struct CacheAligned {
 using Floats = std::vector<float, CacheAligned<float>>;
 
 struct Metrics {
-  double loss_sum = 0.0;  // Σ over rows of the cross-entropy
+  double loss_sum = 0.0;  // Σ over rows of the (label-smoothed) cross-entropy
   int64_t correct = 0;    // rows whose argmax equals the label
   int64_t rows = 0;
 };
@@ -74,8 +75,14 @@ class Network {
   // threads ≥ 1: the results are bit-identical for any count. The kernel path is chosen here
   // (NANOMLP_KERNEL, else the best the CPU runs). activations: one per hidden layer, or empty
   // for ReLU everywhere; negative_slope: leaky_relu's (std::invalid_argument if not finite).
+  // label_smoothing ε in [0, 1]: the loss of training and evaluation is the cross-entropy
+  // against (1 − ε)·onehot + ε/C, as PyTorch's CrossEntropyLoss(label_smoothing=ε).
+  // loss: the output layer's (kernels.h); delta > 0: Huber's. Cross-entropy reads int32
+  // labels, the others float32 targets [rows×C] (the overloads taking const float*; the
+  // wrong kind throws std::invalid_argument).
   Network(std::vector<int64_t> layer_sizes, int64_t batch_size, int threads = 1,
-          std::vector<Activation> activations = {}, float negative_slope = kDefaultLeakySlope);
+          std::vector<Activation> activations = {}, float negative_slope = kDefaultLeakySlope,
+          double label_smoothing = 0.0, Loss loss = Loss::kCrossEntropy, double delta = 1.0);
 
   const std::vector<int64_t>& layer_sizes() const { return sizes_; }
   int64_t batch_size() const { return batch_; }
@@ -85,6 +92,9 @@ class Network {
   // The activation of hidden layer h (0 ≤ h < hidden layers), and leaky_relu's slope.
   Activation activation(int64_t h) const { return act_[h + 1]; }
   float negative_slope() const { return slope_; }
+  double label_smoothing() const { return smoothing_; }
+  Loss loss() const { return loss_; }
+  double delta() const { return delta_; }
   // Offset of layer l's weights [K×N] in the parameter buffer; its bias [N] follows them.
   int64_t weight_offset(int64_t l) const { return offsets_[l]; }
   int64_t bias_offset(int64_t l) const { return offsets_[l] + sizes_[l] * sizes_[l + 1]; }
@@ -108,6 +118,11 @@ class Network {
                       const int64_t* order, int64_t n_order, const OptimizerConfig& optimizer,
                       const EpochOptions& options, const std::function<bool()>& should_stop);
 
+  // The same over float32 targets [rows of x × C], for the losses other than cross-entropy.
+  int64_t train_epoch(float* params, float* const* state, const float* x, const float* targets,
+                      const int64_t* order, int64_t n_order, const OptimizerConfig& optimizer,
+                      const EpochOptions& options, const std::function<bool()>& should_stop);
+
   // Which state slots an optimizer reads and writes.
   static void state_slots(const OptimizerConfig& optimizer, bool used[3]);
 
@@ -120,6 +135,11 @@ class Network {
   // not null, loss and accuracy if labels is not null. should_stop is polled between chunks.
   Metrics evaluate(const float* params, const float* x, const int32_t* labels, int64_t n,
                    float* probs, const std::function<bool()>& should_stop = {});
+  // Over float32 targets [n×C] (or null) and float32 target rows.
+  double gradients(float* grads, const float* params, const float* x, const float* targets,
+                   const int64_t* order, int64_t B);
+  Metrics evaluate(const float* params, const float* x, const float* targets, int64_t n,
+                   float* outputs, const std::function<bool()>& should_stop = {});
 
  private:
   // One batch of B rows, x[order[i]] (or contiguous rows when order is null). Always the
@@ -127,8 +147,21 @@ class Network {
   // the backward pass and the update of params by rule_w_ and rule_b_ (with the step's
   // dropout, sample weights and clipping). Adds loss and hits to metrics when not null.
   // params is only written when update.
-  void step(float* grads, bool update, const float* x, const int32_t* labels, const int64_t* order,
-            int64_t B, Metrics* metrics);
+  // One of labels and targets is read: the one of the loss (the other is null).
+  void step(float* grads, bool update, const float* x, const int32_t* labels, const float* targets,
+            const int64_t* order, int64_t B, Metrics* metrics);
+  // The bodies of the public overloads; check_targets: std::invalid_argument if the kind
+  // given is not the loss's.
+  void check_targets(bool labels, bool targets) const;
+  int64_t run_epoch(float* params, float* const* state, const float* x, const int32_t* labels,
+                    const float* targets, const int64_t* order, int64_t n_order,
+                    const OptimizerConfig& optimizer, const EpochOptions& options,
+                    const std::function<bool()>& should_stop);
+  double run_gradients(float* grads, const float* params, const float* x, const int32_t* labels,
+                       const float* targets, const int64_t* order, int64_t B);
+  Metrics run_evaluate(const float* params, const float* x, const int32_t* labels,
+                       const float* targets, int64_t n, float* probs,
+                       const std::function<bool()>& should_stop);
   // The clip_norm path, after the backward pass into grads_: the norm (one chunk, in the
   // fixed order), then the update of the rows [chunk share] of every layer.
   void clip_and_norm();
@@ -157,6 +190,10 @@ class Network {
   std::vector<Floats> deltas_;            // deltas_[l]: [rows×sizes_[l]], l ≥ 1: dLoss/dZ
   std::vector<Activation> act_;           // act_[l]: hidden layer l's activation, 1 ≤ l < L
   float slope_;                           // leaky_relu's negative_slope
+  double smoothing_ = 0.0;                // label smoothing ε
+  Loss loss_ = Loss::kCrossEntropy;
+  double delta_ = 1.0;                       // Huber's
+  std::vector<const float*> batch_targets_;  // [rows]: the batch's target rows, in place
   // saved_[l]: [batch×sizes_[l]], what the derivative of act_[l] reads (see saves), sized
   // for z at construction, for outputs before dropout on the first epoch with dropout.
   std::vector<Floats> saved_;

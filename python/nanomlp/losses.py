@@ -1,0 +1,136 @@
+"""The output layer's losses beyond softmax cross-entropy, in NumPy, as the engine computes them.
+
+Each loss fixes the output layer's activation and its targets:
+
+- ``cross_entropy``: softmax over int class labels (``reference.cross_entropy``);
+- ``binary_cross_entropy``: sigmoid, an indicator matrix [n, k] of 0s and 1s; the loss from
+  the logits, ``max(z, 0) − z·y + log1p(exp(−|z|))`` (PyTorch's ``BCEWithLogitsLoss``), the
+  mean over labels and rows;
+- ``mse``: identity, real targets [n] or [n, k]; PyTorch's ``MSELoss``, the mean over all;
+- ``huber``: identity, as mse; PyTorch's ``HuberLoss(delta)``.
+
+The gradient of the mean loss with respect to the logits is ``g / (B·k)`` per entry, or
+``g·w / (Σw·k)`` with sample weights, ``g`` being ``σ(z) − y``, ``2·(z − y)`` or
+``clamp(z − y, −δ, δ)``: each operation rounded in the array's dtype, as the engine rounds it
+in float32. Loss values are computed in float64.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+LOSSES = ("cross_entropy", "binary_cross_entropy", "mse", "huber")
+# The output layer's activation under each loss.
+OUTPUTS = {
+    "cross_entropy": "softmax",
+    "binary_cross_entropy": "sigmoid",
+    "mse": "identity",
+    "huber": "identity",
+}
+REGRESSION = ("mse", "huber")
+
+
+def check_loss(loss: Any) -> str:
+    """A loss name among ``LOSSES``, else ValueError naming ``loss``."""
+    if not isinstance(loss, str) or loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    return loss
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """σ(z) in z's dtype, exp of non-positive numbers only (no overflow)."""
+    e = np.exp(-np.abs(z))
+    one = z.dtype.type(1)
+    return np.where(z >= 0, one / (one + e), e / (one + e))
+
+
+def output(z: np.ndarray, loss: str) -> np.ndarray:
+    """The output layer's activation of the logits z [B×k] under ``loss``."""
+    kind = OUTPUTS[loss]
+    if kind == "softmax":
+        shifted = np.exp(z - np.max(z, axis=1, keepdims=True))
+        return shifted / np.sum(shifted, axis=1, keepdims=True)
+    return sigmoid(z) if kind == "sigmoid" else z
+
+
+def row_losses(z: np.ndarray, targets: np.ndarray, loss: str, delta: float = 1.0) -> np.ndarray:
+    """Per-row loss (mean over the row's k outputs) in float64, from the logits z [B×k]; the
+    residual ``z − y`` is rounded in z's dtype first, as the engine does."""
+    if loss == "binary_cross_entropy":
+        z64, y = z.astype(np.float64), targets.astype(np.float64)
+        per = np.maximum(z64, 0.0) - z64 * y + np.log1p(np.exp(-np.abs(z64)))
+    else:
+        r = (z - targets.astype(z.dtype)).astype(np.float64)
+        if loss == "mse":
+            per = r * r
+        else:
+            a = np.abs(r)
+            per = np.where(a <= delta, 0.5 * r * r, delta * (a - 0.5 * delta))
+    return per.mean(axis=1)
+
+
+def output_gradient(
+    out: np.ndarray,
+    targets: np.ndarray,
+    loss: str,
+    weights: np.ndarray | None = None,
+    total: float | None = None,
+    delta: float = 1.0,
+) -> np.ndarray:
+    """dLoss/dz [B×k] of the batch's (weighted) mean loss, from the outputs; ``weights`` are the
+    rows' weights in the dtype and ``total`` their sum (``reference.weight_sum``)."""
+    dt = out.dtype.type
+    y = targets.astype(out.dtype)
+    r = out - y
+    if loss == "mse":
+        g = dt(2) * r
+    elif loss == "huber":
+        g = np.clip(r, -dt(delta), dt(delta))
+    else:
+        g = r
+    k = dt(out.shape[1])
+    if weights is None:
+        return g / (dt(out.shape[0]) * k)
+    if not total:
+        return np.zeros_like(g)
+    return g * weights[:, None] / (dt(total) * k)
+
+
+def check_targets(y: Any, n_rows: int, n_outputs: int, loss: str, name: str = "y") -> np.ndarray:
+    """Float32 targets [n_rows, n_outputs] for a loss other than cross-entropy (ValueError
+    naming ``name`` otherwise): binary cross-entropy's must be 0 or 1, the regressions'
+    finite; a 1-D y is one output's column."""
+    try:
+        arr = np.asarray(y)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be an array of numbers ({err})") from err
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    if arr.ndim == 1 and n_outputs == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or arr.shape != (n_rows, n_outputs):
+        raise ValueError(
+            f"{name} must have shape ({n_rows}, {n_outputs}) for loss={loss!r} "
+            f"(one column per output), got {arr.shape}"
+        )
+    out = np.ascontiguousarray(arr, dtype=np.float32)
+    if loss == "binary_cross_entropy":
+        if not np.isin(arr, (0, 1)).all():
+            raise ValueError(f"{name} must hold only 0 and 1 for binary_cross_entropy")
+    elif not np.isfinite(out).all():
+        raise ValueError(f"{name} must be finite (no NaN or infinity) in float32")
+    return out
+
+
+def r2_score(y: np.ndarray, pred: np.ndarray) -> float:
+    """scikit-learn's r2_score, uniform average over the columns: a constant column scores 1
+    if predicted exactly, else 0."""
+    y64, p64 = np.asarray(y, np.float64), np.asarray(pred, np.float64)
+    if y64.ndim == 1:
+        y64, p64 = y64[:, None], p64.reshape(len(p64), -1)
+    num = ((y64 - p64) ** 2).sum(axis=0)
+    den = ((y64 - y64.mean(axis=0)) ** 2).sum(axis=0)
+    scores = np.where(den != 0, 1.0 - num / np.where(den != 0, den, 1.0), (num == 0) * 1.0)
+    return float(scores.mean())
