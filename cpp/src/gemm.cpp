@@ -152,6 +152,10 @@ bool cpu_has(const std::string& feature) {
   if (feature == "avx512") return __builtin_cpu_supports("avx512f");
   if (feature == "avx2") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
+#if defined(__aarch64__)
+  // Advanced SIMD is mandatory in AArch64.
+  if (feature == "neon") return true;
+#endif
   return false;
 }
 
@@ -161,6 +165,7 @@ std::vector<const Kernels*> available_kernels() {
   std::vector<const Kernels*> out;
   if (const Kernels* k = detail::avx512_kernels(); k && cpu_has("avx512")) out.push_back(k);
   if (const Kernels* k = detail::avx2_kernels(); k && cpu_has("avx2")) out.push_back(k);
+  if (const Kernels* k = detail::neon_kernels(); k && cpu_has("neon")) out.push_back(k);
   out.push_back(&kGeneric);
   return out;
 }
@@ -171,8 +176,9 @@ const Kernels& kernels_named(const std::string& name) {
     if (name == k->name) return *k;
     names += (names.empty() ? "" : ", ") + std::string(k->name);
   }
-  if (name != "avx512" && name != "avx2" && name != "generic")
-    throw std::invalid_argument("unknown kernel '" + name + "': expected avx512, avx2 or generic");
+  if (name != "avx512" && name != "avx2" && name != "neon" && name != "generic")
+    throw std::invalid_argument("unknown kernel '" + name +
+                                "': expected avx512, avx2, neon or generic");
   throw std::invalid_argument("kernel '" + name +
                               "' cannot run on this CPU or build (available: " + names + ")");
 }
