@@ -1,0 +1,147 @@
+// A few epochs of training from fixed seeds, whose final parameters and optimizer state are
+// written, byte for byte, to the file named on the command line. The kernel path is the one
+// NANOMLP_KERNEL names (else the best this CPU runs). Built for x86-64 and for AArch64, and run
+// on every path of each, it shows that the bits do not depend on the architecture (.ci/arm64
+// compares the files): the inputs come from integer arithmetic only, so they are the same
+// everywhere, and what follows is the engine's own rounding.
+#include <cstdint>
+#include <cstdio>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "nanomlp/network.h"
+
+namespace {
+
+using nanomlp::Activation;
+using nanomlp::EpochOptions;
+using nanomlp::Network;
+using nanomlp::OptimizerConfig;
+using nanomlp::OptimizerKind;
+
+// splitmix64: the same sequence on every platform, unlike the standard distributions.
+struct Random {
+  uint64_t s;
+  uint64_t next() {
+    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  // Uniform in [lo, hi): 24 random bits scaled exactly, then one rounding of each operation.
+  float uniform(float lo, float hi) {
+    const float u = static_cast<float>(next() >> 40) * (1.0f / 16777216.0f);
+    return lo + (hi - lo) * u;
+  }
+};
+
+struct Case {
+  const char* name;
+  std::vector<int64_t> sizes;
+  std::vector<Activation> activations;
+  OptimizerConfig optimizer;
+  bool dropout, weights;
+  double clip_value, clip_norm;
+};
+
+// Trains one case for three epochs and appends its parameters and state to out.
+void run(const Case& c, std::vector<float>* out) {
+  const int64_t rows = 192, batch = 32, epochs = 3;
+  const int64_t inputs = c.sizes.front(), classes = c.sizes.back();
+  Random rng{0x5EED0000ull + c.sizes.size()};
+  std::vector<float> x(rows * inputs);
+  for (float& v : x) v = rng.uniform(0.0f, 1.0f);
+  std::vector<int32_t> labels(rows);
+  for (int32_t& y : labels) y = static_cast<int32_t>(rng.next() % static_cast<uint64_t>(classes));
+  std::vector<float> weights(rows);
+  for (float& w : weights) w = rng.uniform(0.0f, 2.0f);
+  // Not every row, and not in order.
+  std::vector<int64_t> order(rows);
+  std::iota(order.begin(), order.end(), 0);
+  for (int64_t i = rows - 1; i > 0; --i)
+    std::swap(order[i], order[rng.next() % static_cast<uint64_t>(i + 1)]);
+  const int64_t visited = rows - 23;
+
+  Network net(c.sizes, batch, 2, c.activations);
+  std::vector<float> params(net.num_params());
+  for (float& p : params) p = rng.uniform(-0.3f, 0.3f);
+  std::vector<float> state(3 * net.num_params(), 0.0f);
+  float* slots[3] = {state.data(), state.data() + net.num_params(),
+                     state.data() + 2 * net.num_params()};
+  const int64_t steps = (visited + batch - 1) / batch;
+  std::vector<double> lr(steps);
+  for (int64_t i = 0; i < steps; ++i) lr[i] = 0.02 / (1.0 + 0.1 * static_cast<double>(i));
+  std::vector<double> rates(c.sizes.size() - 2);
+  for (size_t l = 0; l < rates.size(); ++l) rates[l] = 0.2 + 0.1 * static_cast<double>(l);
+
+  EpochOptions e;
+  e.lr = lr.data();
+  e.sample_weight = c.weights ? weights.data() : nullptr;
+  e.dropout = c.dropout ? rates.data() : nullptr;
+  e.dropout_seed = 1234;
+  e.clip_value = c.clip_value, e.clip_norm = c.clip_norm;
+  for (int64_t epoch = 0; epoch < epochs; ++epoch) {
+    e.step = epoch * steps, e.first_step = static_cast<uint64_t>(epoch * steps);
+    net.train_epoch(params.data(), slots, x.data(), labels.data(), order.data(), visited,
+                    c.optimizer, e, {});
+  }
+  std::fprintf(stderr, "golden: %s on %s\n", c.name, net.kernel());
+  out->insert(out->end(), params.begin(), params.end());
+  out->insert(out->end(), state.begin(), state.end());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s OUTPUT\n", argv[0]);
+    return 2;
+  }
+  OptimizerConfig adam;
+  adam.kind = OptimizerKind::kAdam, adam.weight_decay = 1e-2, adam.decoupled = true;
+  OptimizerConfig amsgrad;
+  amsgrad.kind = OptimizerKind::kAdam, amsgrad.weight_decay = 1e-3, amsgrad.amsgrad = true;
+  OptimizerConfig rms;
+  rms.kind = OptimizerKind::kRmsprop, rms.momentum = 0.5, rms.centered = true;
+  OptimizerConfig sgd;
+  sgd.kind = OptimizerKind::kSgd, sgd.momentum = 0.9, sgd.nesterov = true;
+  sgd.weight_decay = 1e-4;
+  // Widths off the register tiles of every path (4, 8, 16 columns; 4 to 8 rows).
+  const std::vector<Case> cases = {
+      {"adamw, tanh and gelu, dropout",
+       {50, 37, 21, 10},
+       {Activation::kTanh, Activation::kGelu},
+       adam,
+       true,
+       true,
+       0.0,
+       0.0},
+      {"adam amsgrad, gelu_tanh, clip_norm",
+       {33, 29, 10},
+       {Activation::kGeluTanh},
+       amsgrad,
+       true,
+       false,
+       0.0,
+       0.5},
+      {"rmsprop, sigmoid, leaky_relu and tanh, clip_value",
+       {40, 26, 19, 13, 10},
+       {Activation::kSigmoid, Activation::kLeakyRelu, Activation::kTanh},
+       rms,
+       true,
+       true,
+       0.05,
+       0.0},
+      {"sgd nesterov, relu", {61, 45, 10}, {Activation::kRelu}, sgd, false, true, 0.0, 0.0},
+  };
+  std::vector<float> out;
+  for (const Case& c : cases) run(c, &out);
+  std::FILE* f = std::fopen(argv[1], "wb");
+  if (!f || std::fwrite(out.data(), sizeof(float), out.size(), f) != out.size() ||
+      std::fclose(f) != 0) {
+    std::perror(argv[1]);
+    return 1;
+  }
+  return 0;
+}
