@@ -59,8 +59,14 @@ namespace {
 constexpr int64_t kGenericMr = 4;
 constexpr int64_t kGenericNr = 16;
 
+// Fused where the target has hardware FMA. NANOMLP_GENERIC_UNFUSED forces the unfused form
+// there too: .ci/arm64 builds AArch64 so to compare it with baseline x86-64's generic path.
+#if defined(FP_FAST_FMAF) && !defined(NANOMLP_GENERIC_UNFUSED)
+#define NANOMLP_GENERIC_FUSES 1
+#endif
+
 inline float madd(float a, float b, float c) {
-#if defined(FP_FAST_FMAF)
+#if defined(NANOMLP_GENERIC_FUSES)
   return std::fma(a, b, c);
 #else
   // Without hardware FMA a software fma would be slow; -ffp-contract=off keeps two roundings.
@@ -196,7 +202,7 @@ const Kernels& select_kernels() {
 }
 
 bool generic_fuses() {
-#if defined(FP_FAST_FMAF)
+#if defined(NANOMLP_GENERIC_FUSES)
   return true;
 #else
   return false;
