@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
   OptimizerConfig sgd;
   sgd.kind = OptimizerKind::kSgd, sgd.momentum = 0.9, sgd.nesterov = true;
   sgd.weight_decay = 1e-4;
-  // Widths off the register tiles of every path (4, 8, 16 columns; 4 to 8 rows).
+  // Widths that leave partial tiles on every path (12, 16, 32 columns; 4 to 8 rows).
   const std::vector<Case> cases = {
       {"adamw, tanh and gelu, dropout",
        {50, 37, 21, 10},
