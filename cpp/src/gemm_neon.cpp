@@ -6,9 +6,9 @@
 // so the products agree; division and square root are IEEE on AArch64. Where NEON's own
 // instruction rounds alike but treats NaN or signed zeros differently (vminq/vmaxq), the x86
 // semantics are rebuilt from a comparison and a select. The one difference left is the NaN an
-// invalid operation creates (inf − inf, 0·inf): x86 gives 0xFFC00000, AArch64 0x7FC00000. The
-// activations canonicalise every NaN they return, so only an update of a parameter that is
-// already NaN can tell the two apart.
+// invalid operation creates (inf − inf, 0·inf): x86 gives 0xFFC00000, AArch64 0x7FC00000. Most
+// activations return the canonical NaN whatever they met; leaky_relu with slope 0 at −inf
+// (−inf·0) shows the CPU's, as do products and updates that meet infinities.
 //
 // Speed: the tests and CI run this path under qemu, which says nothing about how fast it is.
 // From its structure: a tile of 8 rows × 3 registers (12 columns) is 24 independent fused

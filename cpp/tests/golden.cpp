@@ -6,6 +6,7 @@
 // everywhere, and what follows is the engine's own rounding.
 #include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -91,6 +92,33 @@ void run(const Case& c, std::vector<float>* out) {
   out->insert(out->end(), state.begin(), state.end());
 }
 
+// Every activation and its derivative, on the path's array kernels, at the values where
+// min, max, the comparisons and the conversions must match x86's exactly: NaN, ±0, ±inf,
+// subnormals, the clamps' edges. Appended to out. Not leaky_relu with slope 0: its −inf·0 is
+// a NaN made by the CPU, 0xFFC00000 on x86 and 0x7FC00000 on Arm, and it passes NaN through.
+void special_values(std::vector<float>* out) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float tiny = std::numeric_limits<float>::denorm_min();
+  const std::vector<float> z = {0.0f,  -0.0f,  nan,     -nan,  inf,   -inf,  tiny,
+                                -tiny, 1e-30f, -1e-30f, 9.0f,  -9.0f, 10.5f, -10.5f,
+                                36.0f, -88.0f, -87.5f,  88.0f, -6.5f, 0.5f,  -0.75f,
+                                3e38f, -3e38f, 1.25f,   -2.5f, 7.0f,  -1e-5f};
+  std::vector<float> g(z.size());
+  for (size_t i = 0; i < z.size(); ++i) g[i] = i % 3 == 0 ? -1.5f : i % 3 == 1 ? 0.25f : 3.0f;
+  const nanomlp::Kernels& k = nanomlp::select_kernels();
+  const int64_t n = static_cast<int64_t>(z.size());
+  std::vector<float> a(z.size()), d(z.size());
+  for (int act = 0; act <= static_cast<int>(Activation::kGeluTanh); ++act) {
+    for (float slope : {nanomlp::kDefaultLeakySlope, 0.5f}) {
+      k.activation_forward(static_cast<Activation>(act), slope, z.data(), a.data(), n);
+      k.activation_backward(static_cast<Activation>(act), slope, g.data(), z.data(), d.data(), n);
+      out->insert(out->end(), a.begin(), a.end());
+      out->insert(out->end(), d.begin(), d.end());
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -137,6 +165,7 @@ int main(int argc, char** argv) {
   };
   std::vector<float> out;
   for (const Case& c : cases) run(c, &out);
+  special_values(&out);
   std::FILE* f = std::fopen(argv[1], "wb");
   if (!f || std::fwrite(out.data(), sizeof(float), out.size(), f) != out.size() ||
       std::fclose(f) != 0) {
