@@ -59,8 +59,14 @@ namespace {
 constexpr int64_t kGenericMr = 4;
 constexpr int64_t kGenericNr = 16;
 
+// Fused where the target has hardware FMA. NANOMLP_GENERIC_UNFUSED forces the unfused form
+// there too: .ci/arm64 builds AArch64 so to compare it with baseline x86-64's generic path.
+#if defined(FP_FAST_FMAF) && !defined(NANOMLP_GENERIC_UNFUSED)
+#define NANOMLP_GENERIC_FUSES 1
+#endif
+
 inline float madd(float a, float b, float c) {
-#if defined(FP_FAST_FMAF)
+#if defined(NANOMLP_GENERIC_FUSES)
   return std::fma(a, b, c);
 #else
   // Without hardware FMA a software fma would be slow; -ffp-contract=off keeps two roundings.
@@ -152,6 +158,10 @@ bool cpu_has(const std::string& feature) {
   if (feature == "avx512") return __builtin_cpu_supports("avx512f");
   if (feature == "avx2") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
+#if defined(__aarch64__)
+  // Advanced SIMD is mandatory in AArch64.
+  if (feature == "neon") return true;
+#endif
   return false;
 }
 
@@ -161,6 +171,7 @@ std::vector<const Kernels*> available_kernels() {
   std::vector<const Kernels*> out;
   if (const Kernels* k = detail::avx512_kernels(); k && cpu_has("avx512")) out.push_back(k);
   if (const Kernels* k = detail::avx2_kernels(); k && cpu_has("avx2")) out.push_back(k);
+  if (const Kernels* k = detail::neon_kernels(); k && cpu_has("neon")) out.push_back(k);
   out.push_back(&kGeneric);
   return out;
 }
@@ -171,8 +182,9 @@ const Kernels& kernels_named(const std::string& name) {
     if (name == k->name) return *k;
     names += (names.empty() ? "" : ", ") + std::string(k->name);
   }
-  if (name != "avx512" && name != "avx2" && name != "generic")
-    throw std::invalid_argument("unknown kernel '" + name + "': expected avx512, avx2 or generic");
+  if (name != "avx512" && name != "avx2" && name != "neon" && name != "generic")
+    throw std::invalid_argument("unknown kernel '" + name +
+                                "': expected avx512, avx2, neon or generic");
   throw std::invalid_argument("kernel '" + name +
                               "' cannot run on this CPU or build (available: " + names + ")");
 }
@@ -190,7 +202,7 @@ const Kernels& select_kernels() {
 }
 
 bool generic_fuses() {
-#if defined(FP_FAST_FMAF)
+#if defined(NANOMLP_GENERIC_FUSES)
   return true;
 #else
   return false;

@@ -6,6 +6,7 @@
 namespace nanomlp::detail {
 const Kernels* avx512_kernels();
 const Kernels* avx2_kernels();
+const Kernels* neon_kernels();
 // The generic path's activations: the scalar rules in a plain loop (activations.cpp).
 void generic_activation_forward(Activation act, float slope, const float* z, float* a, int64_t n);
 void generic_activation_backward(Activation act, float slope, const float* g, const float* saved,

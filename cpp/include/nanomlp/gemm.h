@@ -4,8 +4,8 @@
 //
 // Reproducibility contract of the fast kernels: every output element is one sequential
 // reduction over k = 0, 1, …, K−1 with a fused multiply-add, started from zero, whatever the
-// instruction set, the tile it falls in or the thread that computes it. The AVX-512 and AVX2
-// paths therefore agree bit for bit. The generic path does the same with std::fma where the
+// instruction set, the tile it falls in or the thread that computes it. The AVX-512, AVX2 and
+// NEON paths therefore agree bit for bit. The generic path does the same with std::fma where the
 // target has hardware FMA (FP_FAST_FMAF, e.g. Arm), and with a multiply then an add otherwise
 // (baseline x86-64), which matches the unfused reference kernels bit for bit instead.
 #pragma once
@@ -87,7 +87,8 @@ struct Kernels {
   ActivationBackwardFn activation_backward;
 };
 
-// The paths this build has and this CPU can run, best first ("avx512", "avx2", "generic").
+// The paths this build has and this CPU can run, best first ("avx512", "avx2" or "neon",
+// "generic").
 std::vector<const Kernels*> available_kernels();
 // The path named by NANOMLP_KERNEL if set (std::invalid_argument if unknown or not runnable),
 // else the best available.
