@@ -1,5 +1,6 @@
 """The command line and the datasets beyond MNIST: class names in the plots it writes, the
-scikit-learn digits, and a clear refusal of the tasks it cannot train yet."""
+scikit-learn digits, the binary, multi-label and regression tasks with their losses, and a
+clear refusal of what does not fit."""
 
 from __future__ import annotations
 
@@ -76,16 +77,15 @@ def test_train_on_scikit_learns_digits(tmp_path, figures, capsys):
     "command, name, pattern",
     [
         (
-            "train",
+            "sweep",
             "diabetes",
-            r"diabetes is a regression task: it needs a mean squared error loss, a loss nanomlp "
-            r"cannot train with yet .* nanomlp\.datasets\.load_diabetes\(\) loads it$",
+            r"diabetes is a regression task: this command takes classification datasets only; "
+            r"'nanomlp train --dataset diabetes' trains it, .* nanomlp\.datasets\.load_diabetes\(\)",
         ),
-        ("train", "breast-cancer", r"breast-cancer is a binary task: it needs a sigmoid output"),
-        ("sweep", "mnist-multilabel", r"mnist-multilabel is a multilabel task: it needs sigmoid"),
+        ("sweep", "mnist-multilabel", r"mnist-multilabel is a multilabel task: this command"),
     ],
 )
-def test_tasks_that_need_another_loss_are_refused_clearly(command, name, pattern, tmp_path):
+def test_sweep_refuses_the_tasks_it_cannot_rank(command, name, pattern, tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "nanomlp", command, "--dataset", name, "--out", str(tmp_path / "o")],
         capture_output=True,
@@ -104,3 +104,66 @@ def test_data_commands_keep_to_the_downloadable_datasets(capsys):
         main(["data", "download", "digits"])
     assert exit_.value.code == 2
     assert "invalid choice: 'digits'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "name, extra, loss, files, metric",
+    [
+        ("diabetes", [], "mse", {"regression.png"}, "r2"),
+        ("diabetes", ["--loss", "huber", "--delta", "50"], "huber", {"regression.png"}, "r2"),
+        ("breast-cancer", [], "binary_cross_entropy", {"confusion.png"}, "acc"),
+        (
+            "breast-cancer",
+            ["--loss", "cross_entropy", "--label-smoothing", "0.1"],
+            "cross_entropy",
+            {"confusion.png"},
+            "acc",
+        ),
+    ],
+)
+def test_train_picks_the_tasks_loss(tmp_path, figures, capsys, name, extra, loss, files, metric):
+    pytest.importorskip("sklearn")
+    out = tmp_path / "run"
+    args = ["train", "--dataset", name, "--val-size", "50", "--epochs", "3", "--quiet"]
+    assert main([*args, *extra, "--optimizer", "adam", "--lr", "0.01", "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    label = "R²" if metric == "r2" else "Accuracy"
+    assert re.fullmatch(rf"Test Loss: \d+\.\d{{4}}, Test {label}: -?\d+\.\d{{4}}", lines[0])
+    config = json.loads((out / "config.json").read_text())
+    assert config["loss"] == loss and set(figures) == {"curves.png", *files}
+    assert f"test_{metric}" in json.loads((out / "history.json").read_text())
+    assert config["layer_sizes"][-1] == (2 if loss == "cross_entropy" else 1)
+    if "--delta" in extra:
+        assert config["delta"] == 50.0
+
+
+def test_train_mnist_multilabel(tmp_path, mnist_dir, figures, capsys):
+    out = tmp_path / "run"
+    args = ["train", "--dataset", "mnist-multilabel", "--data", str(mnist_dir), "--limit", "6000"]
+    args += ["--val-size", "1000", "--epochs", "2", "--optimizer", "adam", "--quiet"]
+    assert main([*args, "--out", str(out)]) == 0
+    line = capsys.readouterr().out.splitlines()[0]
+    accuracy = float(re.fullmatch(r"Test Loss: \d\.\d{4}, Test Accuracy: (\d\.\d{4})", line)[1])
+    assert accuracy > 0.85  # both labels right; observed 0.91
+    config = json.loads((out / "config.json").read_text())
+    assert config["loss"] == "binary_cross_entropy" and config["layer_sizes"][-1] == 2
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (
+            ["--dataset", "diabetes", "--loss", "cross_entropy"],
+            "cross_entropy does not fit diabetes",
+        ),
+        (["--dataset", "mnist-multilabel", "--loss", "mse"], "mse does not fit mnist-multilabel"),
+        (["--dataset", "diabetes", "--label-smoothing", "0.1"], "--label-smoothing: applies to"),
+        (["--dataset", "digits", "--delta", "2"], "--delta: applies to --loss huber only"),
+        (["--dataset", "digits", "--label-smoothing", "2"], "must be a number in \\[0, 1\\]"),
+    ],
+)
+def test_losses_that_do_not_fit_are_usage_errors(extra, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", *extra])
+    assert exit_.value.code == 2
+    assert re.search(message, capsys.readouterr().err)

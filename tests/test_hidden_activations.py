@@ -202,7 +202,7 @@ def test_save_and_load_keep_the_activations(tmp_path, data):
     loaded = MLP.load(tmp_path / "m.npz")
     assert loaded.activations == ("gelu", "leaky_relu") and loaded.negative_slope == 0.3
     with np.load(tmp_path / "m.npz") as z:
-        assert int(z["format_version"]) == FILE_VERSION == 3
+        assert int(z["format_version"]) == FILE_VERSION == 4
     probs = [Trainer(m).predict_proba(x[:50]) for m in (model, loaded)]
     assert probs[0].tobytes() == probs[1].tobytes()
     relu = Trainer(MLP((784, 20, 16, 10), seed=0)).predict_proba(x[:50])

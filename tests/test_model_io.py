@@ -16,6 +16,7 @@ import pytest
 
 import nanomlp
 from nanomlp import MLP, Trainer
+from nanomlp.model import FILE_VERSION
 from support.processes import kill_while_saving
 
 
@@ -59,7 +60,7 @@ def test_file_is_a_plain_npz_without_pickle(tmp_path):
     model = MLP((4, 3, 2), seed=None)
     model.save(path, metadata={"epoch": 3})
     with np.load(path, allow_pickle=False) as z:
-        assert str(z["format"]) == "nanomlp.MLP" and int(z["format_version"]) == 3
+        assert str(z["format"]) == "nanomlp.MLP" and int(z["format_version"]) == FILE_VERSION
         assert z["layer_sizes"].tolist() == [4, 3, 2] and str(z["dtype"]) == "float32"
         assert json.loads(str(z["metadata"]))["epoch"] == 3
         assert "shuffle_order" not in z.files
@@ -108,7 +109,9 @@ def saved(tmp_path) -> Path:
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda e: e.update(format_version=np.array(4)), "format version 4 .*newer nanomlp"),
+        (lambda e: e.update(format_version=np.array(5)), "format version 5 .*newer nanomlp"),
+        (lambda e: e.update(loss=np.array("hinge")), "bad loss"),
+        (lambda e: e.update(delta=np.array(-1.0)), "bad loss"),
         (lambda e: e.update(format=np.array("keras")), "not a nanomlp model file"),
         (lambda e: e.pop("params"), "missing params"),
         (lambda e: e.update(params=e["params"][:-1]), r"params must be float32 of shape \(43,\)"),

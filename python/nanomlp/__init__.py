@@ -25,6 +25,7 @@ __all__ = [
     "TerminateOnNaN",
     "LearningRateScheduler",
     "MLPClassifier",
+    "MLPRegressor",
     "optim",
     "schedules",
     "__version__",
@@ -32,9 +33,9 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    # scikit-learn is optional and heavy: imported only when MLPClassifier is asked for.
-    if name == "MLPClassifier":
-        from .estimator import MLPClassifier
+    # scikit-learn is optional and heavy: imported only when an estimator is asked for.
+    if name in ("MLPClassifier", "MLPRegressor"):
+        from . import estimator
 
-        return MLPClassifier
+        return getattr(estimator, name)
     raise AttributeError(f"module 'nanomlp' has no attribute {name!r}")

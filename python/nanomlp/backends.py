@@ -73,6 +73,8 @@ class NativeBackend:
         self.model = model
         self.threads = threads
         self.label_smoothing = label_smoothing
+        # The model's loss when the backend was made: a backend serves one output layer.
+        self.loss, self.delta = model.loss, model.delta
         self._networks: dict[int, Any] = {}
         self.kernel: str = self._network(1).kernel
 
@@ -86,6 +88,8 @@ class NativeBackend:
                 activations=list(self.model.activations),
                 negative_slope=self.model.negative_slope,
                 label_smoothing=self.label_smoothing,
+                loss=self.loss,
+                delta=self.delta,
             )
         return self._networks[batch_size]
 
@@ -148,6 +152,7 @@ class NumpyBackend:
     def __init__(self, model: MLP, threads: int, label_smoothing: float = 0.0) -> None:
         self.model = model  # NumPy's BLAS picks its own threads: ``threads`` is the engine's
         self.label_smoothing = label_smoothing
+        self.loss, self.delta = model.loss, model.delta
 
     def train_epoch(
         self,
@@ -187,6 +192,8 @@ class NumpyBackend:
             activations=m.activations,
             negative_slope=m.negative_slope,
             label_smoothing=self.label_smoothing,
+            loss=self.loss,
+            delta=self.delta,
         )
 
     def evaluate(
@@ -202,6 +209,8 @@ class NumpyBackend:
             m.activations,
             m.negative_slope,
             self.label_smoothing,
+            self.loss,
+            self.delta,
         )
 
 
@@ -231,8 +240,8 @@ BACKENDS: dict[str, type] = {"native": NativeBackend, "numpy": NumpyBackend}
 
 
 def make_backend(name: Any, model: MLP, threads: int, label_smoothing: float = 0.0) -> Backend:
-    """The backend registered under ``name``, for ``model``; its loss is the cross-entropy with
-    ``label_smoothing`` (validated by the caller)."""
+    """The backend registered under ``name``, for ``model`` and its loss (cross-entropy with
+    ``label_smoothing``, validated by the caller)."""
     if not isinstance(name, str) or name not in BACKENDS:
         raise ValueError(f"backend must be one of {tuple(BACKENDS)}, got {name!r}")
     return BACKENDS[name](model, threads, label_smoothing)

@@ -76,7 +76,8 @@ class CallbackList:
 class History(Callback):
     """Per-epoch metrics: ``history.history[key]`` is a list with one value per epoch.
 
-    Keys: ``train_loss``, ``train_acc``, ``val_loss`` and ``val_acc`` (with validation data)
+    Keys: ``train_loss``, ``train_acc``, ``val_loss`` and ``val_acc`` (with validation data;
+    ``train_r2`` and ``val_r2`` instead of the accuracies for a regression)
     and ``epoch_seconds`` (wall time of the epoch, training and metrics); ``lr`` with a
     ``LearningRateScheduler``. ``epoch`` lists the (0-based) epoch numbers.
     """
@@ -96,9 +97,10 @@ class History(Callback):
 
 def format_epoch(epoch: int, epochs: int, logs: dict) -> str:
     """The classic notebook's line: ``Epoch 1/10 - Train Loss: …, Acc: … | Val Loss: …, Acc: …``."""
-    line = f"Epoch {epoch + 1}/{epochs} - Train Loss: {logs['train_loss']:.4f}, Acc: {logs['train_acc']:.4f}"
+    key, name = ("r2", "R²") if "train_r2" in logs else ("acc", "Acc")
+    line = f"Epoch {epoch + 1}/{epochs} - Train Loss: {logs['train_loss']:.4f}, {name}: {logs[f'train_{key}']:.4f}"
     if "val_loss" in logs:
-        line += f" | Val Loss: {logs['val_loss']:.4f}, Acc: {logs['val_acc']:.4f}"
+        line += f" | Val Loss: {logs['val_loss']:.4f}, {name}: {logs[f'val_{key}']:.4f}"
     return line
 
 
@@ -153,11 +155,12 @@ class ProgressBar(Callback):
 
 
 def _improvement_test(monitor: str, mode: str, min_delta: float) -> Callable[[float, float], bool]:
-    """``better(value, best)`` for a metric: lower is better for losses, higher for accuracies."""
+    """``better(value, best)`` for a metric: lower is better for losses, higher for accuracies
+    and R²."""
     if mode not in ("auto", "min", "max"):
         raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
     if mode == "auto":
-        mode = "max" if "acc" in monitor else "min"
+        mode = "max" if "acc" in monitor or "r2" in monitor else "min"
     if mode == "min":
         return lambda value, best: value < best - min_delta
     return lambda value, best: value > best + min_delta

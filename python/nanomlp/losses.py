@@ -39,6 +39,16 @@ def check_loss(loss: Any) -> str:
     return loss
 
 
+def check_delta(delta: Any) -> float:
+    """Huber's delta: a finite number > 0 (in float32 too, the engine's type)."""
+    if isinstance(delta, bool) or not isinstance(delta, (int, float, np.integer, np.floating)):
+        raise TypeError(f"delta must be a number, got {delta!r}")
+    value = float(delta)
+    if not (0.0 < value <= float(np.finfo(np.float32).max)):
+        raise ValueError(f"delta must be finite and > 0, got {delta!r}")
+    return value
+
+
 def sigmoid(z: np.ndarray) -> np.ndarray:
     """σ(z) in z's dtype, exp of non-positive numbers only (no overflow)."""
     e = np.exp(-np.abs(z))

@@ -18,16 +18,17 @@ from ._activations import ACTIVATIONS, ALIASES, DEFAULT_NEGATIVE_SLOPE, canonica
 from ._checks import check_float, check_fraction, check_int, check_layer_sizes
 from ._core import __version__
 from ._io import atomic_write, json_default
+from .losses import OUTPUTS, check_delta, check_loss
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 # What `MLP.save` writes: an .npz whose "format" entry is FILE_FORMAT, read back by `MLP.load`.
 # Bump FILE_VERSION whenever an entry changes meaning; `load` refuses versions it does not know.
 FILE_FORMAT = "nanomlp.MLP"
-FILE_VERSION = 3
+FILE_VERSION = 4
 # Version 1 had no dropout and no optimizer state: read as none of either. Versions 1 and 2
-# had no activations: ReLU in every hidden layer.
-_READABLE_VERSIONS = (1, 2, 3)
+# had no activations: ReLU in every hidden layer. Versions 1 to 3 had no loss: cross-entropy.
+_READABLE_VERSIONS = (1, 2, 3, 4)
 # The initialisations MLP(init=...) knows; see MLP.
 INITS = ("notebook", "he", "glorot", "sklearn", "torch")
 _REQUIRED = (
@@ -73,7 +74,12 @@ def parameter_views(
 
 
 class MLP:
-    """Linear → activation → … → Linear → softmax over ``layer_sizes``.
+    """Linear → activation → … → Linear → output over ``layer_sizes``.
+
+    ``loss`` fixes the output layer and what it predicts (``losses.LOSSES``):
+    "cross_entropy" (softmax, the default), "binary_cross_entropy" (sigmoid per output),
+    "mse" or "huber" (identity: raw values; ``delta`` is Huber's). It is saved with the model,
+    so a loaded model predicts as it was trained; ``Trainer`` trains under it.
 
     All parameters live in one contiguous array, ``params``; ``weights[l]`` (fan_in × fan_out)
     and ``biases[l]`` (fan_out,) are views into it, so writing to them changes the model.
@@ -104,8 +110,12 @@ class MLP:
         activation: str | Sequence[str] = "relu",
         negative_slope: float = DEFAULT_NEGATIVE_SLOPE,
         init: str = "notebook",
+        loss: str = "cross_entropy",
+        delta: float = 1.0,
     ) -> None:
         self.layer_sizes = check_layer_sizes(layer_sizes)
+        self.loss = check_loss(loss)
+        self.delta = check_delta(delta)
         self.dropout = _check_dropout(dropout, len(self.layer_sizes) - 2)
         self.activations = check_activations(activation, len(self.layer_sizes) - 2)
         self.negative_slope = check_negative_slope(negative_slope)
@@ -208,6 +218,15 @@ class MLP:
     def n_classes(self) -> int:
         return self.layer_sizes[-1]
 
+    @property
+    def n_outputs(self) -> int:
+        return self.layer_sizes[-1]
+
+    @property
+    def output_activation(self) -> str:
+        """The output layer's activation: "softmax", "sigmoid" or "identity"."""
+        return OUTPUTS[self.loss]
+
     def save(self, path: str | os.PathLike[str], metadata: Mapping[str, Any] | None = None) -> None:
         """Write the model to an ``.npz`` file, atomically; ``MLP.load`` reads it back.
 
@@ -248,6 +267,8 @@ class MLP:
         entries["activations"] = np.array(self.activations, dtype=np.str_).reshape(-1)
         entries["negative_slope"] = np.array(self.negative_slope, dtype=np.float64)
         entries["dropout_seed"] = np.array(self.dropout_seed, dtype=np.int64)
+        entries["loss"] = np.array(self.loss)
+        entries["delta"] = np.array(self.delta, dtype=np.float64)
         if self.optimizer_state is not None and self.optimizer_config is not None:
             entries["optimizer_config"] = np.array(json.dumps(self.optimizer_config))
             entries["optimizer_step"] = np.array(self.optimizer_state["step"], dtype=np.int64)
@@ -393,6 +414,12 @@ class MLP:
                 model.negative_slope = check_negative_slope(z["negative_slope"].item())
             except (TypeError, ValueError) as err:
                 raise bad(f"bad negative_slope ({err})") from err
+        if "loss" in z:
+            try:
+                model.loss = check_loss(_text(z["loss"]))
+                model.delta = check_delta(z["delta"].item() if "delta" in z else 1.0)
+            except (TypeError, ValueError) as err:
+                raise bad(f"bad loss ({err})") from err
         if "dropout_seed" in z:
             model.dropout_seed = _int(z["dropout_seed"], "dropout_seed", bad)
         if "optimizer_config" in z:
@@ -404,6 +431,10 @@ class MLP:
         act = f", activation={self.activations!r}" if acts - {"relu"} else ""
         if len(acts) == 1 and act:
             act = f", activation='{self.activations[0]}'"
+        if self.loss != "cross_entropy":
+            act += f", loss='{self.loss}'" + (
+                f", delta={self.delta}" if self.loss == "huber" else ""
+            )
         return f"MLP(layer_sizes={self.layer_sizes}, seed={self.seed}, dtype='{self.dtype}'{act})"
 
 

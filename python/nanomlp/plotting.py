@@ -23,8 +23,8 @@ __all__ = [
     "plot_regression",
 ]
 
-_TITLES = {"loss": "Loss over Epochs", "acc": "Accuracy over Epochs"}
-_NAMES = {"loss": "Loss", "acc": "Accuracy"}
+_TITLES = {"loss": "Loss over Epochs", "acc": "Accuracy over Epochs", "r2": "R² over Epochs"}
+_NAMES = {"loss": "Loss", "acc": "Accuracy", "r2": "R²"}
 _WRONG = "tab:red"
 
 

@@ -20,12 +20,11 @@ from ._checks import (
 )
 from .backends import make_backend, resolve_threads
 from .callbacks import Callback, CallbackList, History, ProgressBar, TerminateOnNaN
+from .losses import REGRESSION, check_delta, check_loss, check_targets, r2_score
 from .model import MLP
 from .optim import SGD, Optimizer, get_optimizer
 from .schedules import get_schedule
 from .weighting import check_sample_weight, class_weight_to_sample_weight
-
-LOSSES = ("cross_entropy",)
 
 
 class Trainer:
@@ -51,10 +50,18 @@ class Trainer:
     (default: NANOMLP_NUM_THREADS, else the available cores); its results are bit-identical for
     any count.
 
-    ``loss="cross_entropy"`` (softmax outputs, int class labels) is the only loss so far;
-    ``label_smoothing`` ε in [0, 1] trains against ``(1 − ε)·onehot + ε/C`` as PyTorch's
-    ``CrossEntropyLoss(label_smoothing=ε)``, and the loss that ``evaluate`` and the logs report
-    is that smoothed cross-entropy.
+    ``loss`` (default: the model's, ``model.loss``) is one of ``losses.LOSSES``; a loss given
+    here becomes the model's (with ``delta``), since the output layer is part of the model:
+
+    - "cross_entropy": softmax, y int class ids [n] (or one-hot rows); ``label_smoothing`` ε
+      in [0, 1] trains against ``(1 − ε)·onehot + ε/C`` as PyTorch's
+      ``CrossEntropyLoss(label_smoothing=ε)``, and the reported loss is that smoothed one;
+    - "binary_cross_entropy": sigmoid per output, y a 0/1 indicator matrix [n, k] ([n] for one
+      output); accuracy is the exact match of all k labels;
+    - "mse", "huber" (Huber's ``delta``): identity outputs, real y [n, k] ([n] for one output).
+
+    Classification reports (loss, accuracy), logged as ``*_loss`` and ``*_acc``; regression
+    reports (loss, R²), logged as ``*_loss`` and ``*_r2``.
     """
 
     def __init__(
@@ -72,8 +79,9 @@ class Trainer:
         lr_schedule: Any = None,
         clip_norm: float | None = None,
         clip_value: float | None = None,
-        loss: str = "cross_entropy",
+        loss: str | None = None,
         label_smoothing: float = 0.0,
+        delta: float | None = None,
     ) -> None:
         if not isinstance(model, MLP):
             raise TypeError(f"model must be an nanomlp.MLP, got {type(model).__name__}")
@@ -87,13 +95,21 @@ class Trainer:
         self.batch_size = check_int(batch_size, "batch_size", 1)
         self.epochs = check_int(epochs, "epochs", 0)
         self.threads = resolve_threads(threads)
-        if not isinstance(loss, str) or loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
-        self.loss = loss
+        loss = model.loss if loss is None else check_loss(loss)
+        delta = model.delta if delta is None else check_delta(delta)
         self.label_smoothing = check_float(label_smoothing, "label_smoothing", 0.0, 1.0)
+        if self.label_smoothing and loss != "cross_entropy":
+            raise ValueError(f"label_smoothing is cross-entropy's; loss={loss!r} has none")
+        model.loss, model.delta = loss, delta
+        self.loss, self.delta = loss, delta
         self._engine = make_backend(backend, model, self.threads, self.label_smoothing)
         self.backend = backend
         self.stop_training = False
+
+    @property
+    def metric(self) -> str:
+        """The second figure of ``evaluate`` and the logs: "acc", or "r2" for regression."""
+        return "r2" if self.loss in REGRESSION else "acc"
 
     @property
     def lr(self) -> float:
@@ -138,10 +154,16 @@ class Trainer:
         )
 
     def _labels(self, y: Any, n_rows: int, name: str = "y") -> np.ndarray:
-        return check_labels(y, n_rows, self.model.n_classes, name)
+        """The engine's targets: int32 class ids for cross-entropy, else float32 [n, k]."""
+        if self.loss == "cross_entropy":
+            return check_labels(y, n_rows, self.model.n_classes, name)
+        return check_targets(y, n_rows, self.model.n_outputs, self.loss, name)
 
     def _metrics(self, x: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-        loss_sum, correct, _ = self._engine.evaluate(x, labels)
+        regression = self.loss in REGRESSION
+        loss_sum, correct, out = self._engine.evaluate(x, labels, return_proba=regression)
+        if regression:
+            return loss_sum / len(x), r2_score(labels, out)
         return loss_sum / len(x), correct / len(x)
 
     def fit(
@@ -159,7 +181,8 @@ class Trainer:
         """Train from the model's current weights; returns the ``History`` of per-epoch metrics.
 
         ``x`` is (n_samples, n_features), converted to C-contiguous float32 if it is not
-        already; ``y`` is class ids (n_samples,) or one-hot rows (n_samples, n_classes).
+        already; ``y`` is class ids (n_samples,) or one-hot rows (n_samples, n_classes) for
+        cross-entropy, else the targets that the class docstring describes.
         ``verbose=0`` prints nothing, ``1`` a progress bar, ``2`` one line per epoch (see
         ``ProgressBar``). ``callbacks`` run at the end of every epoch, before ``History``; a
         ``TerminateOnNaN`` always runs too.
@@ -257,9 +280,10 @@ class Trainer:
             self.model.shuffle_order = order
             self._train_steps(x, labels, order, weights)
             logs: dict[str, float] = {}
-            logs["train_loss"], logs["train_acc"] = self._metrics(x, labels)
+            metric = self.metric
+            logs["train_loss"], logs[f"train_{metric}"] = self._metrics(x, labels)
             if val is not None:
-                logs["val_loss"], logs["val_acc"] = self._metrics(*val)
+                logs["val_loss"], logs[f"val_{metric}"] = self._metrics(*val)
             logs["epoch_seconds"] = time.perf_counter() - start
             hooks.on_epoch_end(epoch, logs)
             if self.stop_training:
@@ -311,6 +335,11 @@ class Trainer:
         if sample_weight is not None:
             weights *= check_sample_weight(sample_weight, len(labels))
         if class_weight is not None:
+            if self.loss != "cross_entropy":
+                raise ValueError(
+                    f"class_weight needs class ids (loss='cross_entropy'); with loss="
+                    f"{self.loss!r} weigh the rows with sample_weight"
+                )
             weights *= class_weight_to_sample_weight(labels, class_weight, self.model.n_classes)
         if not weights.any():
             raise ValueError(
@@ -343,19 +372,36 @@ class Trainer:
         )
 
     def evaluate(self, x: Any, y: Any, *, assume_finite: bool = False) -> tuple[float, float]:
-        """(mean cross-entropy, accuracy) over the rows of ``x``; ``assume_finite`` as in
-        ``train_epoch``."""
+        """(mean loss, accuracy) over the rows of ``x`` for classification (exact match of
+        every label for binary cross-entropy), (mean loss, R²) for regression (scikit-learn's
+        ``r2_score``, averaged over outputs); ``assume_finite`` as in ``train_epoch``."""
         x = self._features(x, assume_finite=assume_finite)
         return self._metrics(x, self._labels(y, len(x)))
 
-    def predict_proba(self, x: Any, *, assume_finite: bool = False) -> np.ndarray:
-        """Class probabilities, (n_samples, n_classes), in the model's dtype."""
+    def _outputs(self, x: Any, assume_finite: bool) -> np.ndarray:
         x = self._features(x, assume_finite=assume_finite)
         return self._engine.evaluate(x, None, return_proba=True)[2]
 
-    def predict(self, x: Any) -> np.ndarray:
-        """The most probable class of each row, int64."""
-        return np.argmax(self.predict_proba(x), axis=1).astype(np.int64)
+    def predict_proba(self, x: Any, *, assume_finite: bool = False) -> np.ndarray:
+        """Class probabilities (n_samples, n_classes) for cross-entropy, each label's
+        probability (n_samples, n_labels) for binary cross-entropy; in the model's dtype."""
+        if self.loss in REGRESSION:
+            raise ValueError(
+                f"predict_proba is for classification; loss={self.loss!r} is a regression: "
+                "use predict for its values"
+            )
+        return self._outputs(x, assume_finite)
+
+    def predict(self, x: Any, *, assume_finite: bool = False) -> np.ndarray:
+        """The most probable class (int64) for cross-entropy; the 0/1 labels with probability
+        ≥ 0.5 (int64, (n, k)) for binary cross-entropy; the values for regression, (n,) when
+        the model has one output, else (n, k)."""
+        out = self._outputs(x, assume_finite)
+        if self.loss == "cross_entropy":
+            return np.argmax(out, axis=1).astype(np.int64)
+        if self.loss == "binary_cross_entropy":
+            return (out >= 0.5).astype(np.int64)
+        return out[:, 0] if out.shape[1] == 1 else out
 
 
 def _make_optimizer(

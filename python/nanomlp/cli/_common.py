@@ -15,8 +15,8 @@ from .. import _defaults
 from .._io import atomic_write
 from ._types import int_at_least
 
-# What train, sweep and evaluate accept (those that are not classification fail with a message
-# naming the loss they need), and what ``nanomlp data`` finds on disk or downloads.
+# What train, sweep and evaluate accept (train every task; sweep and evaluate classification
+# only, the others fail with a message), and what ``nanomlp data`` finds on disk or downloads.
 DATASET_CHOICES = (
     "mnist",
     "fashion-mnist",
@@ -26,11 +26,7 @@ DATASET_CHOICES = (
     "mnist-multilabel",
 )
 DOWNLOADABLE = ("mnist", "fashion-mnist")
-_NEEDS = {
-    "binary": "a sigmoid output with binary cross-entropy",
-    "multilabel": "sigmoid outputs with binary cross-entropy",
-    "regression": "a mean squared error loss",
-}
+TASKS = ("classification", "binary", "multilabel", "regression")
 # (fit, validation, test): each a pair of images and labels.
 Split = tuple[tuple[np.ndarray, np.ndarray], ...]
 
@@ -77,18 +73,18 @@ def add_output_options(parser: argparse.ArgumentParser, quiet_help: str) -> None
 
 # ---------------------------------------------------------------------------------------- data
 def load_dataset(
-    name: str, path: str | None
+    name: str, path: str | None, tasks: tuple[str, ...] = ("classification",)
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """The dataset's (train, test) pair; refused (before loading) unless its targets are
-    class ids, the only ones the softmax networks here can learn."""
+    """The dataset's (train, test) pair; refused (before loading) unless its task is one of
+    ``tasks``."""
     from .. import datasets
 
     about = datasets.describe(name)
-    if about.task != "classification":
+    if about.task not in tasks:
         raise CommandError(
-            f"{name} is a {about.task} task: it needs {_NEEDS[about.task]}, a loss nanomlp "
-            f"cannot train with yet (only softmax classification); in Python, "
-            f"nanomlp.datasets.{about.loader}() loads it"
+            f"{name} is a {about.task} task: this command takes "
+            f"{' or '.join(tasks)} datasets only; 'nanomlp train --dataset {name}' trains it, "
+            f"and in Python nanomlp.datasets.{about.loader}() loads it"
         )
     if about.source == "scikit-learn" and path is not None:
         raise CommandError(f"{name} is bundled with scikit-learn: --data does not apply to it")
@@ -103,18 +99,21 @@ def data_location(name: str, path: str | None) -> str | None:
         import sklearn
 
         return f"bundled with scikit-learn {sklearn.__version__}"
-    info = datasets.dataset_info(name, path=path)
+    # The multi-label view reads MNIST's files.
+    files = "mnist" if datasets.describe(name).name == "mnist-multilabel" else name
+    info = datasets.dataset_info(files, path=path)
     return f"{info.location} ({info.source})" if info.found else None
 
 
-def split_data(args: argparse.Namespace) -> Split:
+def split_data(args: argparse.Namespace, tasks: tuple[str, ...] = ("classification",)) -> Split:
     """(fit, validation, test) pairs as the options say: the last --val-size training images
-    (of the first --limit) held out, as the notebook holds out its last 5,000."""
+    (of the first --limit) held out, as the notebook holds out its last 5,000; ``tasks`` as
+    ``load_dataset``'s."""
     if args.limit is not None and args.limit <= args.val_size:
         args.command_parser.error(
             f"--limit ({args.limit}) must be larger than --val-size ({args.val_size})"
         )
-    (x_train, y_train), (x_test, y_test) = load_dataset(args.dataset, args.data)
+    (x_train, y_train), (x_test, y_test) = load_dataset(args.dataset, args.data, tasks)
     if args.limit is not None:
         x_train, y_train = x_train[: args.limit], y_train[: args.limit]
     if args.val_size >= len(x_train):

@@ -8,6 +8,7 @@ from typing import Any, Callable
 from .. import _defaults
 from .._activations import ACTIVATIONS, ALIASES
 from .._checks import check_positive_float
+from ..losses import LOSSES
 from ._types import (
     hidden_spec,
     int_at_least,
@@ -18,6 +19,7 @@ from ._types import (
     number_or_none,
     positive_float,
     rates_spec,
+    unit_float,
 )
 
 DEFAULT_HIDDEN = tuple(_defaults.LAYER_SIZES[1:-1])
@@ -282,6 +284,23 @@ def add_training_options(parser: argparse.ArgumentParser, grid: bool) -> None:
         help="clip each gradient to [-V, V], V > 0 (default: none)",
     )
     if not grid:
+        parser.add_argument(
+            "--loss",
+            choices=LOSSES,
+            default=None,
+            help="the output layer and its loss (default: the dataset's task's: cross_entropy "
+            "for classes, binary_cross_entropy for binary and multilabel, mse for regression)",
+        )
+        parser.add_argument(
+            "--label-smoothing",
+            type=unit_float,
+            default=None,
+            metavar="EPS",
+            help="cross_entropy's label smoothing in [0, 1] (default: 0)",
+        )
+        parser.add_argument(
+            "--delta", type=positive_float, default=None, help="huber's delta (default: 1)"
+        )
         parser.add_argument(
             "--activation",
             choices=ACTIVATION_CHOICES,

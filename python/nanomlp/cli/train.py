@@ -14,6 +14,7 @@ from .. import __version__, _defaults
 from .._io import write_json
 from . import _common as c
 from . import _options as o
+from . import _tasks
 
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -22,10 +23,11 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> argpars
         "train",
         parents=parents,
         help="train a network, evaluate it, save the model and plots",
-        description="Train a network on MNIST, Fashion-MNIST or scikit-learn's 8×8 digits: one "
-        "line per epoch, then the "
-        "test loss and accuracy; writes history.json, model.npz, config.json, curves.png, "
-        "predictions.png and confusion.png to --out. The defaults are the classic notebook's: "
+        description="Train a network on MNIST, Fashion-MNIST, scikit-learn's 8×8 digits, "
+        "breast cancer (binary) or diabetes (regression) data, or MNIST's two yes/no labels "
+        "(multi-label): one line per epoch, then the test loss and accuracy (R² for "
+        "regression); writes history.json, model.npz, config.json, curves.png and, by task, "
+        "predictions.png and confusion.png or regression.png to --out. The defaults are the classic notebook's: "
         f"{'-'.join(map(str, d.LAYER_SIZES))}, lr {d.LR:g}, batch {d.BATCH_SIZE}, {d.EPOCHS} epochs, "
         f"the last {d.VAL_SIZE:,} training images for validation, seed {d.SEED}.",
     )
@@ -38,14 +40,17 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> argpars
 
 def run(args: argparse.Namespace) -> int:
     from ..callbacks import TerminateOnNaN
+    from ..datasets import describe
     from ..model import MLP
     from ..trainer import Trainer
 
     o.resolve_training_options(args)
     o.check_training_options(args)
+    about = describe(args.dataset)
+    _tasks.resolve_loss(args, about.task)
     c.use_agg()  # fail now, not after training, if matplotlib is missing
 
-    (x_fit, y_fit), (x_val, y_val), (x_test, y_test) = c.split_data(args)
+    (x_fit, y_fit), (x_val, y_val), (x_test, y_test) = c.split_data(args, c.TASKS)
     validation = (x_val, y_val) if args.val_size else None
     settings = {name: getattr(args, name) for name in o.TRAINING_SETTINGS}
     settings.update(batch_size=args.batch_size, epochs=args.epochs)
@@ -56,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     layer_sizes = [
         x_fit.shape[1],
         *args.hidden,
-        int(max(y_fit.max(), y_val.max(initial=0), y_test.max())) + 1,
+        _tasks.output_width(args.loss, y_fit, y_val, y_test),
     ]
     rates = args.dropout or [0.0]
     activations = args.activation or ["relu"]
@@ -67,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
             dtype=args.dtype,
             dropout=rates[0] if len(rates) == 1 else rates,
             activation=activations[0] if len(activations) == 1 else activations,
+            loss=args.loss,
+            delta=1.0 if args.delta is None else args.delta,
         )
     except ValueError as err:
         if "activation" not in str(err):
@@ -82,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         clip_norm=args.clip_norm,
         clip_value=args.clip_value,
         threads=args.threads,
+        label_smoothing=args.label_smoothing or 0.0,
     )
     out = Path(args.out) if args.out else c.default_out()
     config = _config(args, layer_sizes, n_train=len(x_fit), n_test=len(x_test), trainer=trainer)
@@ -100,39 +108,22 @@ def run(args: argparse.Namespace) -> int:
                 f"training diverged at epoch {terminate.stopped_epoch + 1} (loss is NaN or infinite); "
                 f"nothing saved; try a smaller --lr than {args.lr:g}"
             )
-        test_loss, test_acc = trainer.evaluate(x_test, y_test)
-        c.echo(f"Test Loss: {test_loss:.4f}, Test Accuracy: {test_acc:.4f}")
+        test_loss, test_score = trainer.evaluate(x_test, y_test)
+        name = "R²" if trainer.metric == "r2" else "Accuracy"
+        c.echo(f"Test Loss: {test_loss:.4f}, Test {name}: {test_score:.4f}")
 
         record = {
             "epoch": [e + 1 for e in history.epoch],
             **history.history,
             "test_loss": test_loss,
-            "test_acc": test_acc,
+            f"test_{trainer.metric}": test_score,
         }
         model.metadata = {"config": config, "history": record}
         write_json(out / "config.json", config)
         write_json(out / "history.json", record)
         model.save(out / "model.npz")
-        from .. import plotting
-        from ..datasets import class_names
-
-        n_classes = layer_sizes[-1]
-        # A --limit can leave out the last classes: the names of those seen are kept.
-        names = (class_names(args.dataset) or ())[:n_classes] or None
-        c.save_figure(plotting.plot_history(history), out / "curves.png")
-        c.save_figure(
-            plotting.plot_predictions(trainer, x_test, y_test, n=10, class_names=names),
-            out / "predictions.png",
-        )
-        c.save_figure(
-            plotting.plot_confusion_matrix(
-                y_test, trainer.predict(x_test), n_classes=n_classes, labels=names
-            ),
-            out / "confusion.png",
-        )
-    c.echo(
-        f"Saved to {out}/: config.json history.json model.npz curves.png predictions.png confusion.png"
-    )
+        figures = _tasks.save_figures(trainer, history, x_test, y_test, about, out)
+    c.echo(f"Saved to {out}/: config.json history.json model.npz {' '.join(figures)}")
     return 0
 
 
@@ -166,6 +157,9 @@ def _config(
             for name in ("warmup", "step_size", "milestones", "gamma", "min_lr", "max_lr")
         },
         "pct_start": args.pct_start,
+        "loss": trainer.loss,
+        "label_smoothing": trainer.label_smoothing,
+        "delta": trainer.delta,
         "dropout": list(trainer.model.dropout),
         "activation": list(trainer.model.activations),
         "clip_norm": args.clip_norm,

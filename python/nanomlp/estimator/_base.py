@@ -1,6 +1,7 @@
 """``_BaseMLP``: what nanomlp's scikit-learn estimators share, whatever the task: parameters
 and their checks, optimizer and learning rate, epoch loop, stopping rules, the fitted model and
-the engine kept for prediction. A task's estimator (``classifier.py``) adds its targets."""
+the engine kept for prediction. A task's estimator (``classifier.py``, ``regressor.py``) adds
+its targets, its loss and its validation score."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ try:
     from sklearn.utils.validation import check_is_fitted
 except ImportError as err:  # pragma: no cover - exercised only without scikit-learn
     raise ImportError(
-        'nanomlp.MLPClassifier needs scikit-learn: pip install "nanomlp[sklearn]"'
+        'nanomlp\'s estimators need scikit-learn: pip install "nanomlp[sklearn]"'
     ) from err
 
 from .._checks import check_bool, check_float, check_int
@@ -57,8 +58,12 @@ class _BaseMLP(BaseEstimator):
     """The task-independent part of nanomlp's scikit-learn estimators (not for direct use).
 
     A subclass's ``__init__`` names every parameter, as scikit-learn reads them from its
-    signature, and stores each under its name; the subclass implements ``_prepare_fit``.
+    signature, and stores each under its name; the subclass implements ``_prepare_fit``,
+    ``_data_loss`` and ``_validation_score`` and sets ``_engine_loss``.
     """
+
+    # The model's loss (nanomlp.losses.LOSSES) that trains the task's loss.
+    _engine_loss = "cross_entropy"
 
     # -- fitted attributes that are views of the model -------------------------------------
     @property
@@ -130,6 +135,12 @@ class _BaseMLP(BaseEstimator):
         """A subclass's checks of its own parameters (after ``max_fun``'s, before ``threads``')."""
 
     # -- training --------------------------------------------------------------------------
+    def _gradient_scale(self) -> float:
+        """The engine's gradient of the model's loss over scikit-learn's, per batch: 1 when
+        they agree. The L2 decay is scaled by it and SGD's rate divided by it, so that the
+        steps are scikit-learn's."""
+        return 1.0
+
     def _initialise(self, n_features: int, n_outputs: int) -> None:
         """A new model and scikit-learn's fitted attributes for a first fit."""
         if isinstance(self.random_state, numbers.Integral) and not isinstance(
@@ -144,6 +155,7 @@ class _BaseMLP(BaseEstimator):
             seed=seed,
             activation=self.activation,
             init="sklearn",
+            loss=self._engine_loss,
         )
         self.n_outputs_ = n_outputs
         self.n_layers_ = len(self.model_.layer_sizes)
@@ -170,7 +182,7 @@ class _BaseMLP(BaseEstimator):
                 weight_decay=weight_decay,
             )
         return SGD(
-            lr=self._learning_rate,
+            lr=self._learning_rate / self._gradient_scale(),
             momentum=self.momentum,
             nesterov=bool(self.nesterovs_momentum) and self.momentum > 0,
             weight_decay=weight_decay,
@@ -220,7 +232,7 @@ class _BaseMLP(BaseEstimator):
         model = self.model_
         x_val = y_val = w_val = None
         if self.early_stopping:
-            stratify = y if np.bincount(y).min() >= 2 else None
+            stratify = self._stratify(y)
             arrays = (x, y) if weights is None else (x, y, weights)
             split = train_test_split(
                 *arrays,
@@ -248,7 +260,7 @@ class _BaseMLP(BaseEstimator):
                 )
             batch = int(np.clip(self.batch_size, 1, n))
         divisor = batch * (1.0 if weights is None else float(np.mean(weights)))
-        decay = float(self.alpha) / divisor if divisor > 0 else 0.0
+        decay = self._gradient_scale() * float(self.alpha) / divisor if divisor > 0 else 0.0
 
         # A new optimizer for fit (warm or not), the same one across partial_fit calls.
         state = model.optimizer_state if incremental else None
@@ -275,7 +287,7 @@ class _BaseMLP(BaseEstimator):
                 # random state.
                 order = order[rng.permutation(n)]
             if sgd:
-                trainer.lr = self._learning_rate
+                trainer.lr = self._learning_rate / self._gradient_scale()
             trainer.train_epoch(x, y, order, sample_weight=weights, assume_finite=True)
             self.n_iter_ += 1
             self.t_ += n
@@ -317,6 +329,22 @@ class _BaseMLP(BaseEstimator):
             model.params[:] = self._best_params
         self._best_params = None
 
+    def _stratify(self, y: np.ndarray) -> np.ndarray | None:
+        """The labels that early stopping's split keeps the proportions of, or None."""
+        return None
+
+    def _data_loss(
+        self, trainer: Trainer, x: np.ndarray, y: np.ndarray, weights: np.ndarray | None
+    ) -> float:
+        """scikit-learn's (weighted) loss over the training rows, without the penalty."""
+        raise NotImplementedError
+
+    def _validation_score(
+        self, trainer: Trainer, x: np.ndarray, y: np.ndarray, weights: np.ndarray | None
+    ) -> float:
+        """The score that early stopping watches: the task's ``score``."""
+        raise NotImplementedError
+
     def _loss(
         self,
         trainer: Trainer,
@@ -325,14 +353,9 @@ class _BaseMLP(BaseEstimator):
         weights: np.ndarray | None,
         divisor: float,
     ) -> float:
-        """The (weighted) mean log loss over the training rows, plus the L2 penalty."""
-        if weights is None:
-            loss = trainer.evaluate(x, y, assume_finite=True)[0]
-        else:
-            proba = trainer.predict_proba(x, assume_finite=True)
-            eps = np.finfo(proba.dtype).eps
-            p = np.clip(proba[np.arange(len(y)), y], eps, 1 - eps).astype(np.float64)
-            loss = float(np.average(-np.log(p), weights=weights))
+        """scikit-learn's ``loss_``: the (weighted) loss over the training rows plus the L2
+        penalty."""
+        loss = self._data_loss(trainer, x, y, weights)
         squares = sum(float(np.dot(w.ravel(), w.ravel())) for w in self.model_.weights)
         return float(loss + 0.5 * float(self.alpha) * squares / divisor)
 
@@ -345,11 +368,7 @@ class _BaseMLP(BaseEstimator):
     ) -> None:
         tol = float(self.tol)
         if self.early_stopping:
-            if w_val is None:
-                score = trainer.evaluate(x_val, y_val, assume_finite=True)[1]
-            else:
-                hits = trainer.predict(x_val) == y_val
-                score = float(np.average(hits, weights=w_val)) if w_val.any() else 0.0
+            score = self._validation_score(trainer, x_val, y_val, w_val)
             self.validation_scores_.append(score)
             if self.verbose:
                 print(f"Validation score: {score:f}")

@@ -11,8 +11,8 @@ import numpy as np
 
 try:
     from sklearn.base import ClassifierMixin
-    from sklearn.utils.multiclass import check_classification_targets
-    from sklearn.utils.validation import check_is_fitted, validate_data
+    from sklearn.utils.multiclass import check_classification_targets, type_of_target
+    from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 except ImportError as err:  # pragma: no cover - exercised only without scikit-learn
     raise ImportError(
         'nanomlp.MLPClassifier needs scikit-learn: pip install "nanomlp[sklearn]"'
@@ -69,7 +69,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     - ``solver="lbfgs"`` is not supported (``max_fun`` is accepted and unused, as it is for
       adam and sgd in scikit-learn).
     - Two classes get two softmax outputs (``n_outputs_ == 2``, ``out_activation_ ==
-      "softmax"``) where scikit-learn has one logistic output: the same model family.
+      "softmax"``) where scikit-learn has one logistic output: the same model family, and
+      ``predict_proba`` has scikit-learn's shape (n_samples, 2).
+    - A multi-label indicator matrix y gets scikit-learn's logistic outputs (nanomlp's
+      "binary_cross_entropy", the mean over labels: the decay and SGD's rate are scaled so
+      the steps are those of scikit-learn's sum over labels); ``predict`` returns the
+      indicator matrix, ``score`` the exact-match accuracy.
     - ``loss_curve_`` holds the loss over the whole training set after each epoch;
       scikit-learn averages the losses of the minibatches as the epoch goes.
     - float32 throughout, whatever the input dtype.
@@ -159,14 +164,25 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         classes: Any = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Validate ``X`` and ``y``, set ``classes_`` on a first pass (else check ``y``'s
-        labels against it), and encode ``y`` as indices into ``classes_``."""
-        X, y = validate_data(self, X, y, dtype=np.float32, order="C", reset=first_pass)
+        labels against it), and encode ``y`` as indices into ``classes_`` (a multi-label
+        indicator matrix: as float32 0/1 targets)."""
+        X, y = validate_data(
+            self, X, y, dtype=np.float32, order="C", multi_output=True, reset=first_pass
+        )
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
         check_classification_targets(y)
+        if y.ndim == 2:
+            targets = self._multilabel_targets(X, y, first_pass)
+            return X, targets, self._row_weights(sample_weight, targets)
         if first_pass:
             labels = np.unique(np.asarray(classes)) if incremental else np.unique(y)
+            self._engine_loss = "cross_entropy"
             self._initialise(X.shape[1], max(len(labels), 1))
             self.classes_ = labels
             self.out_activation_ = "softmax"
+        elif self._multilabel:
+            raise ValueError("y is one label per row, but the model was fitted on multi-label y")
         elif self.warm_start and not incremental and set(np.unique(y)) != set(self.classes_):
             raise ValueError(
                 "warm_start can only be used where `y` has the same classes as in the "
@@ -181,6 +197,36 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         labels = self._encode(y)
         weights = self._row_weights(sample_weight, labels)
         return X, labels, weights
+
+    def _multilabel_targets(self, X: np.ndarray, y: np.ndarray, first_pass: bool) -> np.ndarray:
+        """A multi-label indicator matrix as float32 targets of the logistic outputs."""
+        if type_of_target(y) != "multilabel-indicator":
+            raise ValueError(
+                "a 2-D y must be a multi-label indicator matrix of 0s and 1s "
+                f"(multiclass-multioutput is not supported), got {type_of_target(y)}"
+            )
+        if self.class_weight is not None:
+            raise ValueError("class_weight is for one label per row, not multi-label y")
+        if first_pass:
+            self._engine_loss = "binary_cross_entropy"
+            self._initialise(X.shape[1], y.shape[1])
+            self.classes_ = np.arange(y.shape[1])
+            self.out_activation_ = "logistic"
+        elif not self._multilabel or y.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"y has {y.shape[1]} labels per row, the fitted model "
+                f"{self.n_outputs_ if self._multilabel else 'one'}"
+            )
+        return np.ascontiguousarray(y, dtype=np.float32)
+
+    @property
+    def _multilabel(self) -> bool:
+        return self.model_.loss == "binary_cross_entropy"
+
+    def _gradient_scale(self) -> float:
+        # The engine's binary cross-entropy is the mean over the k labels, scikit-learn's
+        # their sum.
+        return 1.0 / self.n_outputs_ if self._multilabel else 1.0
 
     def _encode(self, y: np.ndarray) -> np.ndarray:
         indices = np.searchsorted(self.classes_, y)
@@ -224,9 +270,41 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self._best_params = None
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
+    def _stratify(self, y: np.ndarray) -> np.ndarray | None:
+        return y if y.ndim == 1 and np.bincount(y).min() >= 2 else None
+
+    def _data_loss(
+        self, trainer: Any, x: np.ndarray, y: np.ndarray, weights: np.ndarray | None
+    ) -> float:
+        """The (weighted) mean log loss; for multi-label y its sum over the labels."""
+        multilabel = self._multilabel
+        if weights is None:
+            loss = trainer.evaluate(x, y, assume_finite=True)[0]
+            return loss * self.n_outputs_ if multilabel else loss
+        proba = trainer.predict_proba(x, assume_finite=True)
+        eps = np.finfo(proba.dtype).eps
+        if multilabel:
+            p = np.clip(proba, eps, 1 - eps).astype(np.float64)
+            rows = -(y * np.log(p) + (1 - y) * np.log1p(-p)).sum(axis=1)
+            return float(np.average(rows, weights=weights))
+        p = np.clip(proba[np.arange(len(y)), y], eps, 1 - eps).astype(np.float64)
+        return float(np.average(-np.log(p), weights=weights))
+
+    def _validation_score(
+        self, trainer: Any, x: np.ndarray, y: np.ndarray, weights: np.ndarray | None
+    ) -> float:
+        """The (weighted) accuracy; for multi-label y, of rows with every label right."""
+        if weights is None:
+            return trainer.evaluate(x, y, assume_finite=True)[1]
+        hits = trainer.predict(x) == y
+        if hits.ndim == 2:
+            hits = hits.all(axis=1)
+        return float(np.average(hits, weights=weights)) if weights.any() else 0.0
+
     # -- inference -------------------------------------------------------------------------
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Probabilities of each class in ``classes_`` order, (n_samples, n_classes)."""
+        """Probabilities of each class in ``classes_`` order, (n_samples, n_classes); for
+        multi-label y, of each label, (n_samples, n_labels)."""
         check_is_fitted(self, "model_")
         if not (
             type(X) is np.ndarray
@@ -249,10 +327,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return np.log(proba, out=proba)
 
     def predict(self, X: Any) -> np.ndarray:
+        """The most probable class of each row; for multi-label y, the indicator matrix of
+        the labels with probability ≥ 0.5."""
         proba = self.predict_proba(X)
+        if self._multilabel:
+            return (proba >= 0.5).astype(np.int64)
         return self.classes_[np.argmax(proba, axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = True
+        tags.classifier_tags.multi_label = True
         return tags
