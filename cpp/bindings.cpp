@@ -458,7 +458,7 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("delta", &Network::delta)
       .def_property_readonly("threads", &Network::threads)
       .def_property_readonly("kernel", &Network::kernel,
-                             "The instruction-set path: avx512, avx2 or generic.")
+                             "The instruction-set path: avx512, avx2, neon or generic.")
       .def_property_readonly("layer_sizes", &Network::layer_sizes)
       .def_property_readonly("batch_size", &Network::batch_size)
       .def_property_readonly("num_params", &Network::num_params)
@@ -471,7 +471,7 @@ PYBIND11_MODULE(_core, m) {
              double weight_decay, std::pair<double, double> betas, double eps, bool amsgrad,
              double alpha, bool centered, py::object state, int64_t step, py::object sample_weight,
              py::object dropout, uint64_t dropout_seed, uint64_t first_step, double clip_value,
-             double clip_norm, py::object velocity) {
+             double clip_norm, py::object velocity, bool track_loss) -> py::object {
             require_params(net, params, true);
             require_x(net, x);
             require_targets(net, labels, x.shape(0));
@@ -578,6 +578,8 @@ PYBIND11_MODULE(_core, m) {
             }
             e.dropout_seed = dropout_seed, e.first_step = first_step;
             e.clip_value = clip_value, e.clip_norm = clip_norm;
+            nanomlp::Metrics metrics;
+            if (track_loss) e.metrics = &metrics;
 
             auto* p = static_cast<float*>(params.mutable_data());
             const auto* xs = static_cast<const float*>(x.data());
@@ -596,7 +598,8 @@ PYBIND11_MODULE(_core, m) {
                                         n, c, e, std::ref(poll));
             }
             poll.rethrow_if_interrupted();
-            return steps;
+            if (track_loss) return py::make_tuple(steps, metrics.loss_sum, metrics.weight_sum);
+            return py::int_(steps);
           },
           py::arg("params"), py::arg("x"), py::arg("labels"), py::arg("order"), py::arg("lr"),
           py::kw_only(), py::arg("optimizer") = "sgd", py::arg("momentum") = 0.0,
@@ -606,11 +609,14 @@ PYBIND11_MODULE(_core, m) {
           py::arg("state") = py::none(), py::arg("step") = 0, py::arg("sample_weight") = py::none(),
           py::arg("dropout") = py::none(), py::arg("dropout_seed") = 0, py::arg("first_step") = 0,
           py::arg("clip_value") = 0.0, py::arg("clip_norm") = 0.0, py::arg("velocity") = py::none(),
+          py::arg("track_loss") = false,
           "One epoch over x[order] in place on params and the optimizer's state arrays (a dict "
           "of float32 arrays named as optim.py names them; or, for SGD, the original velocity= "
           "array); returns the number of steps. lr: one float64 per step, or one number. "
           "step: the optimizer's updates before this epoch. dropout: one rate per hidden layer. "
-          "clip_value, clip_norm: 0 is off.")
+          "clip_value, clip_norm: 0 is off. track_loss: return (steps, Σ w·loss, Σ w) instead, "
+          "the rows' losses from each step's forward pass, before its update (weights w: "
+          "sample_weight's, else 1).")
       .def(
           "gradients",
           [](LockedNetwork& net, py::array params, py::array x, py::array labels) {

@@ -98,10 +98,39 @@ def test_fitted_attributes_as_scikit_learn_defines_them(small_digits):
     assert len(est.loss_curve_) == 5 and est.loss_ == est.loss_curve_[-1]
     assert est.best_loss_ == min(est.loss_curve_)
     assert est.validation_scores_ is None and est.best_validation_score_ is None
-    # loss_ is the log loss plus the L2 penalty over the batch size
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_loss_is_the_epochs_batch_losses_before_their_updates(small_digits, weighted):
+    """loss_ is scikit-learn's: the (weighted) mean over the epoch of each batch's log loss
+    under the weights before the batch's update, plus the L2 penalty of the last weights
+    over the batch size. Replayed here batch by batch with predict_proba and one-step
+    epochs from the estimator's initial weights."""
+    x, _, y, _ = small_digits
+    x, y = x[:430], y[:430]
+    weights = np.random.default_rng(1).uniform(0.5, 2.0, len(x)) if weighted else None
+    settings = dict(solver="sgd", momentum=0.0, learning_rate_init=0.05, batch_size=50)
+    est = MLPClassifier((16,), max_iter=1, shuffle=False, alpha=0.01, random_state=0, **settings)
+    with pytest.warns(ConvergenceWarning):
+        est.fit(x, y, sample_weight=weights)
+    model = MLP((64, 16, 10), seed=0, init="sklearn")
+    decay = 0.01 / (50 * (1.0 if weights is None else float(np.mean(weights))))
+    trainer = Trainer(model, optimizer=SGD(lr=0.05, weight_decay=decay), batch_size=50)
+    total = weight_total = 0.0
+    for start in range(0, len(x), 50):
+        rows = np.arange(start, min(start + 50, len(x)))
+        proba = trainer.predict_proba(x[rows]).astype(np.float64)
+        row_weights = np.ones(len(rows)) if weights is None else weights[rows]
+        total += float(np.dot(row_weights, -np.log(proba[np.arange(len(rows)), y[rows]])))
+        weight_total += float(row_weights.sum())
+        trainer.train_epoch(x, y, rows, sample_weight=weights)
+    np.testing.assert_array_equal(est.model_.params, model.params)
+    # The penalty over the batch size, times the mean weight: the decay above.
     penalty = 0.5 * 0.01 * sum(float((w.astype(np.float64) ** 2).sum()) for w in est.coefs_)
-    log_loss = Trainer(est.model_).evaluate(x, y)[0]
-    assert est.loss_ == pytest.approx(log_loss + penalty / 200, rel=1e-6)
+    penalty *= decay / 0.01
+    assert est.loss_ == pytest.approx(total / weight_total + penalty, rel=1e-6)
+    # Not the loss of the last weights: the running mean is what is reported.
+    assert est.loss_ != pytest.approx(Trainer(model).evaluate(x, y)[0] + penalty, rel=1e-6)
 
 
 def test_converges_by_tol_as_scikit_learn_does(small_digits):

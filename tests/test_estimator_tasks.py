@@ -7,6 +7,7 @@ import pickle
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 from sklearn.neural_network import MLPClassifier as SklearnMLPClassifier
 from sklearn.neural_network import MLPRegressor as SklearnMLPRegressor
@@ -75,13 +76,37 @@ def test_loss_is_scikit_learns_definition(diabetes):
     reg = MLPRegressor(hidden_layer_sizes=(8,), max_iter=5, alpha=0.5, batch_size=50).fit(x, y)
     pred = reg.predict(x)
     assert pred.shape == (len(x),) and pred.dtype == np.float64
-    penalty = 0.5 * 0.5 * sum(float((w.astype(np.float64) ** 2).sum()) for w in reg.coefs_) / 50
-    assert reg.loss_ == pytest.approx(0.5 * np.mean((y - pred) ** 2) + penalty, rel=1e-5)
     assert reg.loss_curve_[-1] == reg.loss_ and reg.out_activation_ == "identity"
+    # Half the squared error, as the epoch's batches saw it before their updates (replayed
+    # here from the initial weights, one step at a time), plus the penalty of the last weights.
     weights = np.r_[np.ones(200), np.full(len(x) - 200, 3.0)]
-    reg = MLPRegressor(hidden_layer_sizes=(8,), max_iter=2, alpha=0.0).fit(x, y, weights)
-    pred = reg.predict(x).astype(np.float64)
-    assert reg.loss_ == pytest.approx(0.5 * np.average((y - pred) ** 2, weights=weights), rel=1e-5)
+    reg = MLPRegressor(
+        hidden_layer_sizes=(8,),
+        max_iter=1,
+        alpha=0.5,
+        batch_size=50,
+        shuffle=False,
+        solver="sgd",
+        momentum=0.0,
+        learning_rate_init=1e-3,
+        random_state=0,
+    )
+    with pytest.warns(ConvergenceWarning):
+        reg.fit(x, y, weights)
+    model = MLP((x.shape[1], 8, 1), seed=0, init="sklearn", loss="mse")
+    # The fit's own optimizer settings (its rate and decay scaled to the engine's MSE).
+    trainer = Trainer(model, optimizer=reg._engine.optimizer, batch_size=50)
+    total = weight_total = 0.0
+    for start in range(0, len(x), 50):
+        rows = np.arange(start, min(start + 50, len(x)))
+        pred = trainer.predict(x[rows]).astype(np.float64)
+        total += float(np.dot(weights[rows], (y[rows] - pred) ** 2))
+        weight_total += float(weights[rows].sum())
+        trainer.train_epoch(x, y, rows, sample_weight=weights)
+    np.testing.assert_array_equal(reg.model_.params, model.params)
+    penalty = 0.5 * 0.5 * sum(float((w.astype(np.float64) ** 2).sum()) for w in reg.coefs_)
+    penalty /= 50 * float(np.mean(weights))
+    assert reg.loss_ == pytest.approx(0.5 * total / weight_total + penalty, rel=1e-5)
 
 
 @few_epochs

@@ -369,7 +369,9 @@ void Network::step(float* grads, bool update, const float* x, const int32_t* lab
     // Summed in row order here, so the total does not depend on the thread count.
     if (want_loss)
       for (int64_t i = 0; i < B; ++i) {
-        metrics->loss_sum += row_loss_[i];
+        const double weight = update && weighted_ ? static_cast<double>(batch_weight_[i]) : 1.0;
+        metrics->loss_sum += weight * row_loss_[i];
+        metrics->weight_sum += weight;
         metrics->correct += row_hit_[i];
       }
     metrics->rows += B;
@@ -547,7 +549,7 @@ int64_t Network::run_epoch(float* params, float* const* state, const float* x,
       }
       weight_total_ = static_cast<float>(total);
     }
-    step(nullptr, true, x, labels, targets, order + start, B, nullptr);
+    step(nullptr, true, x, labels, targets, order + start, B, options.metrics);
     ++steps;
   }
   copy_back(params, slots);

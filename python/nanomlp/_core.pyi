@@ -69,7 +69,8 @@ class Network:
         clip_value: float = 0.0,
         clip_norm: float = 0.0,
         velocity: npt.NDArray[np.float32] | None = None,
-    ) -> int: ...
+        track_loss: bool = False,
+    ) -> int | tuple[int, float, float]: ...
     def gradients(
         self,
         params: npt.NDArray[np.float32],

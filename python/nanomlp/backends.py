@@ -109,15 +109,18 @@ class NativeBackend:
         first_step: int = 0,
         clip_value: float | None = None,
         clip_norm: float | None = None,
-    ) -> int:
+        track_loss: bool = False,
+    ) -> int | tuple[int, float]:
         """One epoch over x[order] in batches of ``batch_size``, the step i at ``lrs[i]``, with
         ``optimizer`` (an ``optim.Optimizer``) and its ``state`` (``init_state``'s dict; for SGD
         without momentum ``{"step": n}`` will do), whose arrays and step count are updated in
         place. Returns the number of steps. The arguments are the validated ones: only what
-        would crash the engine is checked below this."""
+        would crash the engine is checked below this. ``track_loss``: return (steps, the mean
+        loss of the rows as their steps' forward passes saw them, weighted by
+        ``sample_weight``) instead."""
         net = self._network(min(batch_size, len(order)))
         step = int(state["step"])
-        steps = net.train_epoch(
+        result = net.train_epoch(
             self.model.params,
             x,
             labels,
@@ -134,9 +137,13 @@ class NativeBackend:
             first_step=first_step,
             clip_value=clip_value or 0.0,
             clip_norm=clip_norm or 0.0,
+            track_loss=track_loss,
         )
+        steps, loss_sum, weight_sum = result if track_loss else (result, 0.0, 0.0)
         state["step"] = step + steps
-        return steps
+        if not track_loss:
+            return steps
+        return steps, loss_sum / weight_sum if weight_sum > 0 else float("nan")
 
     def evaluate(
         self, x: np.ndarray, labels: np.ndarray | None, return_proba: bool = False

@@ -122,8 +122,9 @@ class Trainer:
 
     @property
     def kernel(self) -> str:
-        """The code path that computes: ``"avx512"``, ``"avx2"`` or ``"generic"`` (the native
-        engine's instruction set, chosen at run time or by NANOMLP_KERNEL), or ``"numpy"``."""
+        """The code path that computes: ``"avx512"``, ``"avx2"``, ``"neon"`` or ``"generic"``
+        (the native engine's instruction set, chosen at run time or by NANOMLP_KERNEL), or
+        ``"numpy"``."""
         return self._engine.kernel
 
     def _optimizer_state(self) -> dict[str, Any]:
@@ -310,6 +311,20 @@ class Trainer:
         the scan of ``x`` for NaN and infinity (as scikit-learn's ``assume_finite``): for
         data already checked once. Returns the number of steps taken.
         """
+        return self._epoch(x, y, order, sample_weight, class_weight, assume_finite)
+
+    def _epoch(
+        self,
+        x: Any,
+        y: Any,
+        order: Any,
+        sample_weight: Any,
+        class_weight: Any,
+        assume_finite: bool,
+        track_loss: bool = False,
+    ) -> Any:
+        """``train_epoch``; with ``track_loss`` (native backend), (steps, the rows' mean loss
+        as their steps' forward passes saw them): scikit-learn's running ``loss_``."""
         x = self._features(x, assume_finite=assume_finite)
         labels = self._labels(y, len(x))
         if order is None:
@@ -323,7 +338,7 @@ class Trainer:
             order = np.ascontiguousarray(order, dtype=np.int64)
         weights = self._row_weights(labels, sample_weight, class_weight)
         with self.model._training():
-            return self._train_steps(x, labels, order, weights)
+            return self._train_steps(x, labels, order, weights, track_loss)
 
     def _row_weights(
         self, labels: np.ndarray, sample_weight: Any, class_weight: Any
@@ -348,9 +363,15 @@ class Trainer:
         return weights.astype(self.model.dtype)
 
     def _train_steps(
-        self, x: np.ndarray, labels: np.ndarray, order: np.ndarray, weights: np.ndarray | None
-    ) -> int:
-        """One pass over ``x[order]`` on the backend, every step at its scheduled rate."""
+        self,
+        x: np.ndarray,
+        labels: np.ndarray,
+        order: np.ndarray,
+        weights: np.ndarray | None,
+        track_loss: bool = False,
+    ) -> Any:
+        """One pass over ``x[order]`` on the backend, every step at its scheduled rate; with
+        ``track_loss`` (native backend), (steps, the rows' mean loss as their steps saw them)."""
         state = self._optimizer_state()
         first_step = int(state["step"])
         n_steps = -(-len(order) // self.batch_size)
@@ -369,6 +390,7 @@ class Trainer:
             first_step=first_step,
             clip_value=self.clip_value,
             clip_norm=self.clip_norm,
+            **({"track_loss": True} if track_loss else {}),
         )
 
     def evaluate(self, x: Any, y: Any, *, assume_finite: bool = False) -> tuple[float, float]:

@@ -40,8 +40,11 @@ struct CacheAligned {
 using Floats = std::vector<float, CacheAligned<float>>;
 
 struct Metrics {
-  double loss_sum = 0.0;  // Σ over rows of the (label-smoothed) cross-entropy
-  int64_t correct = 0;    // rows whose argmax equals the label
+  // Σ over rows of the loss; in a training epoch weighted by the rows' sample weights, whose
+  // sum is weight_sum (1 a row without them).
+  double loss_sum = 0.0;
+  double weight_sum = 0.0;
+  int64_t correct = 0;  // rows whose argmax equals the label
   int64_t rows = 0;
 };
 
@@ -67,6 +70,9 @@ struct EpochOptions {
   uint64_t first_step = 0;  // the masks' step number of the epoch's first batch
   double clip_value = 0.0;  // > 0: each gradient entry clamped to [−clip_value, clip_value]
   double clip_norm = 0.0;   // > 0: all the gradients scaled to a 2-norm of at most this
+  // Not null: each step adds its rows' losses (weighted) from its forward pass, before its
+  // update: the running training loss scikit-learn reports, at no extra pass over the data.
+  Metrics* metrics = nullptr;
 };
 
 class Network {

@@ -288,10 +288,10 @@ class _BaseMLP(BaseEstimator):
                 order = order[rng.permutation(n)]
             if sgd:
                 trainer.lr = self._learning_rate / self._gradient_scale()
-            trainer.train_epoch(x, y, order, sample_weight=weights, assume_finite=True)
+            _, running_loss = trainer._epoch(x, y, order, weights, None, True, track_loss=True)
             self.n_iter_ += 1
             self.t_ += n
-            self.loss_ = self._loss(trainer, x, y, weights, divisor)
+            self.loss_ = self._loss(running_loss, divisor)
             self.loss_curve_.append(self.loss_)
             if self.verbose:
                 print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
@@ -333,10 +333,8 @@ class _BaseMLP(BaseEstimator):
         """The labels that early stopping's split keeps the proportions of, or None."""
         return None
 
-    def _data_loss(
-        self, trainer: Trainer, x: np.ndarray, y: np.ndarray, weights: np.ndarray | None
-    ) -> float:
-        """scikit-learn's (weighted) loss over the training rows, without the penalty."""
+    def _data_loss(self, engine_loss: float) -> float:
+        """scikit-learn's loss, without the penalty, from the engine's mean loss of a row."""
         raise NotImplementedError
 
     def _validation_score(
@@ -345,17 +343,11 @@ class _BaseMLP(BaseEstimator):
         """The score that early stopping watches: the task's ``score``."""
         raise NotImplementedError
 
-    def _loss(
-        self,
-        trainer: Trainer,
-        x: np.ndarray,
-        y: np.ndarray,
-        weights: np.ndarray | None,
-        divisor: float,
-    ) -> float:
-        """scikit-learn's ``loss_``: the (weighted) loss over the training rows plus the L2
-        penalty."""
-        loss = self._data_loss(trainer, x, y, weights)
+    def _loss(self, engine_loss: float, divisor: float) -> float:
+        """scikit-learn's ``loss_``: the (weighted) mean of the batches' losses over the epoch,
+        each taken before its batch's update, plus the L2 penalty (of the epoch's last
+        weights, where scikit-learn adds each batch's)."""
+        loss = self._data_loss(engine_loss)
         squares = sum(float(np.dot(w.ravel(), w.ravel())) for w in self.model_.weights)
         return float(loss + 0.5 * float(self.alpha) * squares / divisor)
 

@@ -273,22 +273,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _stratify(self, y: np.ndarray) -> np.ndarray | None:
         return y if y.ndim == 1 and np.bincount(y).min() >= 2 else None
 
-    def _data_loss(
-        self, trainer: Any, x: np.ndarray, y: np.ndarray, weights: np.ndarray | None
-    ) -> float:
-        """The (weighted) mean log loss; for multi-label y its sum over the labels."""
-        multilabel = self._multilabel
-        if weights is None:
-            loss = trainer.evaluate(x, y, assume_finite=True)[0]
-            return loss * self.n_outputs_ if multilabel else loss
-        proba = trainer.predict_proba(x, assume_finite=True)
-        eps = np.finfo(proba.dtype).eps
-        if multilabel:
-            p = np.clip(proba, eps, 1 - eps).astype(np.float64)
-            rows = -(y * np.log(p) + (1 - y) * np.log1p(-p)).sum(axis=1)
-            return float(np.average(rows, weights=weights))
-        p = np.clip(proba[np.arange(len(y)), y], eps, 1 - eps).astype(np.float64)
-        return float(np.average(-np.log(p), weights=weights))
+    def _data_loss(self, engine_loss: float) -> float:
+        """The log loss; for multi-label y its sum over the labels (the engine's mean)."""
+        return engine_loss * self.n_outputs_ if self._multilabel else engine_loss
 
     def _validation_score(
         self, trainer: Any, x: np.ndarray, y: np.ndarray, weights: np.ndarray | None

@@ -143,14 +143,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                 weights = None
         return X, targets, weights
 
-    def _data_loss(
-        self, trainer: Any, x: np.ndarray, y: np.ndarray, weights: np.ndarray | None
-    ) -> float:
-        """Half the (weighted) mean squared error, as scikit-learn's ``squared_loss``."""
-        if weights is None:
-            return 0.5 * trainer.evaluate(x, y, assume_finite=True)[0]
-        pred = trainer.predict(x, assume_finite=True).reshape(y.shape).astype(np.float64)
-        return float(0.5 * np.average((y - pred) ** 2, weights=weights, axis=0).mean())
+    def _data_loss(self, engine_loss: float) -> float:
+        """Half the mean squared error, as scikit-learn's ``squared_loss``."""
+        return 0.5 * engine_loss
 
     def _validation_score(
         self, trainer: Any, x: np.ndarray, y: np.ndarray, weights: np.ndarray | None
