@@ -59,7 +59,7 @@ def test_two_local_jobs_give_identical_records(small_data, sequential):
 @pytest.fixture(scope="module")
 def dask_client():
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
     )
     client = distributed.Client(cluster)
     yield client

@@ -140,8 +140,7 @@ def on_dask(
     finished: Finished,
     worker_wait: float,
 ) -> None:
-    """Run ``configs`` on the cluster behind ``client``, the data scattered once to every
-    worker. A run lost with a worker (while the data is scattered, while it runs, while its
+    """Run ``configs`` on the cluster behind ``client``, the data sent to the cluster once. A run lost with a worker (while the data is scattered, while it runs, while its
     record comes back) is submitted again; with no worker for ``worker_wait`` seconds, fail."""
     try:
         from distributed import wait
@@ -211,7 +210,7 @@ def _record(future: Any) -> dict | None:
 
 
 def _scatter(client: Any, data: Any, worker_wait: float) -> Any:
-    """The data on every worker, as one future: tried again while workers die under it."""
+    """The data on the cluster, as one future: tried again while workers die under it."""
     deadline = time.monotonic() + worker_wait
     while True:
         try:
@@ -221,7 +220,10 @@ def _scatter(client: Any, data: Any, worker_wait: float) -> Any:
         try:
             # One future for the whole tuple (a bare tuple scatters as a tuple of futures).
             # hash=False: a fresh key each time, never one the scheduler is still releasing.
-            return client.scatter([data], broadcast=True, hash=False, timeout=worker_wait)[0]
+            # No broadcast: Dask's replication insists on a copy for every worker it counted
+            # at the start, and retries one that died for ever; workers copy the data from each
+            # other as their first run needs it, and a copy lost with every holder is sent again.
+            return client.scatter([data], hash=False, timeout=worker_wait)[0]
         except (OSError, KeyError, ValueError, *_TIMEOUTS) as err:
             # A worker that died mid-scatter closes its stream (CommClosedError, an OSError),
             # or leaves the scheduler's list as it is sent to (KeyError) or as the copies are

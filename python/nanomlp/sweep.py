@@ -147,7 +147,7 @@ def sweep(
     """Run every configuration; records come back in the order of ``configs``.
 
     ``jobs`` runs that many local worker processes; ``client`` (a ``dask.distributed.Client``)
-    sends the runs to a Dask cluster instead, the data scattered to the workers once. Each run
+    sends the runs to a Dask cluster instead, the data sent to the cluster once. Each run
     gets ``threads`` engine threads, by default the cores divided among the local jobs (one per
     run on Dask). A worker lost at any moment costs only the runs it held: they run again on
     the others; with no Dask worker for ``worker_wait`` seconds the sweep fails.
