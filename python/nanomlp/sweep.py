@@ -1,18 +1,23 @@
-"""Grid search over Trainer and MLP settings: in this process, in a local process pool
-(joblib), or on a Dask cluster. Every run starts from the same seed, so a record does not
+"""Grid search over Trainer and MLP settings: in this process, in local worker processes, or
+on a Dask cluster. Every run starts from the same seed, so a record does not
 depend on where or in which order its run executed."""
 
 from __future__ import annotations
 
 import itertools
+import os
 import time
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from . import _defaults, _recipe
+from . import _sweep_exec as _exec
+from . import _sweep_store as _store
 from ._checks import check_int
+from ._core import __version__
 from ._progress import StatusLine
 from ._system import usable_cores
 from .model import MLP
@@ -99,6 +104,7 @@ def run(settings: dict[str, Any], data: Data, threads: int | None = 1) -> dict[s
     history = trainer.fit(x_train, y_train, validation_data=(x_val, y_val)).history
     test_loss, test_acc = trainer.evaluate(x_test, y_test)
     record: dict[str, Any] = dict(settings)
+    record.setdefault("seed", s["seed"])
     for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
         record[key] = history[key][-1] if history.get(key) else float("nan")
     record.update(test_loss=test_loss, test_acc=test_acc, seconds=time.perf_counter() - start)
@@ -108,7 +114,14 @@ def run(settings: dict[str, Any], data: Data, threads: int | None = 1) -> dict[s
 
 def format_record(record: dict[str, Any]) -> str:
     """The notebook's summary line: ``LR=0.1, Batch Size=32 → Test Acc: 0.9805, Test Loss: 0.0692``."""
-    others = [f"{k}={record[k]}" for k in record if k in DEFAULTS and k not in ("lr", "batch_size")]
+    # The seed is in every record; the line names it only when it is not the usual one.
+    others = [
+        f"{k}={record[k]}"
+        for k in record
+        if k in DEFAULTS
+        and k not in ("lr", "batch_size")
+        and not (k == "seed" and record[k] == DEFAULTS["seed"])
+    ]
     head = ", ".join(
         [
             f"LR={record.get('lr', DEFAULTS['lr'])}",
@@ -127,113 +140,83 @@ def sweep(
     threads: int | None = None,
     on_record: Callable[[int, dict[str, Any]], None] | None = None,
     progress: bool = False,
+    out: str | os.PathLike[str] | None = None,
+    worker_wait: float = 600.0,
+    about: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Run every configuration; records come back in the order of ``configs``.
 
-    ``jobs`` runs that many local worker processes (joblib); ``client`` (a
-    ``dask.distributed.Client``) sends the runs to a Dask cluster instead, the data scattered
-    to the workers once. Each run gets ``threads`` engine threads, by default the cores
-    divided among the local jobs (one per run on Dask). ``on_record(index, record)`` sees each
-    record as it finishes: on Ctrl-C, pending runs are cancelled and the finished ones have
-    been seen there before ``KeyboardInterrupt`` propagates.
+    ``jobs`` runs that many local worker processes; ``client`` (a ``dask.distributed.Client``)
+    sends the runs to a Dask cluster instead, the data sent to the cluster once. Each run
+    gets ``threads`` engine threads, by default the cores divided among the local jobs (one per
+    run on Dask). A worker lost at any moment costs only the runs it held: they run again on
+    the others; with no Dask worker for ``worker_wait`` seconds the sweep fails.
+
+    ``out``: a folder where ``results.csv`` and ``results.json`` are rewritten (atomically)
+    after every finished run; runs already recorded there with equal settings, data
+    fingerprint and nanomlp version are not run again. ``about``: more fields for
+    ``results.json``. ``on_record(index, record)`` sees each record as it finishes (reused
+    ones included); on Ctrl-C, pending runs are cancelled and the finished ones have been
+    seen, and saved, before ``KeyboardInterrupt`` propagates.
     """
     jobs = check_int(jobs, "jobs", 1)
     configs = list(configs)
     if threads is None:
         threads = 1 if client is not None else max(1, usable_cores() // jobs)
     threads = check_int(threads, "threads", 1)
+    identity = {"data_fingerprint": _store.fingerprint(data), "nanomlp_version": __version__}
     records: list[dict[str, Any] | None] = [None] * len(configs)
+    others: list[dict[str, Any]] = []
+    if out is not None:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        others = _reuse(Path(out), configs, identity, records)
+    skipped = sum(r is not None for r in records)
+    about = {**(about or {}), **identity, "runs_planned": len(configs)}
     status = StatusLine()
 
     def finished(index: int, record: dict[str, Any]) -> None:
-        records[index] = record
+        if records[index] is None:
+            records[index] = _store.plain({**record, **identity}, list(DEFAULTS))
+        if out is not None:
+            done = [r for r in records if r is not None]
+            _store.save(Path(out), done, others, about)
         if on_record is not None:
-            on_record(index, record)
+            on_record(index, records[index])
         if progress:
-            done = sum(r is not None for r in records)
-            text = f"[sweep] {done}/{len(configs)} runs"
+            done_n = sum(r is not None for r in records)
+            text = f"[sweep] {done_n}/{len(configs)} runs"
             # Redrawn in place on a terminal; one line per run in a log.
-            if done == len(configs) or not status.redraws():
+            if done_n == len(configs) or not status.redraws():
                 status.write(text)
             else:
                 status.show(text)
 
+    for index, record in enumerate(records):
+        if record is not None and on_record is not None:
+            on_record(index, record)
+    if progress and skipped:
+        status.write(f"[sweep] {skipped}/{len(configs)} runs already in {out}: skipped")
+    todo = {i: c for i, c in enumerate(configs) if records[i] is None}
     if client is not None:
-        _on_dask(client, configs, data, threads, finished)
-    elif jobs == 1:
-        for index, settings in enumerate(configs):
+        _exec.on_dask(client, run, todo, data, threads, finished, worker_wait)
+    elif jobs == 1 or len(todo) <= 1:
+        for index, settings in todo.items():
             finished(index, run(settings, data, threads))
     else:
-        from joblib import Parallel, delayed
-
-        # Runs come back as they finish; joblib memory-maps the large arrays for the workers.
-        parallel = Parallel(n_jobs=jobs, return_as="generator_unordered")
-        tasks = (delayed(_indexed_run)(i, s, data, threads) for i, s in enumerate(configs))
-        for index, record in parallel(tasks):
-            finished(index, record)
+        _exec.on_processes(run, todo, data, threads, jobs, finished)
     return [r for r in records if r is not None]
 
 
-def _indexed_run(
-    index: int, settings: dict[str, Any], data: Data, threads: int
-) -> tuple[int, dict]:
-    return index, run(settings, data, threads)
-
-
-def _on_dask(
-    client: Any, configs: list[dict], data: Data, threads: int, finished: Callable
-) -> None:
-    try:
-        from distributed import as_completed
-    except ImportError as err:
-        raise ImportError(
-            'sweeps on Dask need it installed: pip install "nanomlp[distributed]"'
-        ) from err
-
-    # Shipped once, not once per run; one future for the whole tuple (a bare tuple would
-    # scatter as a tuple of futures). hash=False: a fresh key each time, never one the
-    # scheduler is still releasing from an earlier sweep of the same data or a lost worker.
-    def scatter() -> Any:
-        return client.scatter([data], broadcast=True, hash=False, timeout=_DASK_SCATTER_SECONDS)[0]
-
-    shared = scatter()
-
-    def submit(index: int) -> Any:
-        # pure=False: each run is its own task, even for equal settings; retries cover a run
-        # that raised on a worker, and the scheduler reruns the tasks of a worker that died.
-        return client.submit(
-            _indexed_run, index, configs[index], shared, threads, pure=False, retries=3
-        )
-
-    futures = {submit(i): (i, shared) for i in range(len(configs))}
-    attempts = dict.fromkeys(range(len(configs)), 1)
-    pending = as_completed(list(futures))
-    try:
-        for future in pending:
-            index, used = futures.pop(future)
-            if future.status == "finished":
-                finished(*future.result())
-                continue
-            # A run whose scattered data went down with a worker is cancelled ("lost
-            # dependencies") rather than rerun: scatter afresh, once per loss, and resubmit it,
-            # a bounded number of times.
-            if attempts[index] >= _DASK_ATTEMPTS:
-                future.result()  # raises the run's own error
-            attempts[index] += 1
-            if used is shared:
-                shared = scatter()
-            retry = submit(index)
-            futures[retry] = (index, shared)
-            pending.add(retry)
-    except KeyboardInterrupt:
-        client.cancel(list(futures))
-        raise
-
-
-# How often a run is submitted to Dask before its failure is final.
-_DASK_ATTEMPTS = 3
-# A scatter that has not reached the workers by then fails instead of waiting for ever.
-_DASK_SCATTER_SECONDS = 120
+def _reuse(
+    out: Path, configs: list[dict[str, Any]], identity: dict[str, str], records: list
+) -> list[dict[str, Any]]:
+    """Fill ``records`` with what ``out`` already holds of these runs; return the records it
+    holds of other runs (another grid, data or version), which stay in ``results.json``."""
+    earlier = {_store.key(r, DEFAULTS): r for r in _store.load(out, DEFAULTS)}
+    for index, settings in enumerate(configs):
+        wanted = _store.key({**_store.plain(settings, list(DEFAULTS)), **identity}, DEFAULTS)
+        records[index] = earlier.pop(wanted, None)
+    return list(earlier.values())
 
 
 def connect(address: str) -> Any:

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import time
 from pathlib import Path
 from typing import Any
 
-from .. import __version__, _defaults
+from .. import _defaults
 from .. import sweep as sw
-from .._io import atomic_write, write_json
 from . import _common as c
 from . import _options as o
 from . import _types as t
@@ -50,8 +47,9 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> argpars
         help="train every combination of settings, compare them",
         description="A grid search: every combination of the listed values, each run from the "
         "same seed, on MNIST or Fashion-MNIST. Prints one summary line per run in the notebook's "
-        "format and writes results.csv, results.json and heatmap.png to --out. Runs go to "
-        "--jobs local processes, or to the Dask cluster at --scheduler.",
+        "format and writes results.csv, results.json and heatmap.png to --out, the results after "
+        "every finished run: the same command again resumes, skipping the runs already there. "
+        "Runs go to --jobs local processes, or to the Dask cluster at --scheduler.",
     )
     o.add_training_options(sweep, grid=True)
     c.add_data_options(sweep, min_val_size=1)
@@ -72,6 +70,13 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> argpars
         "--scheduler",
         metavar="ADDRESS",
         help="run on the Dask cluster whose scheduler is at ADDRESS (tcp://host:port)",
+    )
+    sweep.add_argument(
+        "--worker-wait",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="on Dask, how long to wait for a worker when none is left (default: %(default)s)",
     )
     c.add_output_options(sweep, quiet_help="no progress, only the summary")
     sweep.set_defaults(handler=run, command_parser=sweep)
@@ -106,6 +111,12 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else c.default_out()
     done: dict[int, dict[str, Any]] = {}
     start = time.perf_counter()
+    about = {
+        "argv": args.argv,
+        "dataset": args.dataset,
+        "jobs": args.jobs,
+        "scheduler": args.scheduler,
+    }
     with c.output_folder(out):
         try:
             sw.sweep(
@@ -116,19 +127,24 @@ def run(args: argparse.Namespace) -> int:
                 threads=args.threads,
                 on_record=done.__setitem__,
                 progress=not args.quiet,
+                out=out,
+                worker_wait=args.worker_wait,
+                about=about,
             )
         finally:
-            # Finished runs are kept, also when the sweep is interrupted.
+            # results.csv and results.json already hold every finished run, also when the
+            # sweep is interrupted; the figure is drawn once, from what finished.
             records = [done[i] for i in sorted(done)]
             if records:
-                _write_results(out, records, time.perf_counter() - start, configs, args)
+                _plot(out, records)
             if client is not None:
                 client.close()
+    seconds = time.perf_counter() - start
     c.echo("\nSummary of Hyperparameter Tuning:")
     for record in records:
         c.echo(sw.format_record(record))
     c.echo(
-        f"Wall time: {time.perf_counter() - start:.1f} s for {len(records)} runs "
+        f"Wall time: {seconds:.1f} s for {len(records)} runs "
         f"({'Dask at ' + args.scheduler if args.scheduler else f'--jobs {args.jobs}'})"
     )
     c.echo(f"Saved to {out}/: results.csv results.json heatmap.png")
@@ -164,35 +180,9 @@ def _configs(
     return configs
 
 
-def _write_results(
-    out: Path, records: list[dict], seconds: float, configs: list[dict], args: argparse.Namespace
-) -> None:
+def _plot(out: Path, records: list[dict]) -> None:
     from .. import plotting
 
-    columns = [k for k in records[0] if k != "history"]
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for record in records:
-        writer.writerow(
-            {k: (",".join(map(str, v)) if isinstance(v, tuple) else v) for k, v in record.items()}
-        )
-    with atomic_write(out / "results.csv", "w", encoding="utf-8") as f:
-        f.write(text.getvalue())
-    write_json(
-        out / "results.json",
-        {
-            "argv": args.argv,
-            "nanomlp_version": __version__,
-            "dataset": args.dataset,
-            "runs_planned": len(configs),
-            "runs_finished": len(records),
-            "wall_seconds": seconds,
-            "jobs": args.jobs,
-            "scheduler": args.scheduler,
-            "records": records,
-        },
-    )
     # One cell per (lr, batch size): with other axes swept too, the cell shows their best run.
     best: dict[tuple, dict] = {}
     for record in records:
