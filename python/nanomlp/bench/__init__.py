@@ -37,15 +37,24 @@ The optimizer section, ``nanomlp bench --optimizers``, on the notebook's split (
 
 It writes ``bench_optimizers.json`` and ``bench_optimizers.md``.
 
+The network sections: ``nanomlp bench --activations`` times each hidden activation's
+train-only epoch (relu, tanh, sigmoid, gelu, gelu_tanh, leaky_relu) as a ratio to ReLU's, at
+batch 32 and 256, on 1 and 2 threads, and writes ``bench_activations.json`` and ``.md``;
+``nanomlp bench --regression`` compares ``nanomlp.MLPRegressor`` with scikit-learn's (test R²
+on diabetes; fit time, test R² and epochs on 50,000 rows of ``make_friedman1``, on 2 threads)
+and writes ``bench_regression.json`` and ``.md``.
+
 Programmatic use: ``main(argv)`` is the command line; ``run_benchmark(BenchConfig(...))``
 returns the report dict and ``write_outputs(report, out_dir)`` writes the three files;
 ``run_optimizers(OptimizerBenchConfig(...))`` and ``write_optimizer_outputs`` do the same for
-the optimizer section.
+the optimizer section, ``run_activations`` / ``write_activation_outputs`` and
+``run_regression`` / ``write_regression_outputs`` for the network sections.
 
 Modules: ``config`` (settings, FLOP accounting, data), ``machine`` (CPU, BLAS, GEMM peak),
 ``runners`` (the backends), ``run`` (parity and timings), ``optimizers`` (the optimizer
-section's timings), ``memory`` (the peak-memory workload, run in its own process), ``report``
-(Markdown and PNG), ``main`` (command line).
+section's timings), ``networks`` (the activation and regression sections), ``memory`` (the
+peak-memory workload, run in its own process), ``report`` (Markdown and PNG),
+``report_networks`` (the network sections' Markdown), ``main`` (command line).
 """
 
 from __future__ import annotations
@@ -90,6 +99,19 @@ _EXPORTS = {
     "time_to_accuracy": "optimizers",
     "sklearn_comparison": "optimizers",
     "paired_ratio": "optimizers",
+    "ActivationBenchConfig": "config",
+    "RegressionBenchConfig": "config",
+    "ACTIVATION_OUTPUT_NAMES": "config",
+    "REGRESSION_OUTPUT_NAMES": "config",
+    "ACTIVATION_NAMES": "config",
+    "activation_epoch": "runners",
+    "run_activations": "networks",
+    "run_regression": "networks",
+    "friedman_split": "networks",
+    "activations_markdown": "report_networks",
+    "regression_markdown": "report_networks",
+    "write_activation_outputs": "report_networks",
+    "write_regression_outputs": "report_networks",
     "run_benchmark": "run",
     "check_parity": "run",
     "max_weight_difference": "run",

@@ -69,6 +69,37 @@ TARGETS = {
     "sklearn_speedup_min": 3.0,
 }
 
+ACTIVATION_OUTPUT_NAMES = {
+    "json": "bench_activations.json",
+    "markdown": "bench_activations.md",
+}
+REGRESSION_OUTPUT_NAMES = {
+    "json": "bench_regression.json",
+    "markdown": "bench_regression.md",
+}
+# The hidden activations timed against ReLU, the first.
+ACTIVATION_NAMES = ("relu", "tanh", "sigmoid", "gelu", "gelu_tanh", "leaky_relu")
+ACTIVATION_TARGETS = {
+    "epoch_ratio_max": 1.2,  # the train-only epoch, times ReLU's
+    "epoch_ratio_activations": ("tanh", "gelu"),
+}
+# The diabetes settings of both libraries' estimators, each run from every seed; the
+# progression is divided by 100 so that both libraries' default scales suit it.
+DIABETES_PARAMS: tuple[dict[str, Any], ...] = (
+    {"hidden_layer_sizes": (32,), "max_iter": 400, "learning_rate_init": 3e-3, "alpha": 3.0},
+    {
+        "hidden_layer_sizes": (16,),
+        "max_iter": 200,
+        "solver": "sgd",
+        "learning_rate_init": 1e-2,
+        "alpha": 1.0,
+    },
+)
+REGRESSION_TARGETS = {
+    "r2_gap_max": 0.02,  # |nanomlp's test R² - scikit-learn's|
+    "friedman_speedup_min": 5.0,  # scikit-learn's fit time / nanomlp's, on make_friedman1
+}
+
 Log = Callable[[str], None]
 
 
@@ -182,6 +213,85 @@ class OptimizerBenchConfig:
         for name in ("n_train", "n_test"):
             if getattr(self, name) is not None:
                 _checks.check_int(getattr(self, name), name, 1)
+
+
+@dataclass
+class ActivationBenchConfig:
+    """What the activation section runs: each activation's train-only epoch against ReLU's
+    (``repeats`` rounds, the activations taking turns in each, the first rotating)."""
+
+    data: str | None = None  # MNIST folder or mnist.npz; None reads $NANOMLP_DATA
+    repeats: int = 5
+    batch_sizes: tuple[int, ...] = (32, 256)
+    threads: tuple[int, ...] = (1, 2)
+    activations: tuple[str, ...] = ACTIVATION_NAMES
+    seed: int = _defaults.SEED  # the initial weights and the shuffle
+    n_train: int | None = None  # None: the first 55,000 training images
+    quick: bool = False
+    layer_sizes: tuple[int, ...] = field(default=LAYER_SIZES)
+
+    @classmethod
+    def quick_config(cls, **overrides: Any) -> ActivationBenchConfig:
+        """A smoke run: 2,000 images, one repeat."""
+        values: dict[str, Any] = dict(repeats=1, n_train=2000, quick=True)
+        values.update(overrides)
+        return cls(**values)
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` or ``TypeError`` naming the first bad setting."""
+        _checks.check_int(self.repeats, "repeats", 1)
+        for b in self.batch_sizes:
+            _checks.check_int(b, "batch_sizes", 1)
+        for t in self.threads:
+            _checks.check_int(t, "threads", 1)
+        if not self.batch_sizes or not self.threads:
+            raise ValueError("batch_sizes and threads must each name at least one value")
+        if not self.activations or self.activations[0] != "relu":
+            raise ValueError("activations must start with 'relu', the baseline of the ratios")
+        unknown = sorted(set(self.activations) - set(ACTIVATION_NAMES))
+        if unknown:
+            raise ValueError(f"activations must be among {ACTIVATION_NAMES}, got {unknown}")
+        if self.n_train is not None:
+            _checks.check_int(self.n_train, "n_train", 1)
+
+
+@dataclass
+class RegressionBenchConfig:
+    """What the regression section runs: ``nanomlp.MLPRegressor`` against scikit-learn's on
+    diabetes (test R², the mean over ``seeds``, each of ``DIABETES_PARAMS``) and on
+    ``make_friedman1`` (fit time, test R², epochs: ``fit_repeats`` fits each, taking turns,
+    with ``max_iter`` epochs and again at both estimators' defaults)."""
+
+    seeds: tuple[int, ...] = (0, 1, 2)
+    fit_repeats: int = 3
+    fit_threads: int = 2
+    friedman_rows: int = 50_000
+    friedman_noise: float = 1.0
+    test_size: float = 0.2
+    max_iter: int = 30
+    hidden_layer_sizes: tuple[int, ...] = (100,)
+    random_state: int = 0
+    quick: bool = False
+
+    @classmethod
+    def quick_config(cls, **overrides: Any) -> RegressionBenchConfig:
+        """A smoke run: 5,000 rows, one fit each, one seed."""
+        values: dict[str, Any] = dict(fit_repeats=1, seeds=(0,), friedman_rows=5000, quick=True)
+        values.update(overrides)
+        return cls(**values)
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` or ``TypeError`` naming the first bad setting."""
+        _checks.check_int(self.fit_repeats, "fit_repeats", 1)
+        _checks.check_int(self.fit_threads, "fit_threads", 1)
+        _checks.check_int(self.max_iter, "max_iter", 1)
+        _checks.check_int(self.friedman_rows, "friedman_rows", 10)
+        for s in self.seeds:
+            _checks.check_int(s, "seeds", 0)
+        if not self.seeds:
+            raise ValueError("seeds must name at least one value")
+        if not 0 < self.test_size < 1:
+            raise ValueError(f"test_size must be in (0, 1), got {self.test_size}")
 
 
 # ---------------------------------------------------------------------------------------------

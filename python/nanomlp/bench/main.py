@@ -7,7 +7,14 @@ import sys
 from typing import Any
 
 from ..datasets import DatasetError
-from .config import DEFAULT_OUT, BenchConfig, OptimizerBenchConfig, ParityError
+from .config import (
+    DEFAULT_OUT,
+    ActivationBenchConfig,
+    BenchConfig,
+    OptimizerBenchConfig,
+    ParityError,
+    RegressionBenchConfig,
+)
 
 # The command that leaves OpenBLAS free to pick its own kernel.
 FAIR_COMMAND = "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE nanomlp bench"
@@ -22,17 +29,30 @@ def build_parser() -> argparse.ArgumentParser:
         "peak. Writes bench_epoch.json, bench_epoch.md and bench_epoch.png to --out. With "
         "--optimizers, the optimizer section instead: each optimizer's epoch against plain "
         "SGD's, train --preset fast's time to 98% against PyTorch and the notebook's recipe, "
-        "MLPClassifier against scikit-learn's; writes bench_optimizers.json and .md.",
+        "MLPClassifier against scikit-learn's; writes bench_optimizers.json and .md. With "
+        "--activations, each hidden activation's epoch against ReLU's (bench_activations.*); "
+        "with --regression, MLPRegressor against scikit-learn's (bench_regression.*).",
         epilog=f"Fair numbers: {FAIR_COMMAND}",
     )
     parser.add_argument("--data", help="MNIST folder or mnist.npz (default: $NANOMLP_DATA)")
     parser.add_argument(
         "--out", default=str(DEFAULT_OUT), help="output folder (default: %(default)s)"
     )
-    parser.add_argument(
+    section = parser.add_mutually_exclusive_group()
+    section.add_argument(
         "--optimizers",
         action="store_true",
         help="run the optimizer section instead of the epoch benchmark",
+    )
+    section.add_argument(
+        "--activations",
+        action="store_true",
+        help="run the activation section instead of the epoch benchmark",
+    )
+    section.add_argument(
+        "--regression",
+        action="store_true",
+        help="run the regression section (needs scikit-learn) instead of the epoch benchmark",
     )
     parser.add_argument(
         "--repeats", type=int, help="timed repetitions per cell (default 5; 1 with --quick)"
@@ -53,8 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         nargs="+",
         metavar="S",
-        help=f"--optimizers: the seeds of the recipes (default: {_show(OptimizerBenchConfig.seeds)}"
-        "; 0 with --quick)",
+        help=f"--optimizers and --regression: the seeds of the recipes and of the diabetes fits "
+        f"(default: {_show(OptimizerBenchConfig.seeds)}; 0 with --quick)",
     )
     parser.add_argument(
         "--no-torch", action="store_true", help="leave PyTorch out even if installed"
@@ -85,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.optimizers:
         return _optimizers(args)
+    if args.activations:
+        return _activations(args)
+    if args.regression:
+        return _regression(args)
     options: dict[str, Any] = dict(
         data=args.data, threads=tuple(args.threads), use_torch=not args.no_torch
     )
@@ -152,6 +176,64 @@ def _optimizers(args: argparse.Namespace) -> int:
         return 2
     paths = write_optimizer_outputs(report, args.out)
     print(optimizers_markdown(report))
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+def _activations(args: argparse.Namespace) -> int:
+    """``--activations``: the activation section, its report printed and written."""
+    from .networks import run_activations
+    from .report_networks import activations_markdown, write_activation_outputs
+
+    options: dict[str, Any] = dict(data=args.data, threads=tuple(args.threads))
+    if args.batch_sizes is not None:
+        options["batch_sizes"] = tuple(args.batch_sizes)
+    if args.repeats is not None:
+        options["repeats"] = args.repeats
+    make = ActivationBenchConfig.quick_config if args.quick else ActivationBenchConfig
+    config = make(**options)
+    try:
+        config.validate()
+    except (ValueError, TypeError) as err:
+        print(f"bench_activations: {err}", file=sys.stderr)
+        return 2
+    try:
+        report = run_activations(config, log)
+    except DatasetError as err:
+        print(f"bench_activations: cannot load MNIST: {err}", file=sys.stderr)
+        return 2
+    paths = write_activation_outputs(report, args.out)
+    print(activations_markdown(report))
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+def _regression(args: argparse.Namespace) -> int:
+    """``--regression``: the regression section, its report printed and written."""
+    from .networks import run_regression
+    from .report_networks import regression_markdown, write_regression_outputs
+
+    options: dict[str, Any] = {}
+    if args.seeds is not None:
+        options["seeds"] = tuple(args.seeds)
+    if args.repeats is not None:
+        options["fit_repeats"] = args.repeats
+    make = RegressionBenchConfig.quick_config if args.quick else RegressionBenchConfig
+    config = make(**options)
+    try:
+        config.validate()
+    except (ValueError, TypeError) as err:
+        print(f"bench_regression: {err}", file=sys.stderr)
+        return 2
+    try:
+        report = run_regression(config, log)
+    except ImportError as err:
+        print(f"bench_regression: {err}", file=sys.stderr)
+        return 2
+    paths = write_regression_outputs(report, args.out)
+    print(regression_markdown(report))
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     return 0

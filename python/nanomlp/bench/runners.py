@@ -4,7 +4,8 @@ optional, runs the same network from the same initial weights in the same order.
 
 The optimizer section's runners: one train-only epoch per optimizer (``optimizer_epoch``),
 a training recipe of ``nanomlp train`` (``RecipeRunner``) and the same recipe in PyTorch
-(``TorchRecipeRunner``), and a scikit-learn estimator's fit (``fit_estimator``).
+(``TorchRecipeRunner``), and a scikit-learn estimator's fit (``fit_estimator``). The
+activation section's: one train-only epoch per hidden activation (``activation_epoch``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ..model import MLP
 from ..trainer import Trainer
 from .config import (
     INFERENCE_CHUNK,
+    ActivationBenchConfig,
     BenchConfig,
     Data,
     OptimizerBenchConfig,
@@ -242,6 +244,21 @@ def optimizer_epoch(
     return time.perf_counter() - start
 
 
+def activation_epoch(
+    name: str, split: Split, batch_size: int, threads: int, config: ActivationBenchConfig
+) -> float:
+    """Seconds of one train-only epoch of the native engine, plain SGD, every hidden layer
+    activated by ``name``, from the initial weights of ``MLP(seed)`` in its first shuffle."""
+    model = MLP(config.layer_sizes, seed=config.seed, dtype="float32", activation=name)
+    trainer = Trainer(
+        model, optimizer=make_optimizer("sgd"), batch_size=batch_size, epochs=1, threads=threads
+    )
+    order = first_order(model, len(split.x_train))
+    start = time.perf_counter()
+    _train_only(trainer, split.x_train, split.y_train, order)
+    return time.perf_counter() - start
+
+
 def _recipe_settings(settings: dict[str, Any]) -> dict[str, Any]:
     """Every training setting of ``nanomlp train`` (None: not given), then ``settings``."""
     from ..cli._options import TRAINING_SETTINGS
@@ -375,7 +392,8 @@ class TorchRecipeRunner:
 
 
 def fit_estimator(estimator: Any, split: Split) -> dict[str, Any]:
-    """Seconds of ``estimator.fit`` on the training rows, its epochs and its test accuracy.
+    """Seconds of ``estimator.fit`` on the training rows, its epochs and its test score
+    (accuracy for a classifier, R² for a regressor; ``test_acc`` and ``score``).
 
     A ``ConvergenceWarning`` is expected (the epochs are capped on purpose) and silenced here.
     """
@@ -386,8 +404,5 @@ def fit_estimator(estimator: Any, split: Split) -> dict[str, Any]:
         start = time.perf_counter()
         estimator.fit(split.x_train, split.y_train)
         seconds = time.perf_counter() - start
-    return {
-        "seconds": seconds,
-        "n_iter": int(estimator.n_iter_),
-        "test_acc": float(estimator.score(split.x_test, split.y_test)),
-    }
+    score = float(estimator.score(split.x_test, split.y_test))
+    return {"seconds": seconds, "n_iter": int(estimator.n_iter_), "test_acc": score, "score": score}
