@@ -212,16 +212,22 @@ bool generic_fuses() {
 // A chunk smaller than this many flops (about a microsecond) costs more to hand out than it
 // gains.
 constexpr int64_t kMinChunkFlops = int64_t{1} << 18;
+// A chunk larger than this many flops (a few milliseconds) is cut, on any thread count, so
+// that the work between two looks at Ctrl-C stays short.
+constexpr int64_t kMaxChunkFlops = int64_t{1} << 28;
 
 GemmChunks gemm_chunks(const Kernels& kernels, const GemmOp& op, int threads) {
   GemmChunks c;
   c.rows = op.M;
   c.cols = op.N;
   // A few chunks per thread, so that a thread that falls behind leaves its share to the
-  // others, but none too small.
+  // others, but none too small; and none too large.
+  const int64_t flops = 2 * op.M * op.N * op.K;
   const int64_t target =
-      std::min<int64_t>(kChunksPerThread * threads, 2 * op.M * op.N * op.K / kMinChunkFlops);
-  if (threads <= 1 || op.M <= 0 || op.N <= 0 || target < 2) return c;
+      std::max(threads <= 1 ? int64_t{1}
+                            : std::min<int64_t>(kChunksPerThread * threads, flops / kMinChunkFlops),
+               std::min(kMaxProductChunks, flops / kMaxChunkFlops));
+  if (op.M <= 0 || op.N <= 0 || target < 2) return c;
   // One band of columns per thread, cut across the rows. Chunks are numbered down the
   // columns, so a thread's share is its band: the same band of W in a layer's forward product
   // and in its update, and a whole band per chunk, so each row of A is read once per chunk.

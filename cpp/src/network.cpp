@@ -1,10 +1,12 @@
 #include "nanomlp/network.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "nanomlp/kernels.h"
 
@@ -20,7 +22,22 @@ namespace {
 constexpr int64_t kRowChunk = 8;
 
 // A phase holds at most the chunks of two products and one more (a layer's backward pass).
-int64_t max_chunks(int threads) { return 4 * kChunksPerThread * std::max(threads, 1) + 1; }
+int64_t max_chunks(int threads) {
+  return 4 * std::max(kChunksPerThread * std::max(threads, 1), kMaxProductChunks) + 1;
+}
+
+// A step of fewer flops than this (tens of microseconds: a one-row prediction, a few rows'
+// step) runs on the calling thread alone, planned as for one thread: handing it to the
+// workers would cost more than it saves.
+constexpr int64_t kSharedStepFlops = int64_t{1} << 22;
+// A step of this many flops or more is looked at for Ctrl-C between its chunks, not only
+// between steps.
+constexpr int64_t kPollStepFlops = int64_t{1} << 28;
+// A training step of this many flops or more (about a tenth of a second) writes its gradients
+// to a buffer and updates the parameters last, in a short phase of its own: an interrupted
+// step can then be abandoned until that phase begins. Below it, the update is fused into the
+// weight-gradient products, which is faster.
+constexpr int64_t kLargeStepFlops = int64_t{1} << 33;
 
 int checked_threads(int threads) {
   if (threads < 1)
@@ -38,8 +55,9 @@ Network::Network(std::vector<int64_t> layer_sizes, int64_t batch_size, int threa
       kernels_(&select_kernels()),
       // Phases: packing, one per layer forward, softmax, one per layer backward, and with
       // clip_norm the norm and the update.
-      pool_(checked_threads(threads), static_cast<int>(2 * sizes_.size() + 2),
-            max_chunks(threads)) {
+      pool_(checked_threads(threads), static_cast<int>(2 * sizes_.size() + 2), max_chunks(threads)),
+      poll_flops_(kPollStepFlops),
+      unfused_flops_(kLargeStepFlops) {
   if (sizes_.size() < 2) throw std::invalid_argument("layer_sizes needs at least two entries");
   for (int64_t s : sizes_)
     if (s < 1) throw std::invalid_argument("every layer size must be >= 1");
@@ -107,6 +125,10 @@ Network::Network(std::vector<int64_t> layer_sizes, int64_t batch_size, int threa
   batch_weight_.resize(static_cast<size_t>(rows_));
 }
 
+void Network::set_large_step(int64_t poll_flops, int64_t unfused_flops) {
+  poll_flops_ = poll_flops, unfused_flops_ = unfused_flops;
+}
+
 bool Network::saves(int64_t l, bool dropout) const {
   if (l < 1 || l >= layers()) return false;
   switch (act_[l]) {
@@ -166,14 +188,21 @@ void Network::copy_back(float* params, float* const* state) const {
     if (state[k]) copy_padded(state[k], padded_state_[k].data(), false);
 }
 
-void Network::step(float* grads, bool update, const float* x, const int32_t* labels,
+int64_t Network::forward_flops(int64_t B) const {
+  int64_t flops = 0;
+  for (int64_t l = 0; l < layers(); ++l) flops += 2 * B * sizes_[l] * sizes_[l + 1];
+  return flops;
+}
+
+bool Network::step(float* grads, bool update, const float* x, const int32_t* labels,
                    const float* targets, const int64_t* order, int64_t B, Metrics* metrics) {
   const int64_t L = layers();
-  const int T = pool_.size();
   const bool backward = update || grads;
+  const int64_t flops = forward_flops(B) * (backward ? 3 : 1);
+  const int T = flops < kSharedStepFlops ? 1 : pool_.size();
   const bool has_targets = labels || targets;
   const bool want_loss = metrics && has_targets;
-  const bool unfused = update && clip_norm_ > 0.0;  // clip_norm: gradients first, then update
+  const bool unfused = update && unfused_;  // gradients first, then the update
   const bool dropout = update && dropout_;
   const int64_t C = sizes_[L];
   // The batch is read in place through pointers to its rows: nothing is copied.
@@ -266,12 +295,30 @@ void Network::step(float* grads, bool update, const float* x, const int32_t* lab
       phase_chunks_[phases++] = dx_chunks_[l].count + dw_chunks_[l].count + 1;
     }
   const int64_t update_chunks = T == 1 ? 1 : kChunksPerThread * T;
+  int norm_phase = -1, update_phase = -1;
   if (unfused) {
-    phase_chunks_[phases++] = 1;
+    if (clip_norm_ > 0.0) {
+      norm_phase = phases;
+      phase_chunks_[phases++] = 1;
+    }
+    update_phase = phases;
     phase_chunks_[phases++] = update_chunks;
   }
+  // Until the first phase that writes the parameters, the step may be abandoned: the calling
+  // thread looks at should_stop between its chunks, and once it says stop every thread skips
+  // the chunks left. A phase that writes the parameters always runs to its end.
+  const int first_write = !update ? phases : unfused ? update_phase : static_cast<int>(L) + 2;
+  const bool poll = poll_ && *poll_ && flops >= poll_flops_;
+  const std::thread::id caller = std::this_thread::get_id();
+  std::atomic<bool> abandon{false};
 
   auto work = [&](int phase, int64_t chunk) {
+    // Relaxed suffices: the pool orders each phase after the chunks of the one before.
+    if (abandon.load(std::memory_order_relaxed)) return;
+    if (poll && phase < first_write && std::this_thread::get_id() == caller && (*poll_)()) {
+      abandon.store(true, std::memory_order_relaxed);
+      return;
+    }
     if (phase == 0) {
       if (chunk < packs) {
         for (int64_t l = 1 + chunk; l < L; l += packs)
@@ -325,11 +372,11 @@ void Network::step(float* grads, bool update, const float* x, const int32_t* lab
       }
       return;
     }
-    if (phase == 2 * L + 2) {
+    if (phase == norm_phase) {
       clip_and_norm();
       return;
     }
-    if (phase == 2 * L + 3) {
+    if (phase == update_phase) {
       update_from_grads(chunk, update_chunks);
       return;
     }
@@ -363,7 +410,11 @@ void Network::step(float* grads, bool update, const float* x, const int32_t* lab
       }
     }
   };
-  pool_.run(phases, phase_chunks_.data(), work);
+  if (T == 1)
+    ThreadPool::run_here(phases, phase_chunks_.data(), work);
+  else
+    pool_.run(phases, phase_chunks_.data(), work);
+  if (abandon.load()) return false;
 
   if (metrics) {
     // Summed in row order here, so the total does not depend on the thread count.
@@ -376,6 +427,7 @@ void Network::step(float* grads, bool update, const float* x, const int32_t* lab
       }
     metrics->rows += B;
   }
+  return true;
 }
 
 void Network::clip_and_norm() {
@@ -525,9 +577,11 @@ int64_t Network::run_epoch(float* params, float* const* state, const float* x,
   drop_seed_ = options.dropout_seed;
   clip_norm_ = options.clip_norm;
   clip_value_ = clip_norm_ > 0.0 ? static_cast<float>(options.clip_value) : 0.0f;
-  if (clip_norm_ > 0.0 && grads_.empty()) grads_.resize(static_cast<size_t>(num_params()));
+  unfused_ = clip_norm_ > 0.0 || 3 * forward_flops(batch_) >= unfused_flops_;
+  if (unfused_ && grads_.empty()) grads_.resize(static_cast<size_t>(num_params()));
   weighted_ = options.sample_weight != nullptr;
   use_padded_copy(params, slots);
+  poll_ = &should_stop;
   int64_t steps = 0;
   for (int64_t start = 0; start < n_order; start += batch_) {
     if (should_stop && should_stop()) break;
@@ -549,9 +603,10 @@ int64_t Network::run_epoch(float* params, float* const* state, const float* x,
       }
       weight_total_ = static_cast<float>(total);
     }
-    step(nullptr, true, x, labels, targets, order + start, B, options.metrics);
+    if (!step(nullptr, true, x, labels, targets, order + start, B, options.metrics)) break;
     ++steps;
   }
+  poll_ = nullptr;
   copy_back(params, slots);
   return steps;
 }
@@ -574,13 +629,16 @@ Metrics Network::run_evaluate(const float* params, const float* x, const int32_t
   Metrics metrics;
   const int64_t C = sizes_.back();
   use_params(const_cast<float*>(params));
+  poll_ = &should_stop;
   for (int64_t start = 0; start < n; start += rows_) {
     if (should_stop && should_stop()) break;
     const int64_t B = std::min(rows_, n - start);
-    step(nullptr, false, x + start * sizes_[0], labels ? labels + start : nullptr,
-         targets ? targets + start * C : nullptr, nullptr, B, &metrics);
+    if (!step(nullptr, false, x + start * sizes_[0], labels ? labels + start : nullptr,
+              targets ? targets + start * C : nullptr, nullptr, B, &metrics))
+      break;
     if (probs) std::memcpy(probs + start * C, acts_.back().data(), sizeof(float) * B * C);
   }
+  poll_ = nullptr;
   return metrics;
 }
 

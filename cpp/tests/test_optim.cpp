@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <functional>
 #include <numeric>
 #include <random>
 #include <string>
@@ -400,6 +401,71 @@ TEST_CASE("the clip_norm path updates as the fused epilogue when the norm does n
     CHECK_MESSAGE(first_difference(fused, unfused).empty(), first_difference(fused, unfused));
     CHECK_MESSAGE(first_difference(fused_state, unfused_state).empty(),
                   first_difference(fused_state, unfused_state));
+  }
+}
+
+// One epoch of Adam over `visited` rows of a fixed problem, on a Network whose large-step
+// limits are (poll_flops, unfused_flops); stop_after > 0: should_stop says stop on its
+// stop_after-th call. Returns the parameters and sets *steps to the steps taken.
+std::vector<float> stopped_epoch(int64_t visited, int64_t poll_flops, int64_t unfused_flops,
+                                 int threads, int stop_after, int64_t* steps) {
+  const std::vector<int64_t> sizes = {50, 40, 30, 10};
+  const int64_t rows = 160, batch = 32;
+  const std::vector<float> x = random_floats(rows * sizes.front(), 41, 0.0f, 1.0f);
+  std::vector<int32_t> labels(rows);
+  for (int64_t i = 0; i < rows; ++i) labels[i] = static_cast<int32_t>((i * 7) % sizes.back());
+  std::vector<int64_t> order(rows);
+  std::iota(order.begin(), order.end(), 0);
+  Network net(sizes, batch, threads);
+  net.set_large_step(poll_flops, unfused_flops);
+  std::vector<float> params = random_floats(net.num_params(), 42, -0.2f, 0.2f);
+  std::vector<float> state(3 * net.num_params(), 0.0f);
+  float* slots[3] = {state.data(), state.data() + net.num_params(),
+                     state.data() + 2 * net.num_params()};
+  OptimizerConfig adam;
+  adam.kind = OptimizerKind::kAdam, adam.weight_decay = 1e-2, adam.decoupled = true;
+  EpochOptions e;
+  e.constant_lr = 0.01;
+  int calls = 0;
+  const std::function<bool()> stop = [&] { return ++calls == stop_after; };
+  *steps = net.train_epoch(params.data(), slots, x.data(), labels.data(), order.data(), visited,
+                           adam, e, stop_after > 0 ? stop : std::function<bool()>());
+  params.insert(params.end(), state.begin(), state.end());
+  return params;
+}
+
+TEST_CASE("a large step's separate update equals the fused one, on every path") {
+  for (const Kernels* kernels : available_kernels()) {
+    const KernelOverride path(kernels->name);
+    for (int threads = 1; threads <= 3; ++threads) {
+      INFO(kernels->name, ", threads ", threads);
+      int64_t fused_steps = 0, unfused_steps = 0;
+      const std::vector<float> fused =
+          stopped_epoch(160, 1, int64_t{1} << 62, threads, 0, &fused_steps);
+      const std::vector<float> unfused = stopped_epoch(160, 1, 1, threads, 0, &unfused_steps);
+      CHECK(fused_steps == 5);
+      CHECK(unfused_steps == 5);
+      CHECK_MESSAGE(first_difference(fused, unfused).empty(), first_difference(fused, unfused));
+    }
+  }
+}
+
+TEST_CASE("a step stopped before it writes the parameters is abandoned whole") {
+  // Stopped on the n-th look at should_stop, wherever that falls (between steps or between a
+  // large step's chunks), the epoch leaves the parameters and state of its whole steps.
+  for (const int64_t unfused_flops : {int64_t{1}, int64_t{1} << 62}) {
+    for (int threads = 1; threads <= 2; ++threads) {
+      for (int n = 1; n <= 40; ++n) {
+        INFO("unfused ", unfused_flops == 1, ", threads ", threads, ", stop on look ", n);
+        int64_t steps = 0, whole_steps = 0;
+        const std::vector<float> stopped = stopped_epoch(160, 1, unfused_flops, threads, n, &steps);
+        REQUIRE(steps <= 5);
+        const std::vector<float> whole =
+            stopped_epoch(steps * 32, 1, unfused_flops, threads, 0, &whole_steps);
+        CHECK(whole_steps == steps);
+        CHECK_MESSAGE(first_difference(stopped, whole).empty(), first_difference(stopped, whole));
+      }
+    }
   }
 }
 

@@ -103,8 +103,11 @@ bool generic_fuses();
 // A product cut into chunks for the thread pool: a grid of rectangles of whole register tiles,
 // numbered down the columns. Every element lies in one chunk and is computed whole there, so
 // the result does not depend on which thread runs which chunk. Products too small to gain
-// from threads are a single chunk. There are at most 2·kChunksPerThread·threads chunks.
+// from threads are a single chunk; large ones are cut finer than the threads need, so that a
+// step can be abandoned between chunks (Ctrl-C) at any size. There are at most
+// max(2·kChunksPerThread·threads, kMaxProductChunks) chunks.
 constexpr int64_t kChunksPerThread = 4;
+constexpr int64_t kMaxProductChunks = 64;
 struct GemmChunks {
   int64_t count = 1;
   int64_t row_chunks = 1;

@@ -107,7 +107,9 @@ class Network {
 
   // One SGD epoch: rows x[order[0]], x[order[1]], … in batches of batch_size, the last one
   // short. velocity (num_params, laid out as params) is read and updated when
-  // sgd.momentum > 0, and may be null otherwise. should_stop is polled between steps; returns
+  // sgd.momentum > 0, and may be null otherwise. should_stop is polled between steps, and in
+  // a large step between its chunks too: a step it stops before the step wrote the parameters
+  // is abandoned, so the parameters are always those after a whole number of steps. Returns
   // the number of steps taken.
   int64_t train_epoch(float* params, float* velocity, const float* x, const int32_t* labels,
                       const int64_t* order, int64_t n_order, const SgdOptions& sgd,
@@ -129,6 +131,13 @@ class Network {
                       const int64_t* order, int64_t n_order, const OptimizerConfig& optimizer,
                       const EpochOptions& options, const std::function<bool()>& should_stop);
 
+  // A step of at least poll_flops (forward and backward) looks at should_stop between its
+  // chunks; a training step of at least unfused_flops writes its gradients to a buffer and
+  // updates the parameters in a phase of its own, so that it can be abandoned until then. The
+  // defaults suit real use (network.cpp); tests lower them to reach every form on small
+  // networks. Neither changes a result.
+  void set_large_step(int64_t poll_flops, int64_t unfused_flops);
+
   // Which state slots an optimizer reads and writes.
   static void state_slots(const OptimizerConfig& optimizer, bool used[3]);
 
@@ -138,7 +147,8 @@ class Network {
                    const int64_t* order, int64_t B);
 
   // Inference in chunks of max(batch_size, 256) rows at most: probabilities [n×C] if probs is
-  // not null, loss and accuracy if labels is not null. should_stop is polled between chunks.
+  // not null, loss and accuracy if labels is not null. should_stop is polled between chunks
+  // of rows, and within a large chunk's products.
   Metrics evaluate(const float* params, const float* x, const int32_t* labels, int64_t n,
                    float* probs, const std::function<bool()>& should_stop = {});
   // Over float32 targets [n×C] (or null) and float32 target rows.
@@ -154,7 +164,9 @@ class Network {
   // dropout, sample weights and clipping). Adds loss and hits to metrics when not null.
   // params is only written when update.
   // One of labels and targets is read: the one of the loss (the other is null).
-  void step(float* grads, bool update, const float* x, const int32_t* labels, const float* targets,
+  // A large step polls poll_ between chunks; false: it said stop before the step wrote the
+  // parameters, and the step was abandoned (nothing written, nothing added to metrics).
+  bool step(float* grads, bool update, const float* x, const int32_t* labels, const float* targets,
             const int64_t* order, int64_t B, Metrics* metrics);
   // The bodies of the public overloads; check_targets: std::invalid_argument if the kind
   // given is not the loss's.
@@ -180,6 +192,7 @@ class Network {
   void copy_padded(float* dst, const float* src, bool to_padded) const;
 
   int64_t layers() const { return static_cast<int64_t>(sizes_.size()) - 1; }
+  int64_t forward_flops(int64_t B) const;  // of a forward pass of B rows
   // What the backward of hidden layer l's activation reads, in a training step: the layer's
   // output acts_[l] (ReLU; tanh and sigmoid without dropout, which would scale it), or the
   // values its forward saved to saved_[l] (z; tanh's and sigmoid's output before dropout).
@@ -212,14 +225,17 @@ class Network {
   std::vector<float*> w_, b_;          // per layer: the weights and biases in use
   std::vector<float*> sw_[3], sb_[3];  // per layer: their state slots, or null
   // The current training step's settings (train_epoch sets them before each step).
-  UpdateRule rule_w_, rule_b_;       // the weights' and the biases' updates
-  float clip_value_ = 0.0f;          // with clip_norm: clip_value, applied before the norm
-  double clip_norm_ = 0.0;           // > 0: the unfused path through grads_
-  Floats grads_;                     // [num_params]: the gradients, sized on first use of clip_norm
-  bool weighted_ = false;            // sample weights: batch_weight_ and weight_total_
-  std::vector<float> batch_weight_;  // [rows]
-  float weight_total_ = 0.0f;        // Σ batch_weight_, in double in row order, rounded
-  bool dropout_ = false;             // any hidden layer with dropout this epoch
+  UpdateRule rule_w_, rule_b_;  // the weights' and the biases' updates
+  float clip_value_ = 0.0f;     // with clip_norm: clip_value, applied before the norm
+  double clip_norm_ = 0.0;      // > 0: the norm phase of the unfused path
+  bool unfused_ = false;        // gradients to grads_ first (clip_norm, or a large step)
+  Floats grads_;                // [num_params]: the gradients, sized on first use
+  const std::function<bool()>* poll_ = nullptr;  // the running epoch's should_stop, or null
+  int64_t poll_flops_, unfused_flops_;           // see set_large_step
+  bool weighted_ = false;                        // sample weights: batch_weight_ and weight_total_
+  std::vector<float> batch_weight_;              // [rows]
+  float weight_total_ = 0.0f;                  // Σ batch_weight_, in double in row order, rounded
+  bool dropout_ = false;                       // any hidden layer with dropout this epoch
   std::vector<float> drop_rate_, drop_scale_;  // per layer l (hidden: 1 ≤ l < L), 0: none
   std::vector<Floats> drop_;                   // drop_[l]: [batch×sizes_[l]], sized on first use
   uint64_t drop_seed_ = 0, drop_step_ = 0;
