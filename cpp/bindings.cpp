@@ -11,6 +11,7 @@
 #include <cstring>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -391,6 +392,37 @@ void bind_testing(py::module_& testing) {
 PYBIND11_MODULE(_core, m) {
   m.doc() = "nanomlp's native engine: MLP training and inference over float32 buffers.";
   m.attr("__version__") = NANOMLP_VERSION;
+
+  m.def(
+      "first_nonfinite_row",
+      [](py::array_t<float, 0> x) {
+        // Strict type: the caller (check_features) converts first, so no copy hides here.
+        if (x.ndim() != 2 || !(x.flags() & py::array::c_style))
+          throw py::value_error("x must be a C-contiguous 2-D float32 array");
+        const float* p = x.data();
+        const int64_t rows = x.shape(0), cols = x.shape(1);
+        int64_t bad = -1;
+        {
+          // Without the GIL only when it is worth the hand-over.
+          std::optional<py::gil_scoped_release> nogil;
+          if (rows * cols > (int64_t{1} << 16)) nogil.emplace();
+          for (int64_t i = 0; i < rows && bad < 0; ++i) {
+            // NaN and ±inf are the floats whose exponent bits are all ones; integer tests,
+            // unlike float compares, let the compiler vectorise the loop.
+            uint32_t all_ones = 0;
+            for (int64_t j = 0; j < cols; ++j) {
+              uint32_t bits;
+              std::memcpy(&bits, p + i * cols + j, sizeof bits);
+              all_ones |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+            }
+            if (all_ones) bad = i;
+          }
+        }
+        return bad;
+      },
+      py::arg("x"),
+      "The first row of x holding NaN or infinity, or -1: the finite check of every input, "
+      "without the temporary arrays NumPy's would make.");
 
   py::class_<LockedNetwork>(m, "Network")
       .def(

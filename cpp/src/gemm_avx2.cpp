@@ -63,6 +63,7 @@ struct V {
 
 constexpr int kMr = 6;
 constexpr int kNv = 2;
+constexpr int kRegisters = 16;  // vector registers the tiles may fill
 
 #include "gemm_simd.inc"
 

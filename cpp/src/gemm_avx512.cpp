@@ -71,6 +71,7 @@ struct V {
 
 constexpr int kMr = 8;
 constexpr int kNv = 2;
+constexpr int kRegisters = 32;  // vector registers the tiles may fill
 
 #include "gemm_simd.inc"
 

@@ -105,6 +105,7 @@ struct V {
 // the AVX-512 path's row blocking.
 constexpr int kMr = 8;
 constexpr int kNv = 3;
+constexpr int kRegisters = 32;  // vector registers the tiles may fill
 
 #include "gemm_simd.inc"
 

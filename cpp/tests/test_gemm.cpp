@@ -285,10 +285,12 @@ struct Size {
 };
 
 // Around the register tiles (avx512 8×32, avx2 6×16, generic 4×16), K past the depth of a k
-// block (256) once and twice, and 1 everywhere.
-const Size kSizes[] = {{1, 1, 1},    {1, 1, 7},    {1, 40, 3},   {3, 1, 300}, {2, 17, 2},
-                       {5, 16, 16},  {7, 33, 31},  {8, 32, 257}, {9, 47, 13}, {13, 64, 5},
-                       {17, 31, 97}, {29, 97, 41}, {31, 15, 513}};
+// block (256) once and twice, 1 everywhere, and fewer rows than a tile across more columns
+// than the wide tiles of such rows hold (up to 8 registers), K past a block there too.
+const Size kSizes[] = {{1, 1, 1},     {1, 1, 7},     {1, 40, 3},   {3, 1, 300},
+                       {2, 17, 2},    {5, 16, 16},   {7, 33, 31},  {8, 32, 257},
+                       {9, 47, 13},   {13, 64, 5},   {17, 31, 97}, {29, 97, 41},
+                       {31, 15, 513}, {1, 300, 300}, {3, 257, 40}, {6, 203, 9}};
 
 TEST_CASE("the paths: the best this CPU runs first, generic last") {
   const std::vector<const Kernels*> paths = available_kernels();

@@ -7,6 +7,8 @@ import numpy.typing as npt
 
 __version__: str
 
+def first_nonfinite_row(x: npt.NDArray[np.float32]) -> int: ...
+
 class Network:
     """An MLP's workspaces and threads; parameters stay in the caller's float32 array."""
 

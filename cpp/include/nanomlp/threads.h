@@ -33,12 +33,16 @@ class ThreadPool {
   // throw and is called only while this run is in progress.
   template <class F>
   void run(int phases, const int64_t* chunks, F& work) {
-    if (threads_ == 1) {
-      for (int p = 0; p < phases; ++p)
-        for (int64_t c = 0; c < chunks[p]; ++c) work(p, c);
-      return;
-    }
+    if (threads_ == 1) return run_here(phases, chunks, work);
     dispatch(phases, chunks, &call<F>, &work);
+  }
+
+  // The same on the calling thread alone, in order: for work too small to hand out, where
+  // waking the workers would cost more than it saves.
+  template <class F>
+  static void run_here(int phases, const int64_t* chunks, F& work) {
+    for (int p = 0; p < phases; ++p)
+      for (int64_t c = 0; c < chunks[p]; ++c) work(p, c);
   }
 
  private:
