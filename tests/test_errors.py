@@ -45,6 +45,30 @@ def test_fit_refuses_bad_data(x, y, error, words):
         assert word in str(info.value)
 
 
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf, np.float32(np.nan) * -1])
+@pytest.mark.parametrize("row, col", [(0, 0), (17, 783), (39, 400)])
+@pytest.mark.parametrize("layout", ["float32", "float64", "fortran"])
+def test_the_first_nonfinite_row_is_named_for_any_layout(value, row, col, layout):
+    x = X.copy()
+    x[row, col] = value
+    x[min(row + 3, 39), 5] = value  # a later bad row is not the one named
+    x = {
+        "float32": x,
+        "float64": x.astype(np.float64),
+        "fortran": np.asfortranarray(x),
+    }[layout]
+    trainer = Trainer(MLP((784, 8, 10), seed=0))
+    with pytest.raises(ValueError, match=rf"x must be finite in float32; row {row} "):
+        trainer.predict_proba(x)
+    assert _core.first_nonfinite_row(np.ascontiguousarray(x, dtype=np.float32)) == row
+    assert _core.first_nonfinite_row(X) == -1
+    # The largest and smallest finite floats are finite.
+    edge = X.copy()
+    edge[row] = np.finfo(np.float32).max
+    edge[0, :3] = [np.finfo(np.float32).min, np.finfo(np.float32).tiny / 2, -0.0]
+    assert _core.first_nonfinite_row(edge) == -1
+
+
 def test_validation_data_is_checked_and_named():
     with pytest.raises(ValueError, match=r"validation_data\[0\]"):
         fit(validation_data=(X[:, :10], Y))
