@@ -211,18 +211,59 @@ class MLP:
         state of ``random_state``, ``shuffle_order`` and ``metadata`` (default: the model's own
         ``metadata``) as JSON with the nanomlp version added. No pickle: any NumPy can read it.
         The file is written beside ``path`` under a temporary name, flushed, fsynced and then
-        renamed, so a crash during a save leaves the previous file intact.
+        renamed, so a crash during a save leaves the previous file intact. A path ending in
+        ``.safetensors`` writes the weights under PyTorch's names instead (architecture in the
+        header; ``interop.safetensors``; ``metadata`` is not kept there).
         """
-        write_model(self, path, metadata)
+        if str(path).endswith(".safetensors"):
+            from .interop.safetensors import save_safetensors
+
+            save_safetensors(self, path)
+        else:
+            write_model(self, path, metadata)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> MLP:
         """Read a model written by ``save``: same parameters to the bit, same random stream.
 
         Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file for
-        one that is truncated, corrupted, from another program or from a newer nanomlp.
+        one that is truncated, corrupted, from another program or from a newer nanomlp. A
+        ``.safetensors`` path is read by ``interop.safetensors.load_safetensors``.
         """
+        if str(path).endswith(".safetensors"):
+            from .interop.safetensors import load_safetensors
+
+            return load_safetensors(path)
         return read_model(cls, path)
+
+    def to_onnx(
+        self, path: str | os.PathLike[str], opset: int = 17, probabilities: bool = True
+    ) -> None:
+        """Write the network as ONNX, atomically: ``interop.onnx.to_onnx`` (input ``input``,
+        output ``output``, opset 17 and IR 8 for onnxruntime >= 1.13)."""
+        from .interop.onnx import to_onnx
+
+        to_onnx(self, path, opset=opset, probabilities=probabilities)
+
+    @classmethod
+    def from_torch(cls, module_or_state_dict: Any, **kwargs: Any) -> MLP:
+        """The model of a PyTorch ``nn.Sequential`` or ``state_dict``: ``interop.torch.from_torch``."""
+        from .interop.torch import from_torch
+
+        return from_torch(module_or_state_dict, **kwargs)
+
+    @classmethod
+    def from_sklearn(cls, estimator: Any) -> MLP:
+        """The model of a fitted scikit-learn MLP: ``interop.sklearn.from_sklearn``."""
+        from .interop.sklearn import from_sklearn
+
+        return from_sklearn(estimator)
+
+    def to_sklearn(self) -> Any:
+        """A fitted scikit-learn MLP computing the same: ``interop.sklearn.to_sklearn``."""
+        from .interop.sklearn import to_sklearn
+
+        return to_sklearn(self)
 
     def __repr__(self) -> str:
         acts = set(self.activations)
