@@ -34,6 +34,13 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> argpars
     o.add_training_options(train, grid=False)
     c.add_data_options(train, min_val_size=0)
     c.add_output_options(train, quiet_help="no per-epoch lines, only the results")
+    train.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        help="write TensorBoard event files (losses, accuracies, learning rate) to DIR "
+        "(needs nanomlp[tensorboard])",
+    )
+    train.add_argument("--csv-log", metavar="PATH", help="write one CSV row per epoch to PATH")
     train.set_defaults(handler=run, command_parser=train)
     return train
 
@@ -92,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         label_smoothing=args.label_smoothing or 0.0,
     )
     out = Path(args.out) if args.out else c.default_out()
+    loggers = _loggers(args)
     config = _config(args, layer_sizes, n_train=len(x_fit), n_test=len(x_test), trainer=trainer)
 
     with c.output_folder(out):
@@ -101,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
             y_fit,
             validation_data=validation,
             verbose=0 if args.quiet else 1,
-            callbacks=[terminate],
+            callbacks=[terminate, *loggers],
         )
         if terminate.stopped_epoch is not None:
             raise c.CommandError(
@@ -125,6 +133,25 @@ def run(args: argparse.Namespace) -> int:
         figures = _tasks.save_figures(trainer, history, x_test, y_test, about, out)
     c.echo(f"Saved to {out}/: config.json history.json model.npz {' '.join(figures)}")
     return 0
+
+
+def _loggers(args: argparse.Namespace) -> list[Any]:
+    """The --tensorboard and --csv-log callbacks, checked before training starts."""
+    from ..loggers import CSVLogger, TensorBoard
+
+    loggers: list[Any] = []
+    try:
+        if args.tensorboard:
+            from ..interop._common import require
+
+            require("tensorboardX", "tensorboard")
+            loggers.append(TensorBoard(args.tensorboard))
+        if args.csv_log:
+            loggers.append(CSVLogger(args.csv_log))
+    except ValueError as err:
+        option = "--tensorboard" if "log_dir" in str(err) else "--csv-log"
+        args.command_parser.error(f"argument {option}: {err}")
+    return loggers
 
 
 def _config(
