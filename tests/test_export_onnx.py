@@ -29,8 +29,10 @@ def _run(path, x):
 
 def _engine_outputs(model, x):
     trainer = Trainer(model)
-    return trainer.predict(x).reshape(len(x), -1) if model.loss in ("mse", "huber") else (
-        trainer.predict_proba(x)
+    return (
+        trainer.predict(x).reshape(len(x), -1)
+        if model.loss in ("mse", "huber")
+        else (trainer.predict_proba(x))
     )
 
 
@@ -43,7 +45,9 @@ def rows(mnist):
 @pytest.mark.parametrize("loss", LOSSES)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_onnxruntime_equals_predict_proba(tmp_path, rows, activation, loss):
-    model = MLP((784, 32, 16, OUTPUTS[loss]), activation=activation, loss=loss, init="torch", seed=3)
+    model = MLP(
+        (784, 32, 16, OUTPUTS[loss]), activation=activation, loss=loss, init="torch", seed=3
+    )
     path = tmp_path / "model.onnx"
     model.to_onnx(path)
     out = _run(path, rows)
