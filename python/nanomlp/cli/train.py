@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     about = describe(args.dataset)
     _tasks.resolve_loss(args, about.task)
     c.use_agg()  # fail now, not after training, if matplotlib is missing
+    loggers = _loggers(args)
 
     (x_fit, y_fit), (x_val, y_val), (x_test, y_test) = c.split_data(args, c.TASKS)
     validation = (x_val, y_val) if args.val_size else None
@@ -99,7 +100,6 @@ def run(args: argparse.Namespace) -> int:
         label_smoothing=args.label_smoothing or 0.0,
     )
     out = Path(args.out) if args.out else c.default_out()
-    loggers = _loggers(args)
     config = _config(args, layer_sizes, n_train=len(x_fit), n_test=len(x_test), trainer=trainer)
 
     with c.output_folder(out):
