@@ -56,13 +56,13 @@ class CSVLogger(Callback):
 
     Examples
     --------
-    >>> import os, tempfile
+    >>> import os, pathlib, tempfile
     >>> import numpy as np
     >>> from nanomlp import MLP, Trainer, CSVLogger
     >>> path = os.path.join(tempfile.mkdtemp(), "log.csv")
     >>> x, y = np.random.RandomState(0).rand(32, 4).astype("float32"), np.arange(32) % 2
     >>> _ = Trainer(MLP((4, 3, 2)), epochs=2).fit(x, y, callbacks=[CSVLogger(path)])
-    >>> open(path).read().splitlines()[0]
+    >>> pathlib.Path(path).read_text().splitlines()[0]
     'epoch,epoch_seconds,lr,train_acc,train_loss'
     """
 

@@ -239,28 +239,112 @@ class MLP:
     def to_onnx(
         self, path: str | os.PathLike[str], opset: int = 17, probabilities: bool = True
     ) -> None:
-        """Write the network as ONNX, atomically: ``interop.onnx.to_onnx`` (input ``input``,
-        output ``output``, opset 17 and IR 8 for onnxruntime >= 1.13)."""
+        """Write the network as an ONNX file, atomically (``interop.onnx.to_onnx``).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file; its folder must exist.
+        opset : int, default 17
+            ONNX opset; 17 with IR version 8 loads in onnxruntime >= 1.13.
+        probabilities : bool, default True
+            Output ``output`` as probabilities (a regression's values), else the logits.
+
+        Returns
+        -------
+        None
+
+        Raises
+        ------
+        ImportError
+            Without ``nanomlp[onnx]``.
+        ValueError
+            For a bad opset, a missing folder or non-finite parameters.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> MLP((4, 3, 2)).to_onnx(os.path.join(tempfile.mkdtemp(), "model.onnx"))
+        """
         from .interop.onnx import to_onnx
 
         to_onnx(self, path, opset=opset, probabilities=probabilities)
 
     @classmethod
     def from_torch(cls, module_or_state_dict: Any, **kwargs: Any) -> MLP:
-        """The model of a PyTorch ``nn.Sequential`` or ``state_dict``: ``interop.torch.from_torch``."""
+        """The model of a PyTorch ``nn.Sequential`` or ``state_dict`` (``interop.torch``).
+
+        Parameters
+        ----------
+        module_or_state_dict : torch.nn.Sequential or mapping
+            Linear layers and supported activations, or their tensors.
+        **kwargs
+            ``activation``, ``loss``, ``negative_slope`` of ``interop.torch.from_torch``.
+
+        Returns
+        -------
+        MLP
+
+        Raises
+        ------
+        ValueError
+            For an unsupported layer (named), bad tensors, or a state dict without activation.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> state = {"0.weight": np.zeros((2, 3), np.float32), "0.bias": np.zeros(2, np.float32)}
+        >>> MLP.from_torch(state, activation="relu").layer_sizes
+        (3, 2)
+        """
         from .interop.torch import from_torch
 
         return from_torch(module_or_state_dict, **kwargs)
 
     @classmethod
     def from_sklearn(cls, estimator: Any) -> MLP:
-        """The model of a fitted scikit-learn MLP: ``interop.sklearn.from_sklearn``."""
+        """The model of a fitted scikit-learn MLP (``interop.sklearn.from_sklearn``).
+
+        Parameters
+        ----------
+        estimator : sklearn.neural_network.MLPClassifier or MLPRegressor
+            Fitted.
+
+        Returns
+        -------
+        MLP
+
+        Raises
+        ------
+        TypeError, ValueError
+            For another estimator, or one not fitted.
+
+        Examples
+        --------
+        >>> MLP.from_sklearn(MLP((4, 3, 2)).to_sklearn()).layer_sizes
+        (4, 3, 2)
+        """
         from .interop.sklearn import from_sklearn
 
         return from_sklearn(estimator)
 
     def to_sklearn(self) -> Any:
-        """A fitted scikit-learn MLP computing the same: ``interop.sklearn.to_sklearn``."""
+        """A fitted scikit-learn MLP computing the same (``interop.sklearn.to_sklearn``).
+
+        Returns
+        -------
+        sklearn.neural_network.MLPClassifier or MLPRegressor
+
+        Raises
+        ------
+        ValueError
+            For an activation scikit-learn lacks, or several activations.
+
+        Examples
+        --------
+        >>> MLP((4, 3, 2), loss="mse").to_sklearn().n_outputs_
+        2
+        """
         from .interop.sklearn import to_sklearn
 
         return to_sklearn(self)

@@ -415,7 +415,7 @@ class _BaseMLP(BaseEstimator):
         >>> x, y = np.random.RandomState(0).rand(20, 3), np.arange(20.0)
         >>> with warnings.catch_warnings():
         ...     warnings.simplefilter("ignore")
-        ...     sk = SkRegressor((4,), max_iter=3, random_state=0).fit(x, y)
+        ...     sk = SkRegressor(hidden_layer_sizes=(4,), max_iter=3).fit(x, y)
         >>> MLPRegressor.from_sklearn(sk).n_layers_
         3
         """
