@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import numbers
 import os
 from pathlib import Path
 from typing import Any
@@ -174,7 +175,7 @@ class TensorBoard(Callback):
             if lr is not None:
                 values["lr"] = lr
         for key, value in values.items():
-            if isinstance(value, (int, float)) and math.isfinite(float(value)):
+            if isinstance(value, numbers.Real) and math.isfinite(float(value)):
                 writer.add_scalar(key, float(value), global_step=epoch + 1)
         if self.histogram_freq and (epoch + 1) % self.histogram_freq == 0:
             model = self.trainer.model
