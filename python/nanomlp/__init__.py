@@ -11,6 +11,7 @@ from .callbacks import (
     ProgressBar,
     TerminateOnNaN,
 )
+from .loggers import CSVLogger, TensorBoard
 from .model import MLP
 from .trainer import Trainer
 
@@ -24,6 +25,8 @@ __all__ = [
     "ModelCheckpoint",
     "TerminateOnNaN",
     "LearningRateScheduler",
+    "CSVLogger",
+    "TensorBoard",
     "MLPClassifier",
     "MLPRegressor",
     "optim",

@@ -211,18 +211,143 @@ class MLP:
         state of ``random_state``, ``shuffle_order`` and ``metadata`` (default: the model's own
         ``metadata``) as JSON with the nanomlp version added. No pickle: any NumPy can read it.
         The file is written beside ``path`` under a temporary name, flushed, fsynced and then
-        renamed, so a crash during a save leaves the previous file intact.
+        renamed, so a crash during a save leaves the previous file intact. A path ending in
+        ``.safetensors`` writes the weights under PyTorch's names instead (architecture in the
+        header; ``interop.safetensors``; ``metadata`` is not kept there).
         """
-        write_model(self, path, metadata)
+        if str(path).endswith(".safetensors"):
+            from .interop.safetensors import save_safetensors
+
+            save_safetensors(self, path)
+        else:
+            write_model(self, path, metadata)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> MLP:
         """Read a model written by ``save``: same parameters to the bit, same random stream.
 
         Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file for
-        one that is truncated, corrupted, from another program or from a newer nanomlp.
+        one that is truncated, corrupted, from another program or from a newer nanomlp. A
+        ``.safetensors`` path is read by ``interop.safetensors.load_safetensors``.
         """
+        if str(path).endswith(".safetensors"):
+            from .interop.safetensors import load_safetensors
+
+            return load_safetensors(path)
         return read_model(cls, path)
+
+    def to_onnx(
+        self, path: str | os.PathLike[str], opset: int = 17, probabilities: bool = True
+    ) -> None:
+        """Write the network as an ONNX file, atomically (``interop.onnx.to_onnx``).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file; its folder must exist.
+        opset : int, default 17
+            ONNX opset; 17 with IR version 8 loads in onnxruntime >= 1.13.
+        probabilities : bool, default True
+            Output ``output`` as probabilities (a regression's values), else the logits.
+
+        Returns
+        -------
+        None
+
+        Raises
+        ------
+        ImportError
+            Without ``nanomlp[onnx]``.
+        ValueError
+            For a bad opset, a missing folder or non-finite parameters.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> MLP((4, 3, 2)).to_onnx(os.path.join(tempfile.mkdtemp(), "model.onnx"))
+        """
+        from .interop.onnx import to_onnx
+
+        to_onnx(self, path, opset=opset, probabilities=probabilities)
+
+    @classmethod
+    def from_torch(cls, module_or_state_dict: Any, **kwargs: Any) -> MLP:
+        """The model of a PyTorch ``nn.Sequential`` or ``state_dict`` (``interop.torch``).
+
+        Parameters
+        ----------
+        module_or_state_dict : torch.nn.Sequential or mapping
+            Linear layers and supported activations, or their tensors.
+        **kwargs
+            ``activation``, ``loss``, ``negative_slope`` of ``interop.torch.from_torch``.
+
+        Returns
+        -------
+        MLP
+
+        Raises
+        ------
+        ValueError
+            For an unsupported layer (named), bad tensors, or a state dict without activation.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> state = {"0.weight": np.zeros((2, 3), np.float32), "0.bias": np.zeros(2, np.float32)}
+        >>> MLP.from_torch(state, activation="relu").layer_sizes
+        (3, 2)
+        """
+        from .interop.torch import from_torch
+
+        return from_torch(module_or_state_dict, **kwargs)
+
+    @classmethod
+    def from_sklearn(cls, estimator: Any) -> MLP:
+        """The model of a fitted scikit-learn MLP (``interop.sklearn.from_sklearn``).
+
+        Parameters
+        ----------
+        estimator : sklearn.neural_network.MLPClassifier or MLPRegressor
+            Fitted.
+
+        Returns
+        -------
+        MLP
+
+        Raises
+        ------
+        TypeError, ValueError
+            For another estimator, or one not fitted.
+
+        Examples
+        --------
+        >>> MLP.from_sklearn(MLP((4, 3, 2)).to_sklearn()).layer_sizes
+        (4, 3, 2)
+        """
+        from .interop.sklearn import from_sklearn
+
+        return from_sklearn(estimator)
+
+    def to_sklearn(self) -> Any:
+        """A fitted scikit-learn MLP computing the same (``interop.sklearn.to_sklearn``).
+
+        Returns
+        -------
+        sklearn.neural_network.MLPClassifier or MLPRegressor
+
+        Raises
+        ------
+        ValueError
+            For an activation scikit-learn lacks, or several activations.
+
+        Examples
+        --------
+        >>> MLP((4, 3, 2), loss="mse").to_sklearn().n_outputs_
+        2
+        """
+        from .interop.sklearn import to_sklearn
+
+        return to_sklearn(self)
 
     def __repr__(self) -> str:
         acts = set(self.activations)

@@ -1,4 +1,4 @@
-"""The ``nanomlp`` command: train, sweep, evaluate, predict, data, bench.
+"""The ``nanomlp`` command: train, sweep, evaluate, predict, export, import, data, bench.
 
 Exit codes: 0 success, 1 runtime error (one line on stderr; ``--debug`` shows the traceback),
 2 usage error, 130 interrupted (Ctrl-C). Every file is written atomically, so an interrupted
@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import __version__
-from . import bench, data, evaluate, predict, sweep, train
+from . import bench, data, evaluate, export, import_weights, predict, sweep, train
 
 # In the order of `nanomlp --help`.
-COMMANDS = (train, sweep, evaluate, predict, data, bench)
+COMMANDS = (train, sweep, evaluate, predict, export, import_weights, data, bench)
 
 
 class _Parser(argparse.ArgumentParser):

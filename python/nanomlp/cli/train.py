@@ -34,6 +34,13 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> argpars
     o.add_training_options(train, grid=False)
     c.add_data_options(train, min_val_size=0)
     c.add_output_options(train, quiet_help="no per-epoch lines, only the results")
+    train.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        help="write TensorBoard event files (losses, accuracies, learning rate) to DIR "
+        "(needs nanomlp[tensorboard])",
+    )
+    train.add_argument("--csv-log", metavar="PATH", help="write one CSV row per epoch to PATH")
     train.set_defaults(handler=run, command_parser=train)
     return train
 
@@ -49,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     about = describe(args.dataset)
     _tasks.resolve_loss(args, about.task)
     c.use_agg()  # fail now, not after training, if matplotlib is missing
+    loggers = _loggers(args)
 
     (x_fit, y_fit), (x_val, y_val), (x_test, y_test) = c.split_data(args, c.TASKS)
     validation = (x_val, y_val) if args.val_size else None
@@ -101,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
             y_fit,
             validation_data=validation,
             verbose=0 if args.quiet else 1,
-            callbacks=[terminate],
+            callbacks=[terminate, *loggers],
         )
         if terminate.stopped_epoch is not None:
             raise c.CommandError(
@@ -125,6 +133,25 @@ def run(args: argparse.Namespace) -> int:
         figures = _tasks.save_figures(trainer, history, x_test, y_test, about, out)
     c.echo(f"Saved to {out}/: config.json history.json model.npz {' '.join(figures)}")
     return 0
+
+
+def _loggers(args: argparse.Namespace) -> list[Any]:
+    """The --tensorboard and --csv-log callbacks, checked before training starts."""
+    from ..loggers import CSVLogger, TensorBoard
+
+    loggers: list[Any] = []
+    try:
+        if args.tensorboard:
+            from ..interop._common import require
+
+            require("tensorboardX", "tensorboard")
+            loggers.append(TensorBoard(args.tensorboard))
+        if args.csv_log:
+            loggers.append(CSVLogger(args.csv_log))
+    except ValueError as err:
+        option = "--tensorboard" if "log_dir" in str(err) else "--csv-log"
+        args.command_parser.error(f"argument {option}: {err}")
+    return loggers
 
 
 def _config(

@@ -386,6 +386,43 @@ class _BaseMLP(BaseEstimator):
         self._best_params = None
         return self._fit(X, y, sample_weight, incremental=False)
 
+    @classmethod
+    def from_sklearn(cls, estimator: Any) -> _BaseMLP:
+        """A fitted nanomlp estimator from a fitted scikit-learn one of the same task.
+
+        Parameters
+        ----------
+        estimator : sklearn.neural_network.MLPClassifier or MLPRegressor
+            Fitted; its parameters, weights (as float32) and ``classes_`` are copied.
+
+        Returns
+        -------
+        MLPClassifier or MLPRegressor
+            nanomlp's estimator, fitted: its predictions equal scikit-learn's.
+
+        Raises
+        ------
+        TypeError
+            For an estimator of the other task, or not an MLP.
+        ValueError
+            For an estimator that is not fitted.
+
+        Examples
+        --------
+        >>> import numpy as np, warnings
+        >>> from sklearn.neural_network import MLPRegressor as SkRegressor
+        >>> from nanomlp import MLPRegressor
+        >>> x, y = np.random.RandomState(0).rand(20, 3), np.arange(20.0)
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")
+        ...     sk = SkRegressor(hidden_layer_sizes=(4,), max_iter=3).fit(x, y)
+        >>> MLPRegressor.from_sklearn(sk).n_layers_
+        3
+        """
+        from ..interop.sklearn import estimator_from_sklearn
+
+        return estimator_from_sklearn(cls, estimator)
+
     # -- inference -------------------------------------------------------------------------
     def _predictor(self) -> Trainer:
         # The engine of the last fit (workspaces, thread pool), not a new one per call; predict
