@@ -38,7 +38,15 @@ from nanomlp.datasets import (
     npz,
     specs,
 )
-from support.data import check_arrays, data_files, idx_bytes, synthetic, trust, write_idx
+from support.data import (
+    check_arrays,
+    data_files,
+    idx_bytes,
+    no_system_copies,
+    synthetic,
+    trust,
+    write_idx,
+)
 from support.mirror import refused_url
 
 IDX = datasets.IDX_FILES
@@ -226,6 +234,7 @@ def test_explicit_path_is_the_only_place_looked_at(mnist_dir, isolated, monkeypa
 
 def test_fashion_mnist_skips_a_folder_of_mnist(mnist_dir, monkeypatch):
     """NANOMLP_DATA pointing at MNIST (the files have the same names) is not taken for Fashion-MNIST."""
+    no_system_copies(monkeypatch)
     monkeypatch.setenv("NANOMLP_DATA", str(mnist_dir))
     monkeypatch.setenv("NANOMLP_OFFLINE", "1")
     with pytest.raises(DatasetNotFoundError, match="skipped: holds MNIST, not Fashion-MNIST"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import socket
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from nanomlp.datasets import specs
 
 
 @pytest.fixture
@@ -42,7 +45,14 @@ def isolated(tmp_path, monkeypatch):
         return real(address, *args, **kwargs)
 
     monkeypatch.setattr(socket, "create_connection", loopback_only)
+    no_system_copies(monkeypatch)
     return tmp_path
+
+
+def no_system_copies(monkeypatch) -> None:
+    """Hide the machine's own copies (a Debian package may have installed one)."""
+    for name, spec in specs.SPECS.items():
+        monkeypatch.setitem(specs.SPECS, name, dataclasses.replace(spec, system=()))
 
 
 @pytest.fixture
