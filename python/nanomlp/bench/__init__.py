@@ -51,10 +51,11 @@ the optimizer section, ``run_activations`` / ``write_activation_outputs`` and
 ``run_regression`` / ``write_regression_outputs`` for the network sections.
 
 Modules: ``config`` (settings, FLOP accounting, data), ``machine`` (CPU, BLAS, GEMM peak),
-``runners`` (the backends), ``run`` (parity and timings), ``optimizers`` (the optimizer
-section's timings), ``networks`` (the activation and regression sections), ``memory`` (the
-peak-memory workload, run in its own process), ``report`` (Markdown and PNG),
-``report_networks`` (the network sections' Markdown), ``main`` (command line).
+``runners`` (the backends), ``run`` (parity and timings), ``timing`` (variants taking
+turns, paired ratios, the load average), ``optimizers`` (the optimizer section's timings),
+``networks`` (the activation and regression sections), ``memory`` (the peak-memory
+workload, run in its own process), ``report`` (Markdown and PNG), ``report_networks`` (the
+network sections' Markdown), ``main`` (command line).
 """
 
 from __future__ import annotations
@@ -98,7 +99,9 @@ _EXPORTS = {
     "epoch_ratios": "optimizers",
     "time_to_accuracy": "optimizers",
     "sklearn_comparison": "optimizers",
-    "paired_ratio": "optimizers",
+    "paired_ratio": "timing",
+    "rotated": "timing",
+    "interleaved_ratios": "timing",
     "ActivationBenchConfig": "config",
     "RegressionBenchConfig": "config",
     "ACTIVATION_OUTPUT_NAMES": "config",
