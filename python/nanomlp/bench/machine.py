@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import platform
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -118,3 +121,50 @@ def gemm_peak(size: int, threads: int, repeats: int) -> dict[str, Any]:
             np.matmul(a, b, out=c)
             seconds.append(time.perf_counter() - start)
     return {"size": size, "threads": threads, "flop": flop, **timing_stats(seconds, flop)}
+
+
+def engine_kernel() -> str:
+    """The native engine's code path here (``avx512``, ``avx2``, ``neon``, ``generic``): the
+    CPU's best, or the one ``NANOMLP_KERNEL`` forces."""
+    from ..model import MLP
+    from ..trainer import Trainer
+
+    return Trainer(MLP((2, 2), seed=0)).kernel
+
+
+def peak_coretype(kernel: str, flags: list[str]) -> str | None:
+    """The ``OPENBLAS_CORETYPE`` that gives a GEMM of the same instruction set as the engine's
+    path ``kernel``, where OpenBLAS would otherwise pick a wider one; None: OpenBLAS's own
+    choice (or the environment's) already matches."""
+    # OpenBLAS's Haswell kernel is its AVX2+FMA one; on an AVX-512 CPU it would pick SkylakeX.
+    if kernel == "avx2" and "avx512f" in flags:
+        return "Haswell"
+    return None
+
+
+def path_peak(size: int, threads: int, repeats: int, kernel: str) -> dict[str, Any]:
+    """``gemm_peak`` in a fresh process whose OpenBLAS runs the instruction set of the engine's
+    path ``kernel`` (``peak_coretype``); with the BLAS kernel it used and the coretype set.
+
+    OpenBLAS reads ``OPENBLAS_CORETYPE`` once, when NumPy loads it: only a new process can
+    measure another kernel's peak.
+    """
+    env = dict(os.environ)
+    coretype = peak_coretype(kernel, _cpuinfo()["flags"])
+    if coretype is not None:
+        env["OPENBLAS_CORETYPE"] = coretype
+    done = subprocess.run(
+        [sys.executable, "-m", "nanomlp.bench.peak", str(size), str(threads), str(repeats)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    measured = json.loads(done.stdout.strip().splitlines()[-1])
+    return {**measured, "engine_kernel": kernel, "openblas_coretype": env.get("OPENBLAS_CORETYPE")}
+
+
+def blas_kernels(blas: list[dict[str, Any]]) -> str:
+    """The BLAS libraries' APIs and CPU kernels, e.g. ``openblas Haswell``."""
+    names = [f"{lib.get('internal_api')} {lib.get('architecture')}" for lib in blas]
+    return ", ".join(names) or "no BLAS loaded"

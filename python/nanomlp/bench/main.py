@@ -32,7 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
         "SGD's, train --preset fast's time to 98% against PyTorch and the notebook's recipe, "
         "MLPClassifier against scikit-learn's; writes bench_optimizers.json and .md. With "
         "--activations, each hidden activation's epoch against ReLU's (bench_activations.*); "
-        "with --regression, MLPRegressor against scikit-learn's (bench_regression.*).",
+        "with --regression, MLPRegressor against scikit-learn's (bench_regression.*); with "
+        "--latency, predict_proba's microseconds per call at batch 1, 8 and 64 against "
+        "scikit-learn's and PyTorch's (bench_latency.*); with --wide, training "
+        "784-1024-1024-10 at batch 128 against NumPy float32, PyTorch and the peak "
+        "(bench_wide.*). Every peak is that of the engine's own instruction set "
+        "(NANOMLP_KERNEL=avx2 on an AVX-512 CPU: OpenBLAS's Haswell kernel).",
         epilog=f"Fair numbers: {FAIR_COMMAND}",
     )
     parser.add_argument("--data", help="MNIST folder or mnist.npz (default: $NANOMLP_DATA)")
@@ -51,6 +56,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the activation section instead of the epoch benchmark",
     )
     section.add_argument(
+        "--latency",
+        action="store_true",
+        help="run the latency section (predict_proba at batch 1, 8, 64) instead of the epoch "
+        "benchmark",
+    )
+    section.add_argument(
+        "--wide",
+        action="store_true",
+        help="run the wide-network section (784-1024-1024-10, batch 128) instead of the epoch "
+        "benchmark",
+    )
+    section.add_argument(
         "--regression",
         action="store_true",
         help="run the regression section (needs scikit-learn) instead of the epoch benchmark",
@@ -64,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="B",
         help=f"default: {_show(BenchConfig.batch_sizes)}; "
-        f"{_show(OptimizerBenchConfig.batch_sizes)} with --optimizers",
+        f"{_show(OptimizerBenchConfig.batch_sizes)} with --optimizers; 1 8 64 with --latency; "
+        "128 with --wide",
     )
     parser.add_argument(
         "--threads", type=int, nargs="+", default=list(BenchConfig.threads), metavar="N"
@@ -83,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-sklearn",
         action="store_true",
-        help="--optimizers: leave scikit-learn out even if installed",
+        help="--optimizers and --latency: leave scikit-learn out even if installed",
     )
     parser.add_argument(
         "--quick",
@@ -106,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         return _activations(args)
     if args.regression:
         return _regression(args)
+    if args.latency or args.wide:
+        return _speed(args)
     # Here, not at the top: importing the package (as the memory workload does) stays light.
     from .report import markdown, write_outputs
     from .run import run_benchmark
@@ -201,6 +221,35 @@ def _activations(args: argparse.Namespace) -> int:
         activations_markdown,
         write_activation_outputs,
         args.out,
+    )
+
+
+def _speed(args: argparse.Namespace) -> int:
+    """``--latency`` or ``--wide``: a speed section, its report printed and written."""
+    from .latency import LatencyBenchConfig, run_latency
+    from .report_speed import (
+        latency_markdown,
+        wide_markdown,
+        write_latency_outputs,
+        write_wide_outputs,
+    )
+    from .wide import WideBenchConfig, run_wide
+
+    options = _options(args, data=args.data, use_torch=not args.no_torch)
+    if args.latency:
+        options["use_sklearn"] = not args.no_sklearn
+        make = LatencyBenchConfig.quick_config if args.quick else LatencyBenchConfig
+        return _run_section(
+            "bench_latency",
+            make(**options),
+            run_latency,
+            latency_markdown,
+            write_latency_outputs,
+            args.out,
+        )
+    make = WideBenchConfig.quick_config if args.quick else WideBenchConfig
+    return _run_section(
+        "bench_wide", make(**options), run_wide, wide_markdown, write_wide_outputs, args.out
     )
 
 

@@ -19,7 +19,7 @@ from .config import (
     OUTPUT_NAMES,
     RECIPE_LABELS,
 )
-from .machine import openblas_kernel
+from .machine import blas_kernels, openblas_kernel
 from .run import thread_scaling
 
 
@@ -30,6 +30,21 @@ def _spread(record: dict[str, Any], case: str) -> str:
     return (
         f"{images / record['median_s'] / 1e3:,.0f}k "
         f"({images / record['max_s'] / 1e3:,.0f}–{images / record['min_s'] / 1e3:,.0f})"
+    )
+
+
+def peak_line(report: dict[str, Any]) -> str:
+    """The peak of each thread count, with the BLAS kernel that measured it."""
+    parts = [
+        f"{threads} thread(s) {peak['gflops_median']:.1f} GFLOP/s "
+        f"({blas_kernels(peak.get('blas', []))}, OPENBLAS_CORETYPE="
+        f"{peak.get('openblas_coretype') or 'unset'})"
+        for threads, peak in report["peak"].items()
+    ]
+    return (
+        f"- Peak of the engine's path ({report.get('engine_kernel', '?')}): a float32 "
+        f"{report['config']['gemm_size']}² GEMM through NumPy, in a fresh process whose "
+        "OpenBLAS runs the same instruction set: " + "; ".join(parts) + "."
     )
 
 
@@ -65,12 +80,7 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{k} {v:.2g}" for k, v in report["parity"]["max_abs_weight_diff"].items()
             ),
         ),
-        "- Peak: float32 {n}×{n} GEMM through NumPy: {peaks}.".format(
-            n=report["config"]["gemm_size"],
-            peaks=", ".join(
-                f"{t} thread(s) {p['gflops_median']:.1f} GFLOP/s" for t, p in report["peak"].items()
-            ),
-        ),
+        peak_line(report),
         "",
         "Epoch rows: seconds per epoch. Train and inference rows: thousands of images per second. "
         "Speedup = the other backend's median time / native's (above 1: native is faster). "
@@ -112,6 +122,12 @@ def markdown(report: dict[str, Any]) -> str:
                 for r in scaling
             )
             + ".",
+        ]
+    if report.get("targets"):
+        lines += ["", "Targets (written for the AVX2 path, each path judged against its own peak):"]
+        lines += [
+            f"- {t['target']}: {t['value']:.2f} (at least {t['min']:g}): {_met(t['met'])}."
+            for t in report["targets"]
         ]
     if "memory" in report:
         mem = report["memory"]
