@@ -56,6 +56,14 @@ def _version(module: str) -> str | None:
         return None
 
 
+def _torch_capability(torch_module: Any | None) -> str | None:
+    """The instruction set of PyTorch's CPU kernels (``AVX512``, ``AVX2``...), if it says."""
+    try:
+        return str(torch_module.backends.cpu.get_cpu_capability())
+    except AttributeError:
+        return None
+
+
 def machine_info(torch_module: Any | None) -> dict[str, Any]:
     """CPU, versions, the BLAS libraries loaded (with OpenBLAS's kernel) and the BLAS environment."""
     from threadpoolctl import threadpool_info
@@ -77,6 +85,11 @@ def machine_info(torch_module: Any | None) -> dict[str, Any]:
         "OMP_NUM_THREADS",
         "MKL_NUM_THREADS",
         "NANOMLP_NUM_THREADS",
+        "NANOMLP_KERNEL",
+        # PyTorch's own kernels' instruction sets: ATen's, MKL's (its GEMM), oneDNN's.
+        "ATEN_CPU_CAPABILITY",
+        "MKL_ENABLE_INSTRUCTIONS",
+        "ONEDNN_MAX_CPU_ISA",
     )
     return {
         "machine": machine,
@@ -85,6 +98,7 @@ def machine_info(torch_module: Any | None) -> dict[str, Any]:
             "nanomlp": __version__,
             "numpy": np.__version__,
             "torch": getattr(torch_module, "__version__", None),
+            "torch_cpu_capability": _torch_capability(torch_module),
             "threadpoolctl": _version("threadpoolctl"),
             "matplotlib": _version("matplotlib"),
         },

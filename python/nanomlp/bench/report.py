@@ -23,6 +23,20 @@ from .machine import blas_kernels, openblas_kernel
 from .run import thread_scaling
 
 
+def _other_env(env: dict[str, Any]) -> str:
+    """The other recorded variables that were set, e.g. ``, NANOMLP_KERNEL=avx2``."""
+    shown = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+    return "".join(f", {k}={v}" for k, v in env.items() if v is not None and k not in shown)
+
+
+def _torch(versions: dict[str, Any]) -> str:
+    """PyTorch's version, and the instruction set of its CPU kernels where recorded."""
+    if not versions.get("torch"):
+        return "not installed"
+    capability = versions.get("torch_cpu_capability")
+    return f"{versions['torch']} ({capability})" if capability else str(versions["torch"])
+
+
 def _spread(record: dict[str, Any], case: str) -> str:
     if case == "epoch":
         return f"{record['median_s']:.3g} s ({record['min_s']:.3g}–{record['max_s']:.3g})"
@@ -61,9 +75,9 @@ def markdown(report: dict[str, Any]) -> str:
         f"- Machine: {machine.get('cpu_model')}, {machine.get('logical_cpus')} logical CPU(s)"
         f" ({machine.get('physical_cores', '?')} physical), flags {' '.join(machine.get('flags', []))}.",
         f"- Versions: nanomlp {versions['nanomlp']}, numpy {versions['numpy']}, "
-        f"torch {versions['torch'] or 'not installed'}; BLAS: OpenBLAS {openblas_kernel(report['blas'])}.",
+        f"torch {_torch(versions)}; BLAS: OpenBLAS {openblas_kernel(report['blas'])}.",
         f"- Environment: OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE'] or '(unset)'}, "
-        f"OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE'] or '(unset)'}.",
+        f"OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE'] or '(unset)'}{_other_env(env)}.",
         f"- Network {'-'.join(map(str, report['config']['layer_sizes']))}: "
         f"{flops['forward_per_image'] / 1e3:.1f} kFLOP per image forward, "
         f"{flops['train_step_per_image'] / 1e3:.1f} kFLOP per image per training step "
@@ -154,11 +168,11 @@ def _context(report: dict[str, Any], title: str) -> list[str]:
         f"- Machine: {machine.get('cpu_model')}, {machine.get('logical_cpus')} logical CPU(s)"
         f" ({machine.get('physical_cores', '?')} physical), flags {' '.join(machine.get('flags', []))}.",
         f"- Versions: nanomlp {versions['nanomlp']}, numpy {versions['numpy']}, "
-        f"torch {versions['torch'] or 'not installed'}, "
+        f"torch {_torch(versions)}, "
         f"scikit-learn {versions.get('scikit-learn') or 'not installed'}; "
         f"BLAS: OpenBLAS {openblas_kernel(report['blas'])}.",
         f"- Environment: OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE'] or '(unset)'}, "
-        f"OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE'] or '(unset)'}.",
+        f"OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE'] or '(unset)'}{_other_env(env)}.",
     ]
 
 
