@@ -54,10 +54,13 @@ and ``.md``.
 Every peak is that of the engine's own instruction set: the GEMM runs in a fresh process,
 with ``OPENBLAS_CORETYPE=Haswell`` (OpenBLAS's AVX2 kernel) when the engine runs its avx2
 path on a CPU with AVX-512 (``NANOMLP_KERNEL=avx2``), since OpenBLAS reads the variable only
-when it loads. The NumPy columns use the OpenBLAS this process loaded: for a like-for-like
-AVX2 table, set ``OPENBLAS_CORETYPE=Haswell`` for the whole run too::
+when it loads. The NumPy and PyTorch columns use the libraries as this process loaded them:
+for a like-for-like AVX2 table, hold them to AVX2 for the whole run too (OpenBLAS, and
+PyTorch's ATen, MKL and oneDNN kernels)::
 
-    env -u OPENBLAS_L2_SIZE NANOMLP_KERNEL=avx2 OPENBLAS_CORETYPE=Haswell nanomlp bench --wide
+    AVX2="NANOMLP_KERNEL=avx2 OPENBLAS_CORETYPE=Haswell ATEN_CPU_CAPABILITY=avx2"
+    AVX2="$AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2"
+    env -u OPENBLAS_L2_SIZE $AVX2 nanomlp bench --wide
 
 Programmatic use: ``main(argv)`` is the command line; ``run_benchmark(BenchConfig(...))``
 returns the report dict and ``write_outputs(report, out_dir)`` writes the three files;

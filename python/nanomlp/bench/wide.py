@@ -4,6 +4,7 @@ NumPy reference in float32 and PyTorch, with the epoch benchmark's protocol and 
 
 from __future__ import annotations
 
+import statistics
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -104,7 +105,9 @@ def run_wide(config: WideBenchConfig, log: Log | None = None) -> dict[str, Any]:
                         )
                     log(
                         f"wide train batch {batch_size} threads {threads}: "
-                        + ", ".join(f"{n} {r['seconds'][-1]:.3f}s" for n, r in timed.items())
+                        + ", ".join(
+                            f"{n} {statistics.median(r['seconds']):.3f}s" for n, r in timed.items()
+                        )
                     )
     finally:
         if torch is not None and torch_threads is not None:
