@@ -69,6 +69,7 @@ def test_quick_run_writes_json_markdown_and_chart(
     assert all(0 <= d <= parity["tolerance"] for d in parity["max_abs_weight_diff"].values())
     assert set(report["peak"]) == {"1", "2"}
     assert all(p["gflops_median"] > 0 for p in report["peak"].values())
+    assert all(len(report["load_average"][when]) == 3 for when in ("start", "end"))
     # Each peak names the engine's path and the BLAS kernel that measured it.
     assert report["engine_kernel"] in {"avx512", "avx2", "neon", "generic"}
     for peak in report["peak"].values():
@@ -119,7 +120,7 @@ def test_quick_run_writes_json_markdown_and_chart(
     assert len(checks) == 4 + 6 + 2
 
     table = files["markdown"].read_text()
-    assert "Targets (written for the AVX2 path" in table
+    assert "Targets (written for the AVX2 path" in table and "Load average" in table
     assert "| case | batch | threads | native f32 | NumPy f64 | NumPy f32 |" in table
     assert table.count("\n| epoch |") == 6 and table.count("\n| inference |") == 2
     assert "OPENBLAS_CORETYPE=" in table and "218.4 kFLOP" in table

@@ -20,7 +20,7 @@ from .config import LAYER_SIZES, Log, ParityError, check_grid
 from .machine import engine_kernel, machine_info
 from .optimizers import import_sklearn
 from .runners import import_torch, torch_network
-from .timing import load_average, paired_ratio, rotated
+from .timing import library_threads, load_average, paired_ratio, rotated
 
 LATENCY_OUTPUT_NAMES = {"json": "bench_latency.json", "markdown": "bench_latency.md"}
 LATENCY_LABELS = {
@@ -143,8 +143,6 @@ def _agreement(calls: dict[str, Predict], x: np.ndarray, tol: float) -> dict[str
 def run_latency(config: LatencyBenchConfig, log: Log | None = None) -> dict[str, Any]:
     """Per thread count and batch size, µs per call of every implementation and the ratios
     to nanomlp's; returns the report (``write_latency_outputs``)."""
-    from threadpoolctl import threadpool_limits
-
     config.validate()
     log = log or (lambda message: None)
     wall_start = time.perf_counter()
@@ -164,22 +162,13 @@ def run_latency(config: LatencyBenchConfig, log: Log | None = None) -> dict[str,
         notes.append("scikit-learn was not importable (or --no-sklearn): no estimator columns.")
     report.update({"config": asdict(config), "targets": LATENCY_TARGETS, "notes": notes})
     rows, agreement = [], {}
-    torch_threads = torch.get_num_threads() if torch is not None else None
-    try:
-        for threads in config.threads:
-            if torch is not None:
-                torch.set_num_threads(threads)
-            with threadpool_limits(limits=threads, user_api="blas"):
-                calls = predictors(
-                    config, threads, x_fit, y_fit, torch, sklearn_version is not None
-                )
-                check_rows = np.ascontiguousarray(x_test[: max(config.batch_sizes)], np.float32)
-                agreement[str(threads)] = _agreement(calls, check_rows, config.parity_tol)
-                for batch_size in config.batch_sizes:
-                    rows.append(_time_batch(calls, x_test, batch_size, threads, config, log))
-    finally:
-        if torch is not None and torch_threads is not None:
-            torch.set_num_threads(torch_threads)
+    for threads in config.threads:
+        with library_threads(torch, threads):
+            calls = predictors(config, threads, x_fit, y_fit, torch, sklearn_version is not None)
+            check_rows = np.ascontiguousarray(x_test[: max(config.batch_sizes)], np.float32)
+            agreement[str(threads)] = _agreement(calls, check_rows, config.parity_tol)
+            for batch_size in config.batch_sizes:
+                rows.append(_time_batch(calls, x_test, batch_size, threads, config, log))
     report["agreement"] = agreement
     report["results"] = rows
     report["load_average"]["end"] = load_average()

@@ -94,6 +94,7 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{k} {v:.2g}" for k, v in report["parity"]["max_abs_weight_diff"].items()
             ),
         ),
+        *_load_line(report),
         peak_line(report),
         "",
         "Epoch rows: seconds per epoch. Train and inference rows: thousands of images per second. "
@@ -155,6 +156,18 @@ def markdown(report: dict[str, Any]) -> str:
         lines += ["", *(f"- {note}" for note in report["notes"])]
     lines += ["", f"Wall time of this run: {report['wall_seconds']:.0f} s.", ""]
     return "\n".join(lines)
+
+
+def _load_line(report: dict[str, Any]) -> list[str]:
+    """The load average at the start and the end, where the system told it."""
+    load = report.get("load_average") or {}
+    if not (load.get("start") and load.get("end")):
+        return []
+    return [
+        f"- Load average (1 min) at the start and the end: {load['start'][0]:.1f}, "
+        f"{load['end'][0]:.1f} on {report['machine'].get('usable_cpus')} usable CPU(s) "
+        "(above that count, other processes shared the CPUs)."
+    ]
 
 
 def _context(report: dict[str, Any], title: str) -> list[str]:

@@ -9,8 +9,8 @@ from typing import Any
 
 from .config import BACKEND_LABELS
 from .latency import LATENCY_LABELS, LATENCY_OUTPUT_NAMES
-from .report import _context, _met, peak_line
-from .report_networks import _end, _load_line, _write
+from .report import _context, _load_line, _met, peak_line
+from .report_networks import _end, _write
 from .wide import WIDE_OUTPUT_NAMES
 
 

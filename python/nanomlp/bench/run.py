@@ -25,6 +25,7 @@ from .config import (
 )
 from .machine import engine_kernel, machine_info, path_peak
 from .runners import NanomlpRunner, TorchRunner, import_torch
+from .timing import load_average
 
 
 def max_weight_difference(weights: Sequence[np.ndarray], reference: Sequence[np.ndarray]) -> float:
@@ -119,6 +120,7 @@ def run_benchmark(config: BenchConfig, log: Log | None = None) -> dict[str, Any]
     torch_threads = torch.get_num_threads() if torch is not None else None
 
     report: dict[str, Any] = machine_info(torch)
+    report["load_average"] = {"start": load_average()}
     notes = []
     if not runners["native"].passes_threads:
         notes.append(
@@ -218,6 +220,7 @@ def run_benchmark(config: BenchConfig, log: Log | None = None) -> dict[str, Any]
             f"memory: max RSS {report['memory']['max_rss_mb']:.1f} MB = input arrays "
             f"{report['memory']['inputs_mb']:.1f} MB + {report['memory']['excess_mb']:.1f} MB"
         )
+    report["load_average"]["end"] = load_average()
     report["wall_seconds"] = time.perf_counter() - wall_start
     return report
 

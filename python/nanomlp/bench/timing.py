@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Callable, TypeVar
 
 from .config import Log, Split, spread
@@ -34,6 +35,23 @@ def load_average() -> list[float] | None:
         return list(os.getloadavg())
     except (AttributeError, OSError):
         return None
+
+
+@contextmanager
+def library_threads(torch: Any | None, threads: int) -> Iterator[None]:
+    """Inside: BLAS (threadpoolctl) and PyTorch, if given, on ``threads`` threads; PyTorch's
+    own count is restored on the way out."""
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads() if torch is not None else None
+    try:
+        if torch is not None:
+            torch.set_num_threads(threads)
+        with threadpool_limits(limits=threads, user_api="blas"):
+            yield
+    finally:
+        if torch is not None and before is not None:
+            torch.set_num_threads(before)
 
 
 def interleaved_ratios(

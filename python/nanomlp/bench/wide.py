@@ -13,7 +13,7 @@ from .config import BenchConfig, Log, flop_counts, load_data, timing_stats
 from .machine import engine_kernel, machine_info, path_peak
 from .run import ratios, thread_scaling, time_case
 from .runners import NanomlpRunner, TorchRunner, import_torch
-from .timing import load_average
+from .timing import library_threads, load_average
 
 WIDE_OUTPUT_NAMES = {"json": "bench_wide.json", "markdown": "bench_wide.md"}
 WIDE_LAYER_SIZES = (784, 1024, 1024, 10)
@@ -43,8 +43,6 @@ class WideBenchConfig(BenchConfig):
 def run_wide(config: WideBenchConfig, log: Log | None = None) -> dict[str, Any]:
     """The train case on the wide network for every batch size and thread count, and each
     thread count's GEMM peak on the engine's path; returns the report (``write_wide_outputs``)."""
-    from threadpoolctl import threadpool_limits
-
     config.validate()
     log = log or (lambda message: None)
     wall_start = time.perf_counter()
@@ -79,39 +77,32 @@ def run_wide(config: WideBenchConfig, log: Log | None = None) -> dict[str, Any]:
         report["peak"][str(threads)] = peak
         log(f"peak ({kernel} path), {threads} thread(s): {peak['gflops_median']:.1f} GFLOP/s")
     results = []
-    torch_threads = torch.get_num_threads() if torch is not None else None
-    try:
-        for threads in config.threads:
-            if torch is not None:
-                torch.set_num_threads(threads)
-            with threadpool_limits(limits=threads, user_api="blas"):
-                for batch_size in config.batch_sizes:
-                    timed = time_case(
-                        list(runners.values()), "train", batch_size, threads, data, config.repeats
+    for threads in config.threads:
+        with library_threads(torch, threads):
+            for batch_size in config.batch_sizes:
+                timed = time_case(
+                    list(runners.values()), "train", batch_size, threads, data, config.repeats
+                )
+                for name, record in timed.items():
+                    stats = timing_stats(record["seconds"], flop)
+                    results.append(
+                        {
+                            "case": "train",
+                            "batch_size": batch_size,
+                            "threads": threads,
+                            "backend": name,
+                            "images": n_train,
+                            "flop": flop,
+                            "images_per_s_median": n_train / stats["median_s"],
+                            **stats,
+                        }
                     )
-                    for name, record in timed.items():
-                        stats = timing_stats(record["seconds"], flop)
-                        results.append(
-                            {
-                                "case": "train",
-                                "batch_size": batch_size,
-                                "threads": threads,
-                                "backend": name,
-                                "images": n_train,
-                                "flop": flop,
-                                "images_per_s_median": n_train / stats["median_s"],
-                                **stats,
-                            }
-                        )
-                    log(
-                        f"wide train batch {batch_size} threads {threads}: "
-                        + ", ".join(
-                            f"{n} {statistics.median(r['seconds']):.3f}s" for n, r in timed.items()
-                        )
+                log(
+                    f"wide train batch {batch_size} threads {threads}: "
+                    + ", ".join(
+                        f"{n} {statistics.median(r['seconds']):.3f}s" for n, r in timed.items()
                     )
-    finally:
-        if torch is not None and torch_threads is not None:
-            torch.set_num_threads(torch_threads)
+                )
     report["results"] = results
     report["ratios"] = ratios(results, report["peak"])
     report["thread_scaling"] = thread_scaling(results)
