@@ -69,6 +69,11 @@ def test_quick_run_writes_json_markdown_and_chart(
     assert all(0 <= d <= parity["tolerance"] for d in parity["max_abs_weight_diff"].values())
     assert set(report["peak"]) == {"1", "2"}
     assert all(p["gflops_median"] > 0 for p in report["peak"].values())
+    assert all(len(report["load_average"][when]) == 3 for when in ("start", "end"))
+    # Each peak names the engine's path and the BLAS kernel that measured it.
+    assert report["engine_kernel"] in {"avx512", "avx2", "neon", "generic"}
+    for peak in report["peak"].values():
+        assert peak["engine_kernel"] == report["engine_kernel"] and peak["blas"]
 
     backends = report["backends"]
     assert backends[:3] == ["native", "numpy64", "numpy32"]
@@ -80,6 +85,10 @@ def test_quick_run_writes_json_markdown_and_chart(
                 assert ("epoch", batch_size, threads, backend) in cells
                 assert ("train", batch_size, threads, backend) in cells
     assert len(cells) == len(report["results"]) == 2 * 7 * len(backends)
+    median = {
+        (r["backend"], r["case"], r["batch_size"], r["threads"]): r["median_s"]
+        for r in report["results"]
+    }
     for record in report["results"]:
         assert record["min_s"] <= record["median_s"] <= record["max_s"]
         assert record["min_s"] > 0 and record["images_per_s_median"] > 0
@@ -94,7 +103,24 @@ def test_quick_run_writes_json_markdown_and_chart(
         assert row["native_vs_numpy64"] > 0 and row["native_vs_numpy32"] > 0
         assert 0 < row["native_of_peak"]
 
+    # The targets, each judged from the measured ratios of this report.
+    checks = {t["target"]: t for t in report["targets"]}
+    ratio = {(r["case"], r["batch_size"], r["threads"]): r for r in report["ratios"]}
+    assert (
+        checks["train batch 32, 1 thread: native/peak"]["value"]
+        == (ratio[("train", 32, 1)]["native_of_peak"])
+    )
+    scaling = checks["epoch batch 128: 2 threads / 1"]
+    assert scaling["min"] == 1.8 and scaling["value"] == pytest.approx(
+        median[("native", "epoch", 128, 1)] / median[("native", "epoch", 128, 2)]
+    )
+    least = min(r["native_vs_numpy32"] for r in report["ratios"] if r["threads"] == 2)
+    assert [t["value"] for t in checks.values() if "2 thread(s)" in t["target"]] == [least]
+    assert all(t["met"] == (t["value"] >= t["min"]) for t in report["targets"])
+    assert len(checks) == 4 + 6 + 2
+
     table = files["markdown"].read_text()
+    assert "Targets (written for the AVX2 path" in table and "Load average" in table
     assert "| case | batch | threads | native f32 | NumPy f64 | NumPy f32 |" in table
     assert table.count("\n| epoch |") == 6 and table.count("\n| inference |") == 2
     assert "OPENBLAS_CORETYPE=" in table and "218.4 kFLOP" in table

@@ -44,6 +44,24 @@ batch 32 and 256, on 1 and 2 threads, and writes ``bench_activations.json`` and 
 on diabetes; fit time, test R² and epochs on 50,000 rows of ``make_friedman1``, on 2 threads)
 and writes ``bench_regression.json`` and ``.md``.
 
+The speed sections: ``nanomlp bench --latency`` times ``predict_proba`` per call at batch 1,
+8 and 64 on 784-128-64-10 (``Trainer``, ``MLPClassifier``, scikit-learn's ``MLPClassifier``
+and PyTorch under ``torch.inference_mode()``, all holding the same weights) and writes
+``bench_latency.json`` and ``.md``; ``nanomlp bench --wide`` times training 784-1024-1024-10
+at batch 128 (native, NumPy float32, PyTorch) against the peak and writes ``bench_wide.json``
+and ``.md``.
+
+Every peak is that of the engine's own instruction set: the GEMM runs in a fresh process,
+with ``OPENBLAS_CORETYPE=Haswell`` (OpenBLAS's AVX2 kernel) when the engine runs its avx2
+path on a CPU with AVX-512 (``NANOMLP_KERNEL=avx2``), since OpenBLAS reads the variable only
+when it loads. The NumPy and PyTorch columns use the libraries as this process loaded them:
+for a like-for-like AVX2 table, hold them to AVX2 for the whole run too (OpenBLAS, and
+PyTorch's ATen, MKL and oneDNN kernels)::
+
+    AVX2="NANOMLP_KERNEL=avx2 OPENBLAS_CORETYPE=Haswell ATEN_CPU_CAPABILITY=avx2"
+    AVX2="$AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2"
+    env -u OPENBLAS_L2_SIZE $AVX2 nanomlp bench --wide
+
 Programmatic use: ``main(argv)`` is the command line; ``run_benchmark(BenchConfig(...))``
 returns the report dict and ``write_outputs(report, out_dir)`` writes the three files;
 ``run_optimizers(OptimizerBenchConfig(...))`` and ``write_optimizer_outputs`` do the same for
@@ -51,10 +69,12 @@ the optimizer section, ``run_activations`` / ``write_activation_outputs`` and
 ``run_regression`` / ``write_regression_outputs`` for the network sections.
 
 Modules: ``config`` (settings, FLOP accounting, data), ``machine`` (CPU, BLAS, GEMM peak),
-``runners`` (the backends), ``run`` (parity and timings), ``optimizers`` (the optimizer
-section's timings), ``networks`` (the activation and regression sections), ``memory`` (the
-peak-memory workload, run in its own process), ``report`` (Markdown and PNG),
-``report_networks`` (the network sections' Markdown), ``main`` (command line).
+``runners`` (the backends), ``run`` (parity and timings), ``timing`` (variants taking
+turns, paired ratios, the load average), ``optimizers`` (the optimizer section's timings),
+``networks`` (the activation and regression sections), ``latency`` and ``wide`` (the speed
+sections), ``memory`` and ``peak`` (the peak-memory workload and the GEMM peak, each run in
+its own process), ``report`` (Markdown and PNG), ``report_networks`` and ``report_speed``
+(the other sections' Markdown), ``main`` (command line).
 """
 
 from __future__ import annotations
@@ -98,7 +118,9 @@ _EXPORTS = {
     "epoch_ratios": "optimizers",
     "time_to_accuracy": "optimizers",
     "sklearn_comparison": "optimizers",
-    "paired_ratio": "optimizers",
+    "paired_ratio": "timing",
+    "rotated": "timing",
+    "interleaved_ratios": "timing",
     "ActivationBenchConfig": "config",
     "RegressionBenchConfig": "config",
     "ACTIVATION_OUTPUT_NAMES": "config",
@@ -112,6 +134,21 @@ _EXPORTS = {
     "regression_markdown": "report_networks",
     "write_activation_outputs": "report_networks",
     "write_regression_outputs": "report_networks",
+    "LatencyBenchConfig": "latency",
+    "LATENCY_OUTPUT_NAMES": "latency",
+    "LATENCY_TARGETS": "latency",
+    "run_latency": "latency",
+    "seconds_per_call": "latency",
+    "WideBenchConfig": "wide",
+    "WIDE_OUTPUT_NAMES": "wide",
+    "WIDE_LAYER_SIZES": "wide",
+    "run_wide": "wide",
+    "engine_kernel": "machine",
+    "path_peak": "machine",
+    "latency_markdown": "report_speed",
+    "wide_markdown": "report_speed",
+    "write_latency_outputs": "report_speed",
+    "write_wide_outputs": "report_speed",
     "run_benchmark": "run",
     "check_parity": "run",
     "max_weight_difference": "run",

@@ -107,6 +107,18 @@ class ParityError(RuntimeError):
     """The native engine and the float32 reference disagree: the timings would mean nothing."""
 
 
+def check_grid(config: Any) -> None:
+    """Check a timing section's ``repeats``, ``batch_sizes`` and ``threads``: whole numbers
+    of at least 1, each tuple non-empty; raises ``ValueError`` or ``TypeError`` naming them."""
+    _checks.check_int(config.repeats, "repeats", 1)
+    for b in config.batch_sizes:
+        _checks.check_int(b, "batch_sizes", 1)
+    for t in config.threads:
+        _checks.check_int(t, "threads", 1)
+    if not config.batch_sizes or not config.threads:
+        raise ValueError("batch_sizes and threads must each name at least one value")
+
+
 @dataclass
 class BenchConfig:
     """What to run; the defaults are the full benchmark."""
@@ -137,13 +149,7 @@ class BenchConfig:
 
     def validate(self) -> None:
         """Raise ``ValueError`` or ``TypeError`` naming the first bad setting."""
-        _checks.check_int(self.repeats, "repeats", 1)
-        for b in self.batch_sizes:
-            _checks.check_int(b, "batch_sizes", 1)
-        for t in self.threads:
-            _checks.check_int(t, "threads", 1)
-        if not self.batch_sizes or not self.threads:
-            raise ValueError("batch_sizes and threads must each name at least one value")
+        check_grid(self)
         _checks.check_positive_float(self.lr, "lr")
         _checks.check_positive_float(self.parity_tol, "parity_tol")
         _checks.check_int(self.parity_rows, "parity_rows", 1)
@@ -193,18 +199,14 @@ class OptimizerBenchConfig:
 
     def validate(self) -> None:
         """Raise ``ValueError`` or ``TypeError`` naming the first bad setting."""
-        _checks.check_int(self.repeats, "repeats", 1)
+        check_grid(self)
         _checks.check_int(self.fit_repeats, "fit_repeats", 1)
         _checks.check_int(self.fit_threads, "fit_threads", 1)
         _checks.check_int(self.sklearn_max_iter, "sklearn_max_iter", 1)
-        for b in self.batch_sizes:
-            _checks.check_int(b, "batch_sizes", 1)
-        for t in self.threads:
-            _checks.check_int(t, "threads", 1)
         for s in self.seeds:
             _checks.check_int(s, "seeds", 0)
-        if not self.batch_sizes or not self.threads or not self.seeds:
-            raise ValueError("batch_sizes, threads and seeds must each name at least one value")
+        if not self.seeds:
+            raise ValueError("seeds must name at least one value")
         if not self.optimizers or self.optimizers[0] != "sgd":
             raise ValueError("optimizers must start with 'sgd', the baseline of the ratios")
         unknown = sorted(set(self.optimizers) - set(OPTIMIZERS))
@@ -239,13 +241,7 @@ class ActivationBenchConfig:
 
     def validate(self) -> None:
         """Raise ``ValueError`` or ``TypeError`` naming the first bad setting."""
-        _checks.check_int(self.repeats, "repeats", 1)
-        for b in self.batch_sizes:
-            _checks.check_int(b, "batch_sizes", 1)
-        for t in self.threads:
-            _checks.check_int(t, "threads", 1)
-        if not self.batch_sizes or not self.threads:
-            raise ValueError("batch_sizes and threads must each name at least one value")
+        check_grid(self)
         if not self.activations or self.activations[0] != "relu":
             raise ValueError("activations must start with 'relu', the baseline of the ratios")
         unknown = sorted(set(self.activations) - set(ACTIVATION_NAMES))

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import platform
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -53,6 +56,14 @@ def _version(module: str) -> str | None:
         return None
 
 
+def _torch_capability(torch_module: Any | None) -> str | None:
+    """The instruction set of PyTorch's CPU kernels (``AVX512``, ``AVX2``...), if it says."""
+    try:
+        return str(torch_module.backends.cpu.get_cpu_capability())
+    except AttributeError:
+        return None
+
+
 def machine_info(torch_module: Any | None) -> dict[str, Any]:
     """CPU, versions, the BLAS libraries loaded (with OpenBLAS's kernel) and the BLAS environment."""
     from threadpoolctl import threadpool_info
@@ -74,6 +85,11 @@ def machine_info(torch_module: Any | None) -> dict[str, Any]:
         "OMP_NUM_THREADS",
         "MKL_NUM_THREADS",
         "NANOMLP_NUM_THREADS",
+        "NANOMLP_KERNEL",
+        # PyTorch's own kernels' instruction sets: ATen's, MKL's (its GEMM), oneDNN's.
+        "ATEN_CPU_CAPABILITY",
+        "MKL_ENABLE_INSTRUCTIONS",
+        "ONEDNN_MAX_CPU_ISA",
     )
     return {
         "machine": machine,
@@ -82,6 +98,7 @@ def machine_info(torch_module: Any | None) -> dict[str, Any]:
             "nanomlp": __version__,
             "numpy": np.__version__,
             "torch": getattr(torch_module, "__version__", None),
+            "torch_cpu_capability": _torch_capability(torch_module),
             "threadpoolctl": _version("threadpoolctl"),
             "matplotlib": _version("matplotlib"),
         },
@@ -118,3 +135,50 @@ def gemm_peak(size: int, threads: int, repeats: int) -> dict[str, Any]:
             np.matmul(a, b, out=c)
             seconds.append(time.perf_counter() - start)
     return {"size": size, "threads": threads, "flop": flop, **timing_stats(seconds, flop)}
+
+
+def engine_kernel() -> str:
+    """The native engine's code path here (``avx512``, ``avx2``, ``neon``, ``generic``): the
+    CPU's best, or the one ``NANOMLP_KERNEL`` forces."""
+    from ..model import MLP
+    from ..trainer import Trainer
+
+    return Trainer(MLP((2, 2), seed=0)).kernel
+
+
+def peak_coretype(kernel: str, flags: list[str]) -> str | None:
+    """The ``OPENBLAS_CORETYPE`` that gives a GEMM of the same instruction set as the engine's
+    path ``kernel``, where OpenBLAS would otherwise pick a wider one; None: OpenBLAS's own
+    choice (or the environment's) already matches."""
+    # OpenBLAS's Haswell kernel is its AVX2+FMA one; on an AVX-512 CPU it would pick SkylakeX.
+    if kernel == "avx2" and "avx512f" in flags:
+        return "Haswell"
+    return None
+
+
+def path_peak(size: int, threads: int, repeats: int, kernel: str) -> dict[str, Any]:
+    """``gemm_peak`` in a fresh process whose OpenBLAS runs the instruction set of the engine's
+    path ``kernel`` (``peak_coretype``); with the BLAS kernel it used and the coretype set.
+
+    OpenBLAS reads ``OPENBLAS_CORETYPE`` once, when NumPy loads it: only a new process can
+    measure another kernel's peak.
+    """
+    env = dict(os.environ)
+    coretype = peak_coretype(kernel, _cpuinfo()["flags"])
+    if coretype is not None:
+        env["OPENBLAS_CORETYPE"] = coretype
+    done = subprocess.run(
+        [sys.executable, "-m", "nanomlp.bench.peak", str(size), str(threads), str(repeats)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    measured = json.loads(done.stdout.strip().splitlines()[-1])
+    return {**measured, "engine_kernel": kernel, "openblas_coretype": env.get("OPENBLAS_CORETYPE")}
+
+
+def blas_kernels(blas: list[dict[str, Any]]) -> str:
+    """The BLAS libraries' APIs and CPU kernels, e.g. ``openblas Haswell``."""
+    names = [f"{lib.get('internal_api')} {lib.get('architecture')}" for lib in blas]
+    return ", ".join(names) or "no BLAS loaded"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 from ..datasets import DatasetError
 from .config import (
@@ -31,7 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
         "SGD's, train --preset fast's time to 98% against PyTorch and the notebook's recipe, "
         "MLPClassifier against scikit-learn's; writes bench_optimizers.json and .md. With "
         "--activations, each hidden activation's epoch against ReLU's (bench_activations.*); "
-        "with --regression, MLPRegressor against scikit-learn's (bench_regression.*).",
+        "with --regression, MLPRegressor against scikit-learn's (bench_regression.*); with "
+        "--latency, predict_proba's microseconds per call at batch 1, 8 and 64 against "
+        "scikit-learn's and PyTorch's (bench_latency.*); with --wide, training "
+        "784-1024-1024-10 at batch 128 against NumPy float32, PyTorch and the peak "
+        "(bench_wide.*). Every peak is that of the engine's own instruction set "
+        "(NANOMLP_KERNEL=avx2 on an AVX-512 CPU: OpenBLAS's Haswell kernel).",
         epilog=f"Fair numbers: {FAIR_COMMAND}",
     )
     parser.add_argument("--data", help="MNIST folder or mnist.npz (default: $NANOMLP_DATA)")
@@ -50,6 +56,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the activation section instead of the epoch benchmark",
     )
     section.add_argument(
+        "--latency",
+        action="store_true",
+        help="run the latency section (predict_proba at batch 1, 8, 64) instead of the epoch "
+        "benchmark",
+    )
+    section.add_argument(
+        "--wide",
+        action="store_true",
+        help="run the wide-network section (784-1024-1024-10, batch 128) instead of the epoch "
+        "benchmark",
+    )
+    section.add_argument(
         "--regression",
         action="store_true",
         help="run the regression section (needs scikit-learn) instead of the epoch benchmark",
@@ -63,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="B",
         help=f"default: {_show(BenchConfig.batch_sizes)}; "
-        f"{_show(OptimizerBenchConfig.batch_sizes)} with --optimizers",
+        f"{_show(OptimizerBenchConfig.batch_sizes)} with --optimizers; 1 8 64 with --latency; "
+        "128 with --wide",
     )
     parser.add_argument(
         "--threads", type=int, nargs="+", default=list(BenchConfig.threads), metavar="N"
@@ -82,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-sklearn",
         action="store_true",
-        help="--optimizers: leave scikit-learn out even if installed",
+        help="--optimizers and --latency: leave scikit-learn out even if installed",
     )
     parser.add_argument(
         "--quick",
@@ -98,10 +117,6 @@ def _show(values: tuple[int, ...]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """The command line; returns the exit status (0 ok, 1 parity failure, 2 bad data or input)."""
-    # Here, not at the top: importing the package (as the memory workload does) stays light.
-    from .report import markdown, write_outputs
-    from .run import run_benchmark
-
     args = build_parser().parse_args(argv)
     if args.optimizers:
         return _optimizers(args)
@@ -109,33 +124,15 @@ def main(argv: list[str] | None = None) -> int:
         return _activations(args)
     if args.regression:
         return _regression(args)
-    options: dict[str, Any] = dict(
-        data=args.data, threads=tuple(args.threads), use_torch=not args.no_torch
-    )
-    if args.batch_sizes is not None:
-        options["batch_sizes"] = tuple(args.batch_sizes)
-    if args.repeats is not None:
-        options["repeats"] = args.repeats
-    config = BenchConfig.quick_config(**options) if args.quick else BenchConfig(**options)
-    try:
-        config.validate()
-    except (ValueError, TypeError) as err:
-        print(f"bench_epoch: {err}", file=sys.stderr)
-        return 2
+    if args.latency or args.wide:
+        return _speed(args)
+    # Here, not at the top: importing the package (as the memory workload does) stays light.
+    from .report import markdown, write_outputs
+    from .run import run_benchmark
 
-    try:
-        report = run_benchmark(config, log)
-    except ParityError as err:
-        print(f"bench_epoch: parity check failed, nothing timed: {err}", file=sys.stderr)
-        return 1
-    except DatasetError as err:
-        print(f"bench_epoch: cannot load MNIST: {err}", file=sys.stderr)
-        return 2
-    paths = write_outputs(report, args.out)
-    print(markdown(report))
-    for kind, path in paths.items():
-        print(f"{kind}: {path}")
-    return 0
+    options = _options(args, data=args.data, use_torch=not args.no_torch)
+    config = BenchConfig.quick_config(**options) if args.quick else BenchConfig(**options)
+    return _run_section("bench_epoch", config, run_benchmark, markdown, write_outputs, args.out)
 
 
 def log(message: str) -> None:
@@ -143,42 +140,72 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _options(
+    args: argparse.Namespace, names: tuple[str, ...] = ("batch_sizes",), **options: Any
+) -> dict[str, Any]:
+    """``options``, ``threads``, ``repeats`` and those of ``names`` the command line gave."""
+    options.setdefault("threads", tuple(args.threads))
+    for name in names:
+        if getattr(args, name) is not None:
+            options[name] = tuple(getattr(args, name))
+    if args.repeats is not None:
+        options["repeats"] = args.repeats
+    return options
+
+
+def _run_section(
+    label: str,
+    config: Any,
+    run: Callable[..., dict[str, Any]],
+    markdown: Callable[[dict[str, Any]], str],
+    write: Callable[..., dict[str, Path]],
+    out: str,
+) -> int:
+    """Validate ``config``, run the section, write and print its report; the exit status."""
+    try:
+        config.validate()
+    except (ValueError, TypeError) as err:
+        print(f"{label}: {err}", file=sys.stderr)
+        return 2
+    try:
+        report = run(config, log)
+    except ParityError as err:
+        print(f"{label}: parity check failed, nothing timed: {err}", file=sys.stderr)
+        return 1
+    except DatasetError as err:
+        print(f"{label}: cannot load MNIST: {err}", file=sys.stderr)
+        return 2
+    except ImportError as err:
+        print(f"{label}: {err}", file=sys.stderr)
+        return 2
+    paths = write(report, out)
+    print(markdown(report))
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
 def _optimizers(args: argparse.Namespace) -> int:
     """``--optimizers``: the optimizer section, its report printed and written."""
     from .optimizers import run_optimizers
     from .report import optimizers_markdown, write_optimizer_outputs
 
-    options: dict[str, Any] = dict(
+    options = _options(
+        args,
+        ("batch_sizes", "seeds"),
         data=args.data,
-        threads=tuple(args.threads),
         use_torch=not args.no_torch,
         use_sklearn=not args.no_sklearn,
     )
-    for name in ("batch_sizes", "seeds"):
-        if getattr(args, name) is not None:
-            options[name] = tuple(getattr(args, name))
-    if args.repeats is not None:
-        options["repeats"] = args.repeats
-    config = (
-        OptimizerBenchConfig.quick_config(**options)
-        if args.quick
-        else OptimizerBenchConfig(**options)
+    make = OptimizerBenchConfig.quick_config if args.quick else OptimizerBenchConfig
+    return _run_section(
+        "bench_optimizers",
+        make(**options),
+        run_optimizers,
+        optimizers_markdown,
+        write_optimizer_outputs,
+        args.out,
     )
-    try:
-        config.validate()
-    except (ValueError, TypeError) as err:
-        print(f"bench_optimizers: {err}", file=sys.stderr)
-        return 2
-    try:
-        report = run_optimizers(config, log)
-    except DatasetError as err:
-        print(f"bench_optimizers: cannot load MNIST: {err}", file=sys.stderr)
-        return 2
-    paths = write_optimizer_outputs(report, args.out)
-    print(optimizers_markdown(report))
-    for kind, path in paths.items():
-        print(f"{kind}: {path}")
-    return 0
 
 
 def _activations(args: argparse.Namespace) -> int:
@@ -186,28 +213,44 @@ def _activations(args: argparse.Namespace) -> int:
     from .networks import run_activations
     from .report_networks import activations_markdown, write_activation_outputs
 
-    options: dict[str, Any] = dict(data=args.data, threads=tuple(args.threads))
-    if args.batch_sizes is not None:
-        options["batch_sizes"] = tuple(args.batch_sizes)
-    if args.repeats is not None:
-        options["repeats"] = args.repeats
     make = ActivationBenchConfig.quick_config if args.quick else ActivationBenchConfig
-    config = make(**options)
-    try:
-        config.validate()
-    except (ValueError, TypeError) as err:
-        print(f"bench_activations: {err}", file=sys.stderr)
-        return 2
-    try:
-        report = run_activations(config, log)
-    except DatasetError as err:
-        print(f"bench_activations: cannot load MNIST: {err}", file=sys.stderr)
-        return 2
-    paths = write_activation_outputs(report, args.out)
-    print(activations_markdown(report))
-    for kind, path in paths.items():
-        print(f"{kind}: {path}")
-    return 0
+    return _run_section(
+        "bench_activations",
+        make(**_options(args, data=args.data)),
+        run_activations,
+        activations_markdown,
+        write_activation_outputs,
+        args.out,
+    )
+
+
+def _speed(args: argparse.Namespace) -> int:
+    """``--latency`` or ``--wide``: a speed section, its report printed and written."""
+    from .latency import LatencyBenchConfig, run_latency
+    from .report_speed import (
+        latency_markdown,
+        wide_markdown,
+        write_latency_outputs,
+        write_wide_outputs,
+    )
+    from .wide import WideBenchConfig, run_wide
+
+    options = _options(args, data=args.data, use_torch=not args.no_torch)
+    if args.latency:
+        options["use_sklearn"] = not args.no_sklearn
+        make = LatencyBenchConfig.quick_config if args.quick else LatencyBenchConfig
+        return _run_section(
+            "bench_latency",
+            make(**options),
+            run_latency,
+            latency_markdown,
+            write_latency_outputs,
+            args.out,
+        )
+    make = WideBenchConfig.quick_config if args.quick else WideBenchConfig
+    return _run_section(
+        "bench_wide", make(**options), run_wide, wide_markdown, write_wide_outputs, args.out
+    )
 
 
 def _regression(args: argparse.Namespace) -> int:
@@ -221,22 +264,14 @@ def _regression(args: argparse.Namespace) -> int:
     if args.repeats is not None:
         options["fit_repeats"] = args.repeats
     make = RegressionBenchConfig.quick_config if args.quick else RegressionBenchConfig
-    config = make(**options)
-    try:
-        config.validate()
-    except (ValueError, TypeError) as err:
-        print(f"bench_regression: {err}", file=sys.stderr)
-        return 2
-    try:
-        report = run_regression(config, log)
-    except ImportError as err:
-        print(f"bench_regression: {err}", file=sys.stderr)
-        return 2
-    paths = write_regression_outputs(report, args.out)
-    print(regression_markdown(report))
-    for kind, path in paths.items():
-        print(f"{kind}: {path}")
-    return 0
+    return _run_section(
+        "bench_regression",
+        make(**options),
+        run_regression,
+        regression_markdown,
+        write_regression_outputs,
+        args.out,
+    )
 
 
 if __name__ == "__main__":

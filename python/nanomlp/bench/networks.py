@@ -22,8 +22,9 @@ from .config import (
     spread,
 )
 from .machine import machine_info
-from .optimizers import _load_average, import_sklearn, paired_ratio, rotated
+from .optimizers import import_sklearn
 from .runners import activation_epoch, fit_estimator
+from .timing import interleaved_ratios, load_average, paired_ratio, rotated
 
 
 def load_train(config: ActivationBenchConfig) -> Split:
@@ -44,7 +45,7 @@ def run_activations(config: ActivationBenchConfig, log: Log | None = None) -> di
     split = load_train(config)
     report: dict[str, Any] = machine_info(None)
     report["versions"].update({"torch": "not used", "scikit-learn": "not used"})
-    report["load_average"] = {"start": _load_average()}
+    report["load_average"] = {"start": load_average()}
     report.update(
         {
             "config": asdict(config),
@@ -53,45 +54,22 @@ def run_activations(config: ActivationBenchConfig, log: Log | None = None) -> di
             "notes": [],
         }
     )
-    warm = Split(split.x_train[:512], split.y_train[:512], split.x_test, split.y_test)
-    rows = []
-    for threads in config.threads:
-        for name in config.activations:  # first calls, thread pools, allocations
-            activation_epoch(name, warm, 32, threads, config)
-        for batch_size in config.batch_sizes:
-            seconds: dict[str, list[float]] = {name: [] for name in config.activations}
-            for repeat in range(config.repeats):
-                for name in rotated(config.activations, repeat):
-                    seconds[name].append(activation_epoch(name, split, batch_size, threads, config))
-            relu = seconds["relu"]
-            timed = {
-                name: {
-                    **spread(s),
-                    "ratio_to_relu": paired_ratio(s, relu),
-                    "ratio_of_medians": statistics.median(s) / statistics.median(relu),
-                }
-                for name, s in seconds.items()
-            }
-            checked = [n for n in ACTIVATION_TARGETS["epoch_ratio_activations"] if n in timed]
-            limit = ACTIVATION_TARGETS["epoch_ratio_max"]
-            rows.append(
-                {
-                    "batch_size": batch_size,
-                    "threads": threads,
-                    "images": len(split.x_train),
-                    "activations": timed,
-                    "target_missed": [n for n in checked if timed[n]["ratio_to_relu"] > limit],
-                }
-            )
-            log(
-                f"epoch batch {batch_size:>3} threads {threads}: "
-                + ", ".join(
-                    f"{name} {t['median_s']:.3f}s ({t['ratio_to_relu']:.2f}x)"
-                    for name, t in timed.items()
-                )
-            )
-    report["epoch_ratios"] = rows
-    report["load_average"]["end"] = _load_average()
+
+    def epoch(name: str, data: Split, batch_size: int, threads: int) -> float:
+        return activation_epoch(name, data, batch_size, threads, config)
+
+    report["epoch_ratios"] = interleaved_ratios(
+        config.activations,
+        "relu",
+        epoch,
+        split,
+        config,
+        log,
+        group="activations",
+        checked=ACTIVATION_TARGETS["epoch_ratio_activations"],
+        limit=ACTIVATION_TARGETS["epoch_ratio_max"],
+    )
+    report["load_average"]["end"] = load_average()
     report["wall_seconds"] = time.perf_counter() - wall_start
     return report
 
@@ -109,13 +87,13 @@ def run_regression(config: RegressionBenchConfig, log: Log | None = None) -> dic
     wall_start = time.perf_counter()
     report: dict[str, Any] = machine_info(None)
     report["versions"].update({"torch": "not used", "scikit-learn": sklearn_version})
-    report["load_average"] = {"start": _load_average()}
+    report["load_average"] = {"start": load_average()}
     report.update({"config": asdict(config), "targets": REGRESSION_TARGETS, "notes": []})
     # BLAS (scikit-learn's matrix products) gets the threads nanomlp's engine gets.
     with threadpool_limits(limits=config.fit_threads):
         report["diabetes"] = diabetes_comparison(config, log)
         report["friedman"] = friedman_comparison(config, log)
-    report["load_average"]["end"] = _load_average()
+    report["load_average"]["end"] = load_average()
     report["wall_seconds"] = time.perf_counter() - wall_start
     return report
 

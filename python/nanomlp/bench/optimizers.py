@@ -4,12 +4,10 @@
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
-from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable
 
 from .config import (
     NOTEBOOK_RECIPE,
@@ -28,21 +26,7 @@ from .runners import (
     import_torch,
     optimizer_epoch,
 )
-
-T = TypeVar("T")
-
-
-def rotated(items: Sequence[T], shift: int) -> list[T]:
-    """``items`` started at ``shift`` (modulo their count): over the repeats each one runs in
-    each position, so that nothing is always first after a pause or last in a warm cache."""
-    k = shift % len(items)
-    return [*items[k:], *items[:k]]
-
-
-def paired_ratio(seconds: Sequence[float], baseline: Sequence[float]) -> float:
-    """The median of the per-repeat ratios ``seconds / baseline``: each ratio is of two runs
-    made back to back, so a slow spell of a shared machine touches both of its terms."""
-    return statistics.median(s / b for s, b in zip(seconds, baseline))
+from .timing import interleaved_ratios, load_average, paired_ratio, rotated
 
 
 def import_sklearn(wanted: bool) -> str | None:
@@ -68,7 +52,7 @@ def run_optimizers(config: OptimizerBenchConfig, log: Log | None = None) -> dict
     report: dict[str, Any] = machine_info(torch)
     report["versions"]["scikit-learn"] = sklearn_version
     # On a shared machine the load says how much of the CPU the run had to itself.
-    report["load_average"] = {"start": _load_average()}
+    report["load_average"] = {"start": load_average()}
     notes = []
     if torch is None:
         notes.append("PyTorch was not importable (or --no-torch): no PyTorch recipe.")
@@ -87,61 +71,29 @@ def run_optimizers(config: OptimizerBenchConfig, log: Log | None = None) -> dict
     report["epoch_ratios"] = epoch_ratios(config, split, log)
     report["time_to_accuracy"] = time_to_accuracy(config, split, torch, log)
     report["sklearn"] = sklearn_comparison(config, split, log) if sklearn_version else None
-    report["load_average"]["end"] = _load_average()
+    report["load_average"]["end"] = load_average()
     report["wall_seconds"] = time.perf_counter() - wall_start
     return report
-
-
-def _load_average() -> list[float] | None:
-    """The 1, 5 and 15-minute load averages, where the system tells them."""
-    try:
-        return list(os.getloadavg())
-    except (AttributeError, OSError):
-        return None
 
 
 def epoch_ratios(config: OptimizerBenchConfig, split: Split, log: Log) -> list[dict[str, Any]]:
     """Per batch size and thread count: each optimizer's train-only epoch, and its ratio to
     plain SGD's; the optimizers take turns within every repeat."""
-    warm = Split(split.x_train[:512], split.y_train[:512], split.x_test, split.y_test)
-    rows = []
-    for threads in config.threads:
-        for name in config.optimizers:  # first calls, thread pools, allocations
-            optimizer_epoch(name, warm, 32, threads, config)
-        for batch_size in config.batch_sizes:
-            seconds: dict[str, list[float]] = {name: [] for name in config.optimizers}
-            for repeat in range(config.repeats):
-                for name in rotated(config.optimizers, repeat):
-                    seconds[name].append(optimizer_epoch(name, split, batch_size, threads, config))
-            sgd = seconds["sgd"]
-            timed = {
-                name: {
-                    **spread(s),
-                    "ratio_to_sgd": paired_ratio(s, sgd),
-                    "ratio_of_medians": statistics.median(s) / statistics.median(sgd),
-                }
-                for name, s in seconds.items()
-            }
-            checked = [n for n in TARGETS["epoch_ratio_optimizers"] if n in timed]
-            rows.append(
-                {
-                    "batch_size": batch_size,
-                    "threads": threads,
-                    "images": len(split.x_train),
-                    "optimizers": timed,
-                    "target_missed": [
-                        n for n in checked if timed[n]["ratio_to_sgd"] > TARGETS["epoch_ratio_max"]
-                    ],
-                }
-            )
-            log(
-                f"epoch batch {batch_size:>3} threads {threads}: "
-                + ", ".join(
-                    f"{name} {t['median_s']:.3f}s ({t['ratio_to_sgd']:.2f}x)"
-                    for name, t in timed.items()
-                )
-            )
-    return rows
+
+    def epoch(name: str, data: Split, batch_size: int, threads: int) -> float:
+        return optimizer_epoch(name, data, batch_size, threads, config)
+
+    return interleaved_ratios(
+        config.optimizers,
+        "sgd",
+        epoch,
+        split,
+        config,
+        log,
+        group="optimizers",
+        checked=TARGETS["epoch_ratio_optimizers"],
+        limit=TARGETS["epoch_ratio_max"],
+    )
 
 
 def time_to_accuracy(

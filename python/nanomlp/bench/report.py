@@ -19,8 +19,22 @@ from .config import (
     OUTPUT_NAMES,
     RECIPE_LABELS,
 )
-from .machine import openblas_kernel
+from .machine import blas_kernels, openblas_kernel
 from .run import thread_scaling
+
+
+def _other_env(env: dict[str, Any]) -> str:
+    """The other recorded variables that were set, e.g. ``, NANOMLP_KERNEL=avx2``."""
+    shown = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+    return "".join(f", {k}={v}" for k, v in env.items() if v is not None and k not in shown)
+
+
+def _torch(versions: dict[str, Any]) -> str:
+    """PyTorch's version, and the instruction set of its CPU kernels where recorded."""
+    if not versions.get("torch"):
+        return "not installed"
+    capability = versions.get("torch_cpu_capability")
+    return f"{versions['torch']} ({capability})" if capability else str(versions["torch"])
 
 
 def _spread(record: dict[str, Any], case: str) -> str:
@@ -30,6 +44,21 @@ def _spread(record: dict[str, Any], case: str) -> str:
     return (
         f"{images / record['median_s'] / 1e3:,.0f}k "
         f"({images / record['max_s'] / 1e3:,.0f}–{images / record['min_s'] / 1e3:,.0f})"
+    )
+
+
+def peak_line(report: dict[str, Any]) -> str:
+    """The peak of each thread count, with the BLAS kernel that measured it."""
+    parts = [
+        f"{threads} thread(s) {peak['gflops_median']:.1f} GFLOP/s "
+        f"({blas_kernels(peak.get('blas', []))}, OPENBLAS_CORETYPE="
+        f"{peak.get('openblas_coretype') or 'unset'})"
+        for threads, peak in report["peak"].items()
+    ]
+    return (
+        f"- Peak of the engine's path ({report.get('engine_kernel', '?')}): a float32 "
+        f"{report['config']['gemm_size']}² GEMM through NumPy, in a fresh process whose "
+        "OpenBLAS runs the same instruction set: " + "; ".join(parts) + "."
     )
 
 
@@ -46,9 +75,9 @@ def markdown(report: dict[str, Any]) -> str:
         f"- Machine: {machine.get('cpu_model')}, {machine.get('logical_cpus')} logical CPU(s)"
         f" ({machine.get('physical_cores', '?')} physical), flags {' '.join(machine.get('flags', []))}.",
         f"- Versions: nanomlp {versions['nanomlp']}, numpy {versions['numpy']}, "
-        f"torch {versions['torch'] or 'not installed'}; BLAS: OpenBLAS {openblas_kernel(report['blas'])}.",
+        f"torch {_torch(versions)}; BLAS: OpenBLAS {openblas_kernel(report['blas'])}.",
         f"- Environment: OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE'] or '(unset)'}, "
-        f"OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE'] or '(unset)'}.",
+        f"OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE'] or '(unset)'}{_other_env(env)}.",
         f"- Network {'-'.join(map(str, report['config']['layer_sizes']))}: "
         f"{flops['forward_per_image'] / 1e3:.1f} kFLOP per image forward, "
         f"{flops['train_step_per_image'] / 1e3:.1f} kFLOP per image per training step "
@@ -65,12 +94,8 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{k} {v:.2g}" for k, v in report["parity"]["max_abs_weight_diff"].items()
             ),
         ),
-        "- Peak: float32 {n}×{n} GEMM through NumPy: {peaks}.".format(
-            n=report["config"]["gemm_size"],
-            peaks=", ".join(
-                f"{t} thread(s) {p['gflops_median']:.1f} GFLOP/s" for t, p in report["peak"].items()
-            ),
-        ),
+        *_load_line(report),
+        peak_line(report),
         "",
         "Epoch rows: seconds per epoch. Train and inference rows: thousands of images per second. "
         "Speedup = the other backend's median time / native's (above 1: native is faster). "
@@ -113,6 +138,12 @@ def markdown(report: dict[str, Any]) -> str:
             )
             + ".",
         ]
+    if report.get("targets"):
+        lines += ["", "Targets (written for the AVX2 path, each path judged against its own peak):"]
+        lines += [
+            f"- {t['target']}: {t['value']:.2f} (at least {t['min']:g}): {_met(t['met'])}."
+            for t in report["targets"]
+        ]
     if "memory" in report:
         mem = report["memory"]
         lines += [
@@ -127,6 +158,18 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _load_line(report: dict[str, Any]) -> list[str]:
+    """The load average at the start and the end, where the system told it."""
+    load = report.get("load_average") or {}
+    if not (load.get("start") and load.get("end")):
+        return []
+    return [
+        f"- Load average (1 min) at the start and the end: {load['start'][0]:.1f}, "
+        f"{load['end'][0]:.1f} on {report['machine'].get('usable_cpus')} usable CPU(s) "
+        "(above that count, other processes shared the CPUs)."
+    ]
+
+
 def _context(report: dict[str, Any], title: str) -> list[str]:
     """The heading and the lines naming the date, machine, versions and BLAS environment."""
     versions, machine, env = report["versions"], report["machine"], report["env"]
@@ -138,11 +181,11 @@ def _context(report: dict[str, Any], title: str) -> list[str]:
         f"- Machine: {machine.get('cpu_model')}, {machine.get('logical_cpus')} logical CPU(s)"
         f" ({machine.get('physical_cores', '?')} physical), flags {' '.join(machine.get('flags', []))}.",
         f"- Versions: nanomlp {versions['nanomlp']}, numpy {versions['numpy']}, "
-        f"torch {versions['torch'] or 'not installed'}, "
+        f"torch {_torch(versions)}, "
         f"scikit-learn {versions.get('scikit-learn') or 'not installed'}; "
         f"BLAS: OpenBLAS {openblas_kernel(report['blas'])}.",
         f"- Environment: OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE'] or '(unset)'}, "
-        f"OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE'] or '(unset)'}.",
+        f"OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE'] or '(unset)'}{_other_env(env)}.",
     ]
 
 

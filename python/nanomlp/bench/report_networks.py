@@ -10,19 +10,7 @@ from typing import Any
 
 from .._io import atomic_write
 from .config import ACTIVATION_OUTPUT_NAMES, REGRESSION_OUTPUT_NAMES
-from .report import _context, _met
-
-
-def _load_line(report: dict[str, Any]) -> list[str]:
-    """The load average at the start and the end, where the system told it."""
-    load = report.get("load_average") or {}
-    if not (load.get("start") and load.get("end")):
-        return []
-    return [
-        f"- Load average (1 min) at the start and the end: {load['start'][0]:.1f}, "
-        f"{load['end'][0]:.1f} on {report['machine'].get('usable_cpus')} usable CPU(s) "
-        "(above that count, other processes shared the CPUs)."
-    ]
+from .report import _context, _load_line, _met
 
 
 def _end(report: dict[str, Any]) -> list[str]:
