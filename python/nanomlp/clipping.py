@@ -13,6 +13,8 @@ import numpy as np
 
 from ._checks import check_float
 
+__all__ = ["grad_norm", "clip_grad_norm", "clip_grad_value"]
+
 # The norm's fixed order. Each gradient entry is converted to float64 and squared there.
 # Entry i (counting through all the gradients in the order given) goes to accumulator
 # i % NORM_LANES; each accumulator, starting from 0.0, adds its entries from first to last;

@@ -33,6 +33,8 @@ import numpy as np
 
 from ._checks import check_float, check_int
 
+__all__ = ["dropout_mask", "dropout_bits", "uniforms", "fmix", "absorb"]
+
 GAMMA = 0x9E3779B97F4A7C15
 MIX1 = 0xBF58476D1CE4E5B9
 MIX2 = 0x94D049BB133111EB

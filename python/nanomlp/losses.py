@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+__all__ = ["LOSSES", "output", "row_losses", "output_gradient", "r2_score", "sigmoid"]
+
 LOSSES = ("cross_entropy", "binary_cross_entropy", "mse", "huber")
 # The output layer's activation under each loss.
 OUTPUTS = {

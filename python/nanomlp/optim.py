@@ -32,6 +32,8 @@ from . import reference
 from ._checks import check_bool, check_config, check_float, check_int
 from .model import parameter_layout
 
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "get_optimizer", "weight_decay_mask"]
+
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 

@@ -24,6 +24,17 @@ import numpy as np
 
 from ._checks import check_bool, check_config, check_float, check_int
 
+__all__ = [
+    "Schedule",
+    "Constant",
+    "StepLR",
+    "MultiStepLR",
+    "ExponentialLR",
+    "CosineAnnealingLR",
+    "OneCycleLR",
+    "get_schedule",
+]
+
 
 def _math(func: Any, x: np.ndarray) -> np.ndarray:
     """``func`` (a ``math`` function) on each value of ``x``, through the platform's libm."""

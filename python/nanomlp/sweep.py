@@ -23,6 +23,8 @@ from ._system import usable_cores
 from .model import MLP
 from .trainer import Trainer
 
+__all__ = ["grid", "run", "sweep", "format_record", "connect"]
+
 # The settings a run understands, with the classic notebook's defaults. None: the library's
 # default. ``lr``, ``momentum``, ``nesterov`` and ``weight_decay`` are SGD's defaults; the
 # other optimizers take their own (Adam's lr 1e-3, AdamW's weight decay 1e-2) unless given.

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+__all__ = ["check_sample_weight", "class_weight_to_sample_weight"]
+
 
 def check_sample_weight(
     sample_weight: Any, n_samples: int, name: str = "sample_weight"
