@@ -73,3 +73,25 @@ sphinx_gallery_conf = {
     "show_memory": False,
     "reference_url": {"nanomlp": None},
 }
+
+
+def _benchmark_pages(app: object) -> None:
+    """One page per ``bench/results/*.md``, including it (and its figure, if any) whole.
+
+    Written at every build, so a new result file gets its page without editing the docs.
+    """
+    out = DOCS / "benchmarks"
+    out.mkdir(exist_ok=True)
+    for md in sorted((REPO / "bench" / "results").glob("*.md")):
+        text = f"```{{include}} ../../bench/results/{md.name}\n```\n"
+        png = md.with_suffix(".png")
+        if png.exists():
+            text += f"\n![{md.stem}](../../bench/results/{png.name})\n"
+        target = out / md.name
+        # Rewritten only when changed, so an incremental build does not reread every page.
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            target.write_text(text, encoding="utf-8")
+
+
+def setup(app: object) -> None:
+    app.connect("builder-inited", _benchmark_pages)
