@@ -56,11 +56,13 @@ def _public_objects() -> dict[str, Any]:
             seen.add(id(obj))
             found[f"{module_name}.{name}"] = obj
             if name in MAIN_CLASSES:
-                for method_name, method in vars(obj).items():
-                    if not method_name.startswith("_") and inspect.isfunction(method):
+                # The methods nanomlp defines, inherited ones included (fit of the estimators'
+                # base), not those of scikit-learn's mixins.
+                for method_name, method in inspect.getmembers(obj, inspect.isroutine):
+                    method = getattr(method, "__func__", method)
+                    defined_in = getattr(method, "__module__", "") or ""
+                    if not method_name.startswith("_") and defined_in.startswith("nanomlp"):
                         found[f"{module_name}.{name}.{method_name}"] = method
-                    elif isinstance(method, classmethod):
-                        found[f"{module_name}.{name}.{method_name}"] = method.__func__
     return found
 
 
