@@ -71,6 +71,8 @@ PUBLIC = _public_objects()
 
 def _parameters(obj: Any) -> list[str]:
     func = obj.__init__ if inspect.isclass(obj) else obj
+    if func is object.__init__:  # a class without an __init__ of its own takes nothing
+        return []
     try:
         signature = inspect.signature(func)
     except (TypeError, ValueError):  # a C or builtin __init__: nothing to document
