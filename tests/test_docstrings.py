@@ -163,6 +163,11 @@ def _modules_with_examples() -> list[str]:
 
 @pytest.mark.parametrize("module_name", _modules_with_examples())
 def test_docstring_examples_run(module_name, tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")  # the plotting examples draw figures, never shown
+    import matplotlib.pyplot as plt
+
     monkeypatch.chdir(tmp_path)  # an example that writes a file writes it here
     module = importlib.import_module(module_name)
     finder = doctest.DocTestFinder(exclude_empty=True)
@@ -172,5 +177,6 @@ def test_docstring_examples_run(module_name, tmp_path, monkeypatch):
     tests = [t for t in finder.find(module, module_name) if t.examples]
     for test in tests:
         runner.run(test, out=out.write)
+    plt.close("all")
     result = runner.summarize(verbose=False)
     assert result.failed == 0, out.getvalue()
