@@ -115,7 +115,7 @@ def load_digits(*, test_size: float = DEFAULT_TEST_SIZE, seed: int = DEFAULT_SEE
     >>> from nanomlp.datasets import load_digits
     >>> (x, y), (x_test, y_test) = data = load_digits()
     >>> x.shape, x_test.shape, float(x.max()), data.task
-    ((1437, 64), (360, 64), 1.0, 'classification')
+    ((1438, 64), (359, 64), 1.0, 'classification')
     """
     bunch = _sklearn_datasets().load_digits()
     train, test = split_indices(len(bunch.target), test_size, seed, strata=bunch.target)
@@ -157,7 +157,7 @@ def load_breast_cancer(
     >>> from nanomlp.datasets import load_breast_cancer
     >>> (x, y), (x_test, y_test) = data = load_breast_cancer()
     >>> x.shape, data.task, data.class_names
-    ((455, 30), 'binary', ('malignant', 'benign'))
+    ((456, 30), 'binary', ('malignant', 'benign'))
     """
     bunch = _sklearn_datasets().load_breast_cancer()
     train, test = split_indices(len(bunch.target), test_size, seed, strata=bunch.target)
@@ -197,7 +197,7 @@ def load_diabetes(*, test_size: float = DEFAULT_TEST_SIZE, seed: int = DEFAULT_S
     >>> from nanomlp.datasets import load_diabetes
     >>> (x, y), (x_test, y_test) = data = load_diabetes(test_size=0.25)
     >>> x.shape, y.dtype, data.task
-    ((331, 10), dtype('float32'), 'regression')
+    ((332, 10), dtype('float32'), 'regression')
     """
     bunch = _sklearn_datasets().load_diabetes(scaled=False)
     train, test = split_indices(len(bunch.target), test_size, seed)
