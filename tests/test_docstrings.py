@@ -87,7 +87,7 @@ def _parameters(obj: Any) -> list[str]:
 def _documented(section: list[Any]) -> set[str]:
     names: set[str] = set()
     for item in section:
-        names.update(n.strip() for n in item.name.split(","))
+        names.update(n.strip().lstrip("*") for n in item.name.split(","))
     return names
 
 
@@ -151,6 +151,9 @@ def test_the_api_reference_documents_every_public_module():
     api = (REPO / "docs" / "api.rst").read_text(encoding="utf-8")
     documented = set(re.findall(r"^\.\. (?:auto|current)module:: (\S+)", api, re.M))
     assert documented == set(PUBLIC_MODULES)
+    listed = set(re.findall(r"^   (\w+)$", api, re.M)) | set(re.findall(r"`nanomlp\.(\w+) <", api))
+    names = {name.split(".")[-1] for name in PUBLIC if name.split(".")[-2] not in MAIN_CLASSES}
+    assert names <= listed, f"missing from docs/api.rst: {sorted(names - listed)}"
 
 
 def _modules_with_examples() -> list[str]:
