@@ -6,10 +6,11 @@ Fashion-MNIST has MNIST's shape (28×28 grey images, ten classes, 60,000 + 10,00
 classes are clothes, and harder to tell apart. Its loader returns the class names with the
 data, and the plots use them.
 
-The data is read offline: from ``$NANOMLP_DATA``, nanomlp's cache, a Keras or torchvision
-copy, or Debian's ``dataset-fashion-mnist`` package (``/usr/share/datasets/fashion-mnist``),
-which is where this build finds it. ``nanomlp data download fashion-mnist`` fills the cache
-where there is a network.
+The data is read offline, from wherever ``load_fashion_mnist`` finds it: ``$NANOMLP_DATA``,
+nanomlp's cache, a Keras or torchvision copy, or Debian's ``dataset-fashion-mnist`` package
+(``/usr/share/datasets/fashion-mnist``); the project's CI unpacks that package into the
+build's own cache. ``nanomlp data download fashion-mnist`` fills the cache where there is a
+network.
 """
 
 # %%
