@@ -32,7 +32,24 @@ __all__ = [
 
 
 class Callback:
-    """Override any of the hooks; ``trainer`` and ``params`` are set before training starts."""
+    """Override any of the hooks; ``trainer`` and ``params`` are set before training starts.
+
+    Hooks, each a no-op unless overridden: ``on_train_begin(logs)``, ``on_epoch_begin(epoch,
+    logs)``, ``on_epoch_end(epoch, logs)`` and ``on_train_end(logs)``; ``epoch`` is 0-based and
+    ``logs`` holds the epoch's metrics. Setting ``self.trainer.stop_training = True`` stops
+    training after the current epoch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nanomlp import MLP, Callback, Trainer
+    >>> class PrintLoss(Callback):
+    ...     def on_epoch_end(self, epoch, logs=None):
+    ...         print(epoch, sorted(logs))
+    >>> x = np.zeros((8, 3), np.float32)
+    >>> _ = Trainer(MLP((3, 4, 2), seed=0), epochs=1).fit(x, np.zeros(8, int), callbacks=[PrintLoss()])
+    0 ['epoch_seconds', 'train_acc', 'train_loss']
+    """
 
     trainer: Any = None
     params: dict[str, Any] = {}
@@ -80,6 +97,16 @@ class History(Callback):
     ``train_r2`` and ``val_r2`` instead of the accuracies for a regression)
     and ``epoch_seconds`` (wall time of the epoch, training and metrics); ``lr`` with a
     ``LearningRateScheduler``. ``epoch`` lists the (0-based) epoch numbers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nanomlp import MLP, Trainer
+    >>> history = Trainer(MLP((3, 4, 2), seed=0), epochs=2).fit(np.zeros((8, 3)), np.zeros(8, int))
+    >>> history
+    History(epochs=2, keys=['epoch_seconds', 'train_acc', 'train_loss'])
+    >>> history.epoch, history.history["train_acc"]
+    ([0, 1], [1.0, 1.0])
     """
 
     def __init__(self) -> None:
@@ -96,7 +123,34 @@ class History(Callback):
 
 
 def format_epoch(epoch: int, epochs: int, logs: dict) -> str:
-    """The classic notebook's line: ``Epoch 1/10 - Train Loss: …, Acc: … | Val Loss: …, Acc: …``."""
+    """The classic notebook's line: ``Epoch 1/10 - Train Loss: …, Acc: … | Val Loss: …, Acc: …``.
+
+    Parameters
+    ----------
+    epoch : int
+        The 0-based epoch (printed 1-based).
+    epochs : int
+        The number of epochs of the run.
+    logs : dict
+        The epoch's metrics: ``train_loss`` and ``train_acc`` (or ``train_r2``), and the
+        ``val_`` ones when present.
+
+    Returns
+    -------
+    str
+        The line, without a newline.
+
+    Raises
+    ------
+    KeyError
+        When ``logs`` lacks ``train_loss`` or the training accuracy (or R²).
+
+    Examples
+    --------
+    >>> from nanomlp.callbacks import format_epoch
+    >>> format_epoch(0, 10, {"train_loss": 0.38261, "train_acc": 0.8915})
+    'Epoch 1/10 - Train Loss: 0.3826, Acc: 0.8915'
+    """
     key, name = ("r2", "R²") if "train_r2" in logs else ("acc", "Acc")
     line = f"Epoch {epoch + 1}/{epochs} - Train Loss: {logs['train_loss']:.4f}, {name}: {logs[f'train_{key}']:.4f}"
     if "val_loss" in logs:
@@ -111,6 +165,31 @@ class ProgressBar(Callback):
     (epochs done of the total, elapsed time, ETA) that is redrawn in place and erased at the
     end. Off a terminal (a log file, a pipe) there is nothing to redraw, so ``1`` prints the
     same lines as ``2``. ``Trainer.fit(verbose=...)`` adds one of these for you.
+
+    Parameters
+    ----------
+    verbose : {0, 1, 2}, default 1
+        0 silent, 1 a progress bar, 2 one line per epoch.
+    stream : file-like, optional
+        Where to write (default: ``sys.stdout`` at the time of writing).
+    width : int, default 30
+        The bar's width in characters.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For ``verbose`` not 0, 1 or 2, or ``width`` not an integer >= 1.
+
+    Examples
+    --------
+    >>> import io
+    >>> import numpy as np
+    >>> from nanomlp import MLP, ProgressBar, Trainer
+    >>> out = io.StringIO()
+    >>> trainer = Trainer(MLP((3, 4, 2), seed=0), epochs=1)
+    >>> _ = trainer.fit(np.zeros((8, 3)), np.zeros(8, int), callbacks=[ProgressBar(2, stream=out)])
+    >>> print(out.getvalue(), end="")
+    Epoch 1/1 - Train Loss: 0.6882, Acc: 1.0000
     """
 
     def __init__(self, verbose: int = 1, stream: TextIO | None = None, width: int = 30) -> None:
@@ -184,6 +263,36 @@ class EarlyStopping(Callback):
     With ``restore_best_weights=True`` the model ends with the parameters of its best epoch
     (when that was not the last). ``best``, ``best_epoch`` and ``stopped_epoch`` (``None``
     if it never stopped training) tell what happened.
+
+    Parameters
+    ----------
+    monitor : str, default "val_loss"
+        The logged metric to watch.
+    patience : int, default 0
+        Epochs in a row without improvement before stopping.
+    min_delta : float, default 0.0
+        The least change that counts as an improvement.
+    mode : {"auto", "min", "max"}, default "auto"
+        Whether smaller or larger is better; "auto" decides from the name (accuracies and R²
+        grow, losses shrink).
+    restore_best_weights : bool, default False
+        End with the parameters of the best epoch.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a negative ``patience`` or ``min_delta``, or an unknown ``mode``; during training,
+        ``ValueError`` when ``monitor`` is not logged.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nanomlp import MLP, EarlyStopping, Trainer
+    >>> x = np.random.default_rng(0).random((64, 3), dtype=np.float32)
+    >>> stop = EarlyStopping(monitor="train_loss", patience=0, min_delta=10.0)
+    >>> history = Trainer(MLP((3, 4, 2), seed=0), epochs=10).fit(x, (x[:, 0] > 0.5).astype(int), callbacks=[stop])
+    >>> stop.stopped_epoch, len(history.epoch)
+    (1, 2)
     """
 
     def __init__(
@@ -253,6 +362,34 @@ class ModelCheckpoint(Callback):
     saves only when ``monitor`` improved. The file's metadata holds the epoch, the logs and
     the trainer's settings, so ``fit(initial_epoch=metadata["epoch"])`` resumes from it. A
     model whose parameters went NaN is never saved over a good file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write, possibly with ``str.format`` fields.
+    monitor : str, default "val_loss"
+        The logged metric that ``save_best_only`` watches.
+    save_best_only : bool, default False
+        Save only when ``monitor`` improved.
+    mode : {"auto", "min", "max"}, default "auto"
+        As in ``EarlyStopping``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``mode``; during training, when ``monitor`` is not logged or ``path``
+        names a field that is not.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from nanomlp import MLP, ModelCheckpoint, Trainer
+    >>> path = os.path.join(tempfile.mkdtemp(), "ckpt-{epoch}.npz")
+    >>> checkpoint = ModelCheckpoint(path, monitor="train_loss")
+    >>> _ = Trainer(MLP((3, 4, 2), seed=0), epochs=2).fit(np.zeros((8, 3)), np.zeros(8, int), callbacks=[checkpoint])
+    >>> [os.path.basename(p) for p in checkpoint.saved]
+    ['ckpt-1.npz', 'ckpt-2.npz']
     """
 
     def __init__(
@@ -307,6 +444,21 @@ class TerminateOnNaN(Callback):
 
     ``Trainer.fit`` always runs one: a diverging run (too high a learning rate, say) stops at
     the first bad epoch instead of training on NaN. ``stopped_epoch`` is that epoch, or None.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from nanomlp import MLP, TerminateOnNaN, Trainer
+    >>> model = MLP((3, 4, 2), seed=0)
+    >>> model.params[0] = np.nan  # as after a diverging step
+    >>> nan_stop = TerminateOnNaN()
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     history = Trainer(model, epochs=5).fit(
+    ...         np.ones((8, 3)), np.zeros(8, int), callbacks=[nan_stop])
+    >>> nan_stop.stopped_epoch, caught[0].category.__name__
+    (0, 'RuntimeWarning')
     """
 
     def __init__(self) -> None:
@@ -335,6 +487,28 @@ class LearningRateScheduler(Callback):
 
     ``schedule(epoch)`` or ``schedule(epoch, lr)`` (0-based epoch, current rate) returns the
     rate for that epoch, a finite number > 0. The rate used is logged as ``lr``.
+
+    Parameters
+    ----------
+    schedule : callable
+        ``schedule(epoch)`` or ``schedule(epoch, lr)``, returning the epoch's rate.
+
+    Raises
+    ------
+    TypeError
+        When ``schedule`` is not callable, or takes neither one nor two positional arguments.
+    ValueError
+        During training, when it returns a rate that is not a finite number > 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nanomlp import MLP, LearningRateScheduler, Trainer
+    >>> halve = LearningRateScheduler(lambda epoch, lr: lr / 2 if epoch else lr)
+    >>> history = Trainer(MLP((3, 4, 2), seed=0), lr=0.1, epochs=3).fit(
+    ...     np.zeros((8, 3)), np.zeros(8, int), callbacks=[halve])
+    >>> history.history["lr"]
+    [0.1, 0.05, 0.025]
     """
 
     def __init__(self, schedule: Callable[..., float]) -> None:

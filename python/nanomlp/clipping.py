@@ -13,6 +13,8 @@ import numpy as np
 
 from ._checks import check_float
 
+__all__ = ["grad_norm", "clip_grad_norm", "clip_grad_value"]
+
 # The norm's fixed order. Each gradient entry is converted to float64 and squared there.
 # Entry i (counting through all the gradients in the order given) goes to accumulator
 # i % NORM_LANES; each accumulator, starting from 0.0, adds its entries from first to last;
@@ -27,7 +29,30 @@ def _as_list(grads: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
 
 
 def grad_norm(grads: np.ndarray | Sequence[np.ndarray]) -> float:
-    """The 2-norm of all the gradients together, as a float64 computed in the fixed order above."""
+    """The 2-norm of all the gradients together, in float64, in the engine's fixed order.
+
+    Parameters
+    ----------
+    grads : ndarray or sequence of ndarray
+        The gradients, flat or one array per parameter.
+
+    Returns
+    -------
+    float
+        The norm, bit for bit the engine's on every path and thread count.
+
+    Raises
+    ------
+    ValueError, TypeError
+        From NumPy, for gradients that are not arrays of numbers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nanomlp.clipping import grad_norm
+    >>> grad_norm([np.array([3.0]), np.array([4.0])])
+    5.0
+    """
     flat = np.concatenate(
         [np.asarray(g, dtype=np.float64).ravel() for g in _as_list(grads)] + [np.zeros(0)]
     )
@@ -40,12 +65,37 @@ def grad_norm(grads: np.ndarray | Sequence[np.ndarray]) -> float:
 
 
 def clip_grad_norm(grads: np.ndarray | Sequence[np.ndarray], max_norm: float) -> float:
-    """``torch.nn.utils.clip_grad_norm_``: scale the gradients in place by
-    ``min(1, max_norm / (total_norm + 1e-6))``; returns the total norm.
+    """``torch.nn.utils.clip_grad_norm_``: scale the gradients in place to a norm of at most ``max_norm``.
 
-    The norm is ``grad_norm``'s and the coefficient is computed in float64, then rounded to
-    the gradients' dtype (PyTorch computes both in that dtype). As in PyTorch the gradients
-    are always multiplied, by 1 when the norm is small, so a NaN or infinite norm spreads.
+    The factor is ``min(1, max_norm / (total_norm + 1e-6))``. The norm is ``grad_norm``'s and
+    the coefficient is computed in float64, then rounded to the gradients' dtype (PyTorch
+    computes both in that dtype). As in PyTorch the gradients are always multiplied, by 1 when
+    the norm is small, so a NaN or infinite norm spreads.
+
+    Parameters
+    ----------
+    grads : ndarray or sequence of ndarray
+        The gradients, changed in place.
+    max_norm : float
+        The largest norm, > 0.
+
+    Returns
+    -------
+    float
+        The total norm before clipping.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For ``max_norm`` <= 0 or not a number.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nanomlp.clipping import clip_grad_norm
+    >>> g = np.array([3.0, 4.0])
+    >>> clip_grad_norm(g, 1.0), g.round(4)
+    (5.0, array([0.6, 0.8]))
     """
     max_norm = check_float(max_norm, "max_norm", 0.0, low_open=True)
     arrays = _as_list(grads)
@@ -59,8 +109,31 @@ def clip_grad_norm(grads: np.ndarray | Sequence[np.ndarray], max_norm: float) ->
 
 
 def clip_grad_value(grads: np.ndarray | Sequence[np.ndarray], clip_value: float) -> None:
-    """``torch.nn.utils.clip_grad_value_``: clamp each gradient entry to ``[-clip_value, clip_value]``
-    (rounded to the gradients' dtype) in place; NaN stays NaN."""
+    """``torch.nn.utils.clip_grad_value_``: clamp each gradient entry to ``[-clip_value, clip_value]``.
+
+    In place, ``clip_value`` rounded to the gradients' dtype; NaN stays NaN.
+
+    Parameters
+    ----------
+    grads : ndarray or sequence of ndarray
+        The gradients, changed in place.
+    clip_value : float
+        The largest magnitude, > 0.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For ``clip_value`` <= 0 or not a number.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nanomlp.clipping import clip_grad_value
+    >>> g = np.array([-3.0, 0.5, np.nan])
+    >>> clip_grad_value(g, 1.0)
+    >>> g
+    array([-1. ,  0.5,  nan])
+    """
     clip_value = check_float(clip_value, "clip_value", 0.0, low_open=True)
     for g in _as_list(grads):
         c = g.dtype.type(clip_value)

@@ -33,6 +33,8 @@ import numpy as np
 
 from ._checks import check_float, check_int
 
+__all__ = ["dropout_mask", "dropout_bits", "uniforms", "fmix", "absorb"]
+
 GAMMA = 0x9E3779B97F4A7C15
 MIX1 = 0xBF58476D1CE4E5B9
 MIX2 = 0x94D049BB133111EB
@@ -40,7 +42,30 @@ UINT64_LIMIT = 2**64
 
 
 def fmix(z: np.ndarray) -> np.ndarray:
-    """SplitMix64's finaliser on a uint64 array (a new array)."""
+    """SplitMix64's finaliser on a uint64 array (a new array).
+
+    Parameters
+    ----------
+    z : ndarray of uint64
+        Any shape.
+
+    Returns
+    -------
+    ndarray of uint64
+        The mixed values.
+
+    Raises
+    ------
+    TypeError
+        From NumPy, for an array that is not of unsigned integers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nanomlp.dropout import fmix
+    >>> fmix(np.array([0, 1], dtype=np.uint64))
+    array([                  0, 6238072747940578789], dtype=uint64)
+    """
     with np.errstate(over="ignore"):
         z = z ^ (z >> np.uint64(30))
         z = z * np.uint64(MIX1)
@@ -50,7 +75,32 @@ def fmix(z: np.ndarray) -> np.ndarray:
 
 
 def absorb(key: np.ndarray, value: np.ndarray | int) -> np.ndarray:
-    """``fmix(key + (value + 1) * GAMMA)`` in uint64: SplitMix64's ``value``-th output for ``key``."""
+    """``fmix(key + (value + 1) * GAMMA)`` in uint64: SplitMix64's ``value``-th output for ``key``.
+
+    Parameters
+    ----------
+    key : ndarray of uint64
+        The state.
+    value : ndarray of uint64 or int
+        Which output, broadcast against ``key``.
+
+    Returns
+    -------
+    ndarray of uint64
+        The outputs.
+
+    Raises
+    ------
+    OverflowError, ValueError
+        From NumPy, for a negative or too large ``value``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nanomlp.dropout import absorb
+    >>> absorb(np.array([42], dtype=np.uint64), 0).dtype
+    dtype('uint64')
+    """
     with np.errstate(over="ignore"):
         v = np.asarray(value, dtype=np.uint64) + np.uint64(1)
         return fmix(np.asarray(key, dtype=np.uint64) + v * np.uint64(GAMMA))
@@ -64,7 +114,36 @@ def _check_counter(value: Any, name: str) -> int:
 
 
 def dropout_bits(seed: int, step: int, row_ids: Any, n_units: int, layer: int) -> np.ndarray:
-    """The uint64 ``bits`` of the recipe, shape ``(len(row_ids), n_units)``."""
+    """The uint64 ``bits`` of the recipe, one per (row, unit).
+
+    Parameters
+    ----------
+    seed, step, layer : int
+        The counters of the recipe, each in [0, 2**64).
+    row_ids : array-like of int
+        The rows' indices in the dataset, 1-D, >= 0.
+    n_units : int
+        The layer's width.
+
+    Returns
+    -------
+    ndarray of uint64, shape (len(row_ids), n_units)
+        The bits.
+
+    Raises
+    ------
+    ValueError
+        For a counter out of range or a negative row index.
+    TypeError
+        For row indices that are not a 1-D integer array.
+
+    Examples
+    --------
+    >>> from nanomlp.dropout import dropout_bits
+    >>> bits = dropout_bits(seed=42, step=0, row_ids=[3, 7], n_units=4, layer=0)
+    >>> bits.shape, (bits == dropout_bits(42, 0, [7], 4, 0)[0]).any(axis=1).tolist()
+    ((2, 4), [False, True])
+    """
     seed = _check_counter(seed, "seed")
     step = _check_counter(step, "step")
     layer = _check_counter(layer, "layer")
@@ -82,7 +161,30 @@ def dropout_bits(seed: int, step: int, row_ids: Any, n_units: int, layer: int) -
 
 
 def uniforms(bits: np.ndarray) -> np.ndarray:
-    """``float32(bits >> 40) * 2**-24``: the top 24 bits as a float32 in [0, 1), exactly."""
+    """``float32(bits >> 40) * 2**-24``: the top 24 bits as a float32 in [0, 1), exactly.
+
+    Parameters
+    ----------
+    bits : ndarray of uint64
+        What ``dropout_bits`` returns.
+
+    Returns
+    -------
+    ndarray of float32
+        Uniform numbers in [0, 1), same shape.
+
+    Raises
+    ------
+    TypeError
+        From NumPy, for an array that is not of unsigned integers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nanomlp.dropout import uniforms
+    >>> uniforms(np.array([0, 2**63, 2**64 - 1], dtype=np.uint64))
+    array([0.        , 0.5       , 0.99999994], dtype=float32)
+    """
     return (bits >> np.uint64(40)).astype(np.float32) * np.float32(2.0**-24)
 
 
@@ -95,10 +197,40 @@ def dropout_mask(
     layer: int,
     dtype: Any = np.float32,
 ) -> np.ndarray:
-    """The dropout mask of one hidden layer for one batch: ``(len(row_ids), n_units)`` in ``dtype``.
+    """The dropout mask of one hidden layer for one batch.
 
     Each entry is 0 (dropped, probability ``p``) or ``1 / (1 - p)``, by the recipe in this
-    module's docstring. ``p`` is in [0, 1); ``p = 0`` keeps every unit (a mask of ones).
+    module's docstring; the mask of a row does not depend on the batch it is in.
+
+    Parameters
+    ----------
+    seed, step, layer : int
+        The counters of the recipe, each in [0, 2**64).
+    row_ids : array-like of int
+        The rows' indices in the dataset.
+    n_units : int
+        The layer's width.
+    p : float
+        The dropout rate, in [0, 1); 0 keeps every unit (a mask of ones).
+    dtype : {float32, float64}, default float32
+        The mask's dtype.
+
+    Returns
+    -------
+    ndarray of shape (len(row_ids), n_units)
+        The mask.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For ``p`` out of range, another dtype, or bad counters or row indices.
+
+    Examples
+    --------
+    >>> from nanomlp.dropout import dropout_mask
+    >>> mask = dropout_mask(seed=42, step=0, row_ids=[0, 1, 2], n_units=1000, p=0.5, layer=0)
+    >>> sorted(set(mask.ravel().tolist())), bool(0.4 < (mask == 0).mean() < 0.6)
+    ([0.0, 2.0], True)
     """
     p = check_float(p, "p", 0.0, 1.0, high_open=True)
     dtype = np.dtype(dtype)

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+__all__ = ["LOSSES", "output", "row_losses", "output_gradient", "r2_score", "sigmoid"]
+
 LOSSES = ("cross_entropy", "binary_cross_entropy", "mse", "huber")
 # The output layer's activation under each loss.
 OUTPUTS = {
@@ -50,14 +52,65 @@ def check_delta(delta: Any) -> float:
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
-    """σ(z) in z's dtype, exp of non-positive numbers only (no overflow)."""
+    """σ(z) in z's dtype, computing exp of non-positive numbers only (no overflow).
+
+    Parameters
+    ----------
+    z : ndarray of float
+        Any shape.
+
+    Returns
+    -------
+    ndarray
+        ``1 / (1 + exp(-z))``, in z's dtype and shape.
+
+    Raises
+    ------
+    AttributeError
+        When ``z`` is not a NumPy array (it has no ``dtype``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nanomlp.losses import sigmoid
+    >>> sigmoid(np.array([-1000.0, 0.0, 1000.0]))
+    array([0. , 0.5, 1. ])
+    """
     e = np.exp(-np.abs(z))
     one = z.dtype.type(1)
     return np.where(z >= 0, one / (one + e), e / (one + e))
 
 
 def output(z: np.ndarray, loss: str) -> np.ndarray:
-    """The output layer's activation of the logits z [B×k] under ``loss``."""
+    """The output layer's activation of the logits under ``loss``.
+
+    Parameters
+    ----------
+    z : ndarray of shape (B, k)
+        The logits.
+    loss : str
+        One of ``LOSSES``: softmax for "cross_entropy", a sigmoid per output for
+        "binary_cross_entropy", the identity for "mse" and "huber".
+
+    Returns
+    -------
+    ndarray of shape (B, k)
+        Probabilities, or the values themselves.
+
+    Raises
+    ------
+    KeyError
+        For a loss not in ``LOSSES`` (this NumPy reference does not check its arguments).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nanomlp.losses import output
+    >>> output(np.zeros((1, 4)), "cross_entropy")
+    array([[0.25, 0.25, 0.25, 0.25]])
+    >>> output(np.zeros((1, 2)), "binary_cross_entropy")
+    array([[0.5, 0.5]])
+    """
     kind = OUTPUTS[loss]
     if kind == "softmax":
         shifted = np.exp(z - np.max(z, axis=1, keepdims=True))
@@ -66,8 +119,40 @@ def output(z: np.ndarray, loss: str) -> np.ndarray:
 
 
 def row_losses(z: np.ndarray, targets: np.ndarray, loss: str, delta: float = 1.0) -> np.ndarray:
-    """Per-row loss (mean over the row's k outputs) in float64, from the logits z [B×k]; the
-    residual ``z − y`` is rounded in z's dtype first, as the engine does."""
+    """Per-row loss (the mean over the row's k outputs) in float64, from the logits.
+
+    The residual ``z − y`` is rounded in z's dtype first, as the engine does. Not for
+    cross-entropy, which ``reference.cross_entropy`` computes.
+
+    Parameters
+    ----------
+    z : ndarray of shape (B, k)
+        The logits.
+    targets : ndarray of shape (B, k)
+        0/1 for "binary_cross_entropy", real values for "mse" and "huber".
+    loss : {"binary_cross_entropy", "mse", "huber"}
+        The loss.
+    delta : float, default 1.0
+        Huber's delta.
+
+    Returns
+    -------
+    ndarray of float64, shape (B,)
+        Each row's loss.
+
+    Raises
+    ------
+    ValueError
+        From NumPy, when ``targets`` does not broadcast against ``z``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nanomlp.losses import row_losses
+    >>> z = np.array([[1.0, 3.0]], np.float32)
+    >>> row_losses(z, np.zeros((1, 2)), "mse"), row_losses(z, np.zeros((1, 2)), "huber")
+    (array([5.]), array([1.5]))
+    """
     if loss == "binary_cross_entropy":
         z64, y = z.astype(np.float64), targets.astype(np.float64)
         per = np.maximum(z64, 0.0) - z64 * y + np.log1p(np.exp(-np.abs(z64)))
@@ -89,8 +174,41 @@ def output_gradient(
     total: float | None = None,
     delta: float = 1.0,
 ) -> np.ndarray:
-    """dLoss/dz [B×k] of the batch's (weighted) mean loss, from the outputs; ``weights`` are the
-    rows' weights in the dtype and ``total`` their sum (``reference.weight_sum``)."""
+    """dLoss/dz of the batch's (weighted) mean loss, from the outputs.
+
+    Parameters
+    ----------
+    out : ndarray of shape (B, k)
+        The output layer's values (``output(z, loss)``).
+    targets : ndarray of shape (B, k)
+        The targets.
+    loss : str
+        "binary_cross_entropy", "mse" or "huber" (cross-entropy's is that of
+        "binary_cross_entropy": ``out − y``).
+    weights : ndarray of shape (B,), optional
+        The rows' weights, in the dtype.
+    total : float, optional
+        The weights' sum (``reference.weight_sum``); required with ``weights``.
+    delta : float, default 1.0
+        Huber's delta.
+
+    Returns
+    -------
+    ndarray of shape (B, k)
+        ``g / (B·k)``, or ``g·w / (Σw·k)`` with weights, in ``out``'s dtype.
+
+    Raises
+    ------
+    ValueError
+        From NumPy, when the shapes do not broadcast.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nanomlp.losses import output_gradient
+    >>> output_gradient(np.array([[1.0, 3.0]]), np.zeros((1, 2)), "mse")
+    array([[1., 3.]])
+    """
     dt = out.dtype.type
     y = targets.astype(out.dtype)
     r = out - y
@@ -135,8 +253,33 @@ def check_targets(y: Any, n_rows: int, n_outputs: int, loss: str, name: str = "y
 
 
 def r2_score(y: np.ndarray, pred: np.ndarray) -> float:
-    """scikit-learn's r2_score, uniform average over the columns: a constant column scores 1
-    if predicted exactly, else 0."""
+    """scikit-learn's ``r2_score``, the uniform average over the columns.
+
+    A constant column scores 1 if predicted exactly, else 0.
+
+    Parameters
+    ----------
+    y : array-like of shape (N,) or (N, k)
+        The true values.
+    pred : array-like of shape (N,) or (N, k)
+        The predictions.
+
+    Returns
+    -------
+    float
+        R², at most 1.
+
+    Raises
+    ------
+    ValueError
+        From NumPy, when the shapes do not match.
+
+    Examples
+    --------
+    >>> from nanomlp.losses import r2_score
+    >>> r2_score([1.0, 2.0, 3.0], [1.0, 2.5, 2.5])
+    0.75
+    """
     y64, p64 = np.asarray(y, np.float64), np.asarray(pred, np.float64)
     if y64.ndim == 1:
         y64, p64 = y64[:, None], p64.reshape(len(p64), -1)

@@ -51,31 +51,61 @@ def parameter_views(
 
 
 class MLP:
-    """Linear → activation → … → Linear → output over ``layer_sizes``.
-
-    ``loss`` fixes the output layer and what it predicts (``losses.LOSSES``):
-    "cross_entropy" (softmax, the default), "binary_cross_entropy" (sigmoid per output),
-    "mse" or "huber" (identity: raw values; ``delta`` is Huber's). It is saved with the model,
-    so a loaded model predicts as it was trained; ``Trainer`` trains under it.
+    """A multilayer perceptron: Linear → activation → … → Linear → output over ``layer_sizes``.
 
     All parameters live in one contiguous array, ``params``; ``weights[l]`` (fan_in × fan_out)
     and ``biases[l]`` (fan_out,) are views into it, so writing to them changes the model.
+    ``init`` draws the parameters from ``numpy.random.RandomState(seed)``, layer by layer; the
+    same ``random_state`` then draws each epoch's shuffle during training. NumPy's global random
+    state is never touched.
 
-    ``activation``: one name for every hidden layer or one per hidden layer, among identity,
-    relu, leaky_relu (with ``negative_slope``), tanh, sigmoid (or logistic), gelu and
-    gelu_tanh; ``activations`` holds them, one per hidden layer, by canonical name.
+    Parameters
+    ----------
+    layer_sizes : sequence of int, default (784, 128, 64, 10)
+        The input width, each hidden layer's width, and the number of outputs.
+    seed : int or None, default 42
+        Seed of the initialisation and of the shuffles, in [0, 2**32); None draws one.
+    dtype : {"float32", "float64"}, default "float32"
+        The parameters' dtype. The native engine trains float32; the NumPy reference both.
+    dropout : float or sequence of float, default 0.0
+        Inverted dropout rate in [0, 1) for every hidden layer, or one per hidden layer.
+    activation : str or sequence of str, default "relu"
+        The hidden layers' activation, one name for all or one per hidden layer: "identity",
+        "relu", "leaky_relu", "tanh", "sigmoid" (or "logistic"), "gelu" or "gelu_tanh".
+        ``activations`` holds them, one per hidden layer, by canonical name.
+    negative_slope : float, default 0.01
+        The slope of ``leaky_relu`` below zero.
+    init : {"notebook", "he", "glorot", "sklearn", "torch"}, default "notebook"
+        "notebook": the classic notebook's, to the bit, ``randn(fan_in, fan_out) *
+        sqrt(1 / fan_in)`` (LeCun normal) and zero biases; "he": ``randn * sqrt(2 / fan_in)``,
+        zero biases; "glorot": ``uniform(±sqrt(6 / (fan_in + fan_out)))``, zero biases;
+        "sklearn": scikit-learn's MLP, weights then biases from ``uniform(±sqrt(f / (fan_in +
+        fan_out)))``, f = 2 next to a sigmoid layer, else 6; "torch": ``nn.Linear``'s, weights
+        then biases from ``uniform(±1 / sqrt(fan_in))``.
+    loss : {"cross_entropy", "binary_cross_entropy", "mse", "huber"}, default "cross_entropy"
+        Fixes the output layer and what it predicts: softmax, a sigmoid per output, or raw values
+        (identity). It is saved with the model, so a loaded model predicts as it was trained.
+    delta : float, default 1.0
+        Huber's delta, for ``loss="huber"``.
 
-    ``init`` draws the parameters from ``numpy.random.RandomState(seed)``, layer by layer:
-    - "notebook" (the default): the classic notebook's, to the bit, ``randn(fan_in, fan_out) *
-      sqrt(1 / fan_in)`` (LeCun normal) and zero biases;
-    - "he": ``randn(fan_in, fan_out) * sqrt(2 / fan_in)`` (He normal, not truncated), zero biases;
-    - "glorot": ``uniform(±sqrt(6 / (fan_in + fan_out)))`` (Glorot uniform), zero biases;
-    - "sklearn": scikit-learn's MLP, weights then biases from ``uniform(±sqrt(f / (fan_in +
-      fan_out)))``, f = 2 next to a sigmoid layer (the one after, or for the output layer the
-      one before), else 6;
-    - "torch": ``nn.Linear``'s, weights then biases from ``uniform(±1 / sqrt(fan_in))``.
-    The same ``random_state`` then draws each epoch's shuffle during training; NumPy's global
-    random state is never touched.
+    Raises
+    ------
+    ValueError
+        For a value out of range or unknown (the message names the argument), or a network too
+        large for the machine (``MemoryError`` when it cannot be allocated).
+    TypeError
+        For an argument of the wrong type, such as a non-integer layer size.
+
+    Examples
+    --------
+    >>> from nanomlp import MLP
+    >>> model = MLP((4, 8, 3), seed=0)
+    >>> model
+    MLP(layer_sizes=(4, 8, 3), seed=0, dtype='float32')
+    >>> [w.shape for w in model.weights], model.params.size
+    ([(4, 8), (8, 3)], 67)
+    >>> MLP((4, 8, 1), loss="mse", activation="tanh").activations
+    ('tanh',)
     """
 
     def __init__(
@@ -208,12 +238,36 @@ class MLP:
         """Write the model to an ``.npz`` file, atomically; ``MLP.load`` reads it back.
 
         The file holds a format version, the layer sizes, the dtype, the flat parameters, the
-        state of ``random_state``, ``shuffle_order`` and ``metadata`` (default: the model's own
-        ``metadata``) as JSON with the nanomlp version added. No pickle: any NumPy can read it.
-        The file is written beside ``path`` under a temporary name, flushed, fsynced and then
-        renamed, so a crash during a save leaves the previous file intact. A path ending in
-        ``.safetensors`` writes the weights under PyTorch's names instead (architecture in the
-        header; ``interop.safetensors``; ``metadata`` is not kept there).
+        state of ``random_state``, ``shuffle_order``, the optimizer's state and ``metadata`` as
+        JSON with the nanomlp version added. No pickle: any NumPy can read it. The file is written
+        beside ``path`` under a temporary name, flushed, fsynced and then renamed, so a crash during
+        a save leaves the previous file intact.
+        A path ending in ``.safetensors`` writes the weights under PyTorch's names instead
+        (architecture in the header; ``interop.safetensors``; ``metadata`` is not kept there).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Where to write; ``.npz`` is the usual suffix.
+        metadata : mapping, optional
+            JSON-able information to keep with the model (default: the model's own ``metadata``).
+
+        Raises
+        ------
+        ValueError
+            When the parameters hold NaN or infinity (such a model could not be loaded back), or
+            ``metadata`` is not JSON-able.
+        OSError
+            When the file cannot be written; the previous file at ``path`` is left intact.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from nanomlp import MLP
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
+        >>> MLP((4, 8, 3), seed=0).save(path, metadata={"note": "untrained"})
+        >>> MLP.load(path).metadata["note"]
+        'untrained'
         """
         if str(path).endswith(".safetensors"):
             from .interop.safetensors import save_safetensors
@@ -226,9 +280,35 @@ class MLP:
     def load(cls, path: str | os.PathLike[str]) -> MLP:
         """Read a model written by ``save``: same parameters to the bit, same random stream.
 
-        Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file for
-        one that is truncated, corrupted, from another program or from a newer nanomlp. A
-        ``.safetensors`` path is read by ``interop.safetensors.load_safetensors``.
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The ``.npz`` file that ``save`` wrote, or a ``.safetensors`` file
+            (``interop.safetensors.load_safetensors``).
+
+        Returns
+        -------
+        MLP
+            The model, with its optimizer state, dropout rates, activations and loss.
+
+        Raises
+        ------
+        FileNotFoundError
+            For a missing file.
+        ValueError
+            Naming the file, for one that is truncated, corrupted, from another program or from a
+            newer nanomlp. Loading never executes code from the file.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from nanomlp import MLP
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
+        >>> model = MLP((4, 8, 3), seed=0)
+        >>> model.save(path)
+        >>> np.array_equal(MLP.load(path).params, model.params)
+        True
         """
         if str(path).endswith(".safetensors"):
             from .interop.safetensors import load_safetensors

@@ -32,6 +32,8 @@ from . import reference
 from ._checks import check_bool, check_config, check_float, check_int
 from .model import parameter_layout
 
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "get_optimizer", "weight_decay_mask"]
+
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -53,7 +55,29 @@ def _weight_decay(value: Any) -> float:
 
 
 def weight_decay_mask(layer_sizes: Sequence[int]) -> np.ndarray:
-    """True on the weights, False on the biases, laid out like the model's flat ``params``."""
+    """True on the weights, False on the biases, laid out like the model's flat ``params``.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        The model's layer sizes.
+
+    Returns
+    -------
+    ndarray of bool
+        One entry per parameter: the ``decay`` mask that ``Optimizer.update`` takes.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For layer sizes that are not at least two integers >= 1.
+
+    Examples
+    --------
+    >>> from nanomlp.optim import weight_decay_mask
+    >>> weight_decay_mask((2, 1)).tolist()  # two weights, then one bias
+    [True, True, False]
+    """
     layout = parameter_layout(layer_sizes)
     mask = np.zeros(layout[-1][2] if layout else 0, dtype=bool)
     for w, b, _ in layout:
@@ -62,7 +86,22 @@ def weight_decay_mask(layer_sizes: Sequence[int]) -> np.ndarray:
 
 
 class Optimizer:
-    """Base class: the settings of one optimizer, its state's layout and its update rule."""
+    """Base class: the settings of one optimizer, its state's layout and its update rule.
+
+    An optimizer object holds settings only: ``init_state`` makes its state (arrays laid out
+    like the model's flat ``params``, plus the step count), ``update`` applies one step through
+    the NumPy reference (which the native engine mirrors), and ``get_config`` / ``from_config``
+    turn it into a JSON-able dict and back, for model files.
+
+    Examples
+    --------
+    >>> from nanomlp.optim import Optimizer, SGD
+    >>> config = SGD(lr=0.1, momentum=0.9).get_config()
+    >>> config
+    {'name': 'sgd', 'lr': 0.1, 'momentum': 0.9, 'nesterov': False, 'weight_decay': 0.0}
+    >>> Optimizer.from_config(config)
+    SGD(lr=0.1, momentum=0.9, nesterov=False, weight_decay=0.0)
+    """
 
     name: ClassVar[str] = ""
     lr: float
@@ -166,6 +205,31 @@ class SGD(Optimizer):
     notebook's and ``Trainer``'s ``lr=0.01`` (PyTorch's SGD defaults to 1e-3).
 
     State: ``"momentum_buffer"`` when momentum > 0.
+
+    Parameters
+    ----------
+    lr : float, default 0.01
+        The learning rate, > 0.
+    momentum : float, default 0.0
+        In [0, 1).
+    nesterov : bool, default False
+        Nesterov momentum (needs ``momentum`` > 0).
+    weight_decay : float, default 0.0
+        L2 weight decay, >= 0, on the weights only.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a value out of range or of the wrong type, naming it; ``nesterov=True`` without
+        momentum.
+
+    Examples
+    --------
+    >>> from nanomlp import MLP, Trainer, optim
+    >>> opt = optim.SGD(lr=0.1, momentum=0.9, nesterov=True)
+    >>> opt.state_names
+    ('momentum_buffer',)
+    >>> trainer = Trainer(MLP((4, 8, 2)), optimizer=opt)
     """
 
     name = "sgd"
@@ -205,6 +269,30 @@ class Adam(Optimizer):
     ``weight_decay`` >= 0 (L2, added to the weights' gradients), ``amsgrad``.
 
     State: ``"exp_avg"``, ``"exp_avg_sq"``, and ``"max_exp_avg_sq"`` with amsgrad.
+
+    Parameters
+    ----------
+    lr : float, default 1e-3
+        The learning rate, > 0.
+    betas : pair of float, default (0.9, 0.999)
+        The decay rates of the moment estimates, each in [0, 1).
+    eps : float, default 1e-8
+        Added to the denominator, > 0.
+    weight_decay : float, default 0.0
+        L2 penalty, >= 0, added to the weights' gradients.
+    amsgrad : bool, default False
+        Use the maximum of the second-moment estimates.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a value out of range or of the wrong type, naming it.
+
+    Examples
+    --------
+    >>> from nanomlp import optim
+    >>> optim.Adam(lr=3e-4, amsgrad=True).state_names
+    ('exp_avg', 'exp_avg_sq', 'max_exp_avg_sq')
     """
 
     name = "adam"
@@ -251,7 +339,26 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """``torch.optim.AdamW``: Adam whose weight decay shrinks the weights directly,
     ``W *= 1 - lr * weight_decay`` before the step, rather than adding to the gradient.
-    Same arguments as ``Adam``, ``weight_decay=1e-2`` by default."""
+    Same arguments as ``Adam``, ``weight_decay=1e-2`` by default.
+
+    Parameters
+    ----------
+    lr, betas, eps, amsgrad
+        As in ``Adam``.
+    weight_decay : float, default 1e-2
+        Decoupled weight decay, >= 0.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a value out of range or of the wrong type, naming it.
+
+    Examples
+    --------
+    >>> from nanomlp import optim
+    >>> optim.AdamW().weight_decay
+    0.01
+    """
 
     name = "adamw"
     decoupled_weight_decay = True
@@ -272,6 +379,32 @@ class RMSprop(Optimizer):
     ``weight_decay`` >= 0, ``momentum`` in [0, 1), ``centered``.
 
     State: ``"square_avg"``, ``"momentum_buffer"`` when momentum > 0, ``"grad_avg"`` when centered.
+
+    Parameters
+    ----------
+    lr : float, default 1e-2
+        The learning rate, > 0.
+    alpha : float, default 0.99
+        The smoothing constant, in [0, 1).
+    eps : float, default 1e-8
+        Added to the denominator, > 0.
+    weight_decay : float, default 0.0
+        L2 penalty, >= 0.
+    momentum : float, default 0.0
+        In [0, 1).
+    centered : bool, default False
+        Normalise by the estimated variance of the gradient.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a value out of range or of the wrong type, naming it.
+
+    Examples
+    --------
+    >>> from nanomlp import optim
+    >>> optim.RMSprop(momentum=0.9, centered=True).state_names
+    ('square_avg', 'momentum_buffer', 'grad_avg')
     """
 
     name = "rmsprop"
@@ -318,8 +451,33 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {k.name: k for k in (SGD, Adam, AdamW, 
 
 
 def get_optimizer(name_or_obj: Any = "sgd", **kwargs: Any) -> Optimizer:
-    """An optimizer from a name ("sgd", "adam", "adamw", "rmsprop"; any case) with its
-    defaults or ``kwargs``, from a ``get_config`` dict, or an ``Optimizer`` returned as is."""
+    """An optimizer from a name, a ``get_config`` dict, or an ``Optimizer`` returned as is.
+
+    Parameters
+    ----------
+    name_or_obj : str, dict or Optimizer, default "sgd"
+        "sgd", "adam", "adamw" or "rmsprop" (any case), a config dict, or an optimizer.
+    **kwargs
+        The optimizer's arguments, with a name only.
+
+    Returns
+    -------
+    Optimizer
+        The optimizer.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name.
+    TypeError
+        For keyword arguments given with a dict or an object, or another type.
+
+    Examples
+    --------
+    >>> from nanomlp.optim import get_optimizer
+    >>> get_optimizer("Adam", lr=0.01)
+    Adam(lr=0.01, betas=[0.9, 0.999], eps=1e-08, weight_decay=0.0, amsgrad=False)
+    """
     if isinstance(name_or_obj, Optimizer):
         if kwargs:
             raise TypeError(

@@ -51,9 +51,36 @@ def _axes_list(ax: Any, count: int, name: str = "ax") -> list[Any]:
 def plot_history(history: Any, ax: Any = None, metrics: Sequence[str] = ("loss", "acc")) -> Any:
     """The notebook's two panels: loss and accuracy over epochs, train and validation.
 
-    ``history`` is a ``History`` (what ``Trainer.fit`` returns) or its ``history`` dict
-    (``train_loss``, ``val_loss``, ``train_acc``, ``val_acc``; validation curves are drawn
-    when present). ``metrics`` chooses the panels; ``ax`` is one Axes per metric.
+    Parameters
+    ----------
+    history : History or dict
+        What ``Trainer.fit`` returns, or its ``history`` dict (``train_loss``, ``val_loss``,
+        ``train_acc``, ``val_acc``; validation curves are drawn when present).
+    ax : matplotlib Axes or sequence of Axes, optional
+        One Axes per metric; by default a new figure.
+    metrics : sequence of str, default ("loss", "acc")
+        The panels: "loss", "acc" and/or "r2".
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure drawn on (never shown).
+
+    Raises
+    ------
+    TypeError
+        When ``history`` is neither a ``History`` nor a dict.
+    ValueError
+        For an unknown metric, one the history lacks, or too few Axes.
+    ImportError
+        Without matplotlib.
+
+    Examples
+    --------
+    >>> from nanomlp.plotting import plot_history
+    >>> fig = plot_history({"train_loss": [0.5, 0.3], "train_acc": [0.8, 0.9]})
+    >>> [ax.get_title() for ax in fig.axes]
+    ['Loss over Epochs', 'Accuracy over Epochs']
     """
     curves: Mapping[str, Sequence[float]] = getattr(history, "history", history)
     if not isinstance(curves, Mapping):
@@ -135,13 +162,48 @@ def plot_predictions(
     ncols: int = 5,
     class_names: Sequence[str] | None = None,
 ) -> Any:
-    """The first ``n`` images of ``x`` in one grid, each titled with its true and predicted
-    label; mistakes are drawn in red with a red frame.
+    """The first ``n`` images of ``x`` in one grid, titled with their true and predicted labels.
 
-    ``model`` is an ``MLP`` or a ``Trainer``; ``y`` holds class ids. ``class_names`` (such as
-    ``datasets.class_names("fashion-mnist")``) titles the images with names instead of ids.
-    ``ax`` is a sequence of at least ``n`` Axes (one per image); by default a new figure of
-    ``ncols`` columns.
+    Mistakes are drawn in red with a red frame.
+
+    Parameters
+    ----------
+    model : MLP or Trainer
+        The model that predicts.
+    x : array-like of shape (n_samples, side * side)
+        Square images, one per row.
+    y : array-like of int
+        The true class ids.
+    n : int, default 10
+        How many images.
+    ax : sequence of Axes, optional
+        At least ``n`` Axes, one per image; by default a new figure of ``ncols`` columns.
+    ncols : int, default 5
+        Columns of the new figure.
+    class_names : sequence of str, optional
+        Titles the images with names instead of ids (such as
+        ``datasets.class_names("fashion-mnist")``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure drawn on (never shown).
+
+    Raises
+    ------
+    ValueError
+        For rows that are not square images, too few names or Axes, or a bad ``n``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nanomlp import MLP
+    >>> from nanomlp.plotting import plot_predictions
+    >>> x = np.zeros((2, 16), np.float32)
+    >>> fig = plot_predictions(MLP((16, 4, 2), seed=0), x, np.array([0, 1]), n=2)
+    >>> print(fig.axes[1].get_title())
+    Pred: 0 (50%)
+    True: 1
     """
     from ._checks import check_int
 
@@ -205,8 +267,33 @@ def plot_confusion_matrix(
 ) -> Any:
     """Counts of (true class, predicted class), with the accuracy in the title.
 
-    ``n_classes`` defaults to the largest class id seen plus one; ``labels`` names the classes
-    (such as ``datasets.class_names("fashion-mnist")``) on both axes.
+    Parameters
+    ----------
+    y_true, y_pred : array-like of int
+        Class ids, 1-D, of the same length.
+    ax : matplotlib Axes, optional
+        By default a new figure.
+    n_classes : int, optional
+        Defaults to the largest class id seen plus one.
+    labels : sequence of str, optional
+        Names of the classes on both axes.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure drawn on (never shown).
+
+    Raises
+    ------
+    ValueError
+        For arrays of different lengths or shapes, negative ids, or too few labels.
+
+    Examples
+    --------
+    >>> from nanomlp.plotting import plot_confusion_matrix
+    >>> fig = plot_confusion_matrix([0, 1, 1, 2], [0, 1, 2, 2], labels=["a", "b", "c"])
+    >>> fig.axes[0].get_title()
+    'Confusion matrix (accuracy 75.00%)'
     """
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
@@ -266,8 +353,32 @@ def plot_confusion_matrix(
 def plot_sweep(results: Sequence[Mapping[str, Any]], ax: Any = None) -> Any:
     """Heatmap of test accuracy over learning rate (rows) × batch size (columns).
 
-    ``results`` is a list of dicts with keys ``lr``, ``batch_size`` and ``test_acc``; a cell
-    with no result stays blank, and a repeated (lr, batch size) is an error.
+    Parameters
+    ----------
+    results : list of dict
+        Records with keys ``lr``, ``batch_size`` and ``test_acc`` (what ``sweep.sweep``
+        returns); a cell with no result stays blank.
+    ax : matplotlib Axes, optional
+        By default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure drawn on (never shown).
+
+    Raises
+    ------
+    ValueError
+        For an empty list, a record lacking a key, or a repeated (lr, batch size).
+
+    Examples
+    --------
+    >>> from nanomlp.plotting import plot_sweep
+    >>> records = [{"lr": 0.1, "batch_size": 32, "test_acc": 0.97},
+    ...            {"lr": 0.01, "batch_size": 32, "test_acc": 0.96}]
+    >>> fig = plot_sweep(records)
+    >>> fig.axes[0].get_ylabel()
+    'Learning rate'
     """
     if isinstance(results, Mapping) or not isinstance(results, Sequence) or not results:
         raise ValueError(
@@ -338,12 +449,37 @@ def plot_regression(
     target_names: Sequence[str] | None = None,
     max_panels: int = 4,
 ) -> Any:
-    """Predicted against true values, one panel per target, with the identity line (a perfect
-    prediction) and R² in each panel's title.
+    """Predicted against true values, one panel per target, with R² in each title.
 
-    ``y_true`` and ``y_pred`` have shape (N,) or (N, k); the first ``max_panels`` targets are
-    drawn. ``target_names`` (such as a regression dataset's ``.target_names``) titles the
-    panels. ``ax`` is one Axes per panel drawn.
+    The identity line is a perfect prediction.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (N,) or (N, k)
+        True and predicted values.
+    ax : matplotlib Axes or sequence of Axes, optional
+        One Axes per panel drawn; by default a new figure.
+    target_names : sequence of str, optional
+        Titles the panels (such as a regression dataset's ``.target_names``).
+    max_panels : int, default 4
+        The first ``max_panels`` targets are drawn.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure drawn on (never shown).
+
+    Raises
+    ------
+    ValueError
+        For shapes that differ, non-finite values, or too few Axes or names.
+
+    Examples
+    --------
+    >>> from nanomlp.plotting import plot_regression
+    >>> fig = plot_regression([1.0, 2.0, 3.0], [1.0, 2.5, 2.5], target_names=["y"])
+    >>> fig.axes[0].get_title()
+    'y: R² = 0.7500'
     """
     from ._checks import check_int
 

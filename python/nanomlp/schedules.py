@@ -24,6 +24,17 @@ import numpy as np
 
 from ._checks import check_bool, check_config, check_float, check_int
 
+__all__ = [
+    "Schedule",
+    "Constant",
+    "StepLR",
+    "MultiStepLR",
+    "ExponentialLR",
+    "CosineAnnealingLR",
+    "OneCycleLR",
+    "get_schedule",
+]
+
 
 def _math(func: Any, x: np.ndarray) -> np.ndarray:
     """``func`` (a ``math`` function) on each value of ``x``, through the platform's libm."""
@@ -37,7 +48,21 @@ def _powers(gamma: float, exponents: np.ndarray) -> np.ndarray:
 
 
 class Schedule:
-    """Base class: a learning rate per optimisation step."""
+    """Base class: a learning rate per optimisation step.
+
+    ``values(base_lr, first_step, n_steps)`` returns the rates of ``n_steps`` consecutive steps
+    as one float64 array (the trainer computes an epoch's at once); ``get_config`` and
+    ``from_config`` turn a schedule into a JSON-able dict and back.
+
+    Examples
+    --------
+    >>> from nanomlp.schedules import Schedule, StepLR
+    >>> config = StepLR(step_size=2).get_config()
+    >>> config
+    {'name': 'step', 'step_size': 2, 'gamma': 0.1}
+    >>> Schedule.from_config(config).values(1.0, 0, 5)
+    array([1.  , 1.  , 0.1 , 0.1 , 0.01])
+    """
 
     name: ClassVar[str] = ""
 
@@ -78,7 +103,14 @@ class Schedule:
 
 
 class Constant(Schedule):
-    """The base learning rate at every step."""
+    """The base learning rate at every step.
+
+    Examples
+    --------
+    >>> from nanomlp.schedules import Constant
+    >>> Constant().values(0.01, 0, 3)
+    array([0.01, 0.01, 0.01])
+    """
 
     name = "constant"
 
@@ -88,7 +120,26 @@ class Constant(Schedule):
 
 class StepLR(Schedule):
     """``torch.optim.lr_scheduler.StepLR``: ``base_lr * gamma ** (step // step_size)``.
-    ``step_size`` >= 1, ``gamma`` > 0."""
+    ``step_size`` >= 1, ``gamma`` > 0.
+
+    Parameters
+    ----------
+    step_size : int
+        Steps between two decays, >= 1.
+    gamma : float, default 0.1
+        The factor of each decay, > 0.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a value out of range or of the wrong type, naming it.
+
+    Examples
+    --------
+    >>> from nanomlp.schedules import StepLR
+    >>> StepLR(step_size=2, gamma=0.5).values(0.1, 0, 5)
+    array([0.1  , 0.1  , 0.05 , 0.05 , 0.025])
+    """
 
     name = "step"
 
@@ -106,7 +157,26 @@ class StepLR(Schedule):
 class MultiStepLR(Schedule):
     """``torch.optim.lr_scheduler.MultiStepLR``: ``base_lr * gamma ** (milestones <= step)``,
     the count of milestones reached (a repeated milestone counts twice, as in PyTorch).
-    ``milestones``: integers >= 0, any order; ``gamma`` > 0."""
+    ``milestones``: integers >= 0, any order; ``gamma`` > 0.
+
+    Parameters
+    ----------
+    milestones : iterable of int
+        The steps at which the rate is multiplied by ``gamma``, >= 0, any order.
+    gamma : float, default 0.1
+        The factor at each milestone, > 0.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a negative or non-integer milestone, or a bad ``gamma``.
+
+    Examples
+    --------
+    >>> from nanomlp.schedules import MultiStepLR
+    >>> MultiStepLR([1, 3], gamma=0.5).values(1.0, 0, 4)
+    array([1.  , 0.5 , 0.5 , 0.25])
+    """
 
     name = "multistep"
 
@@ -127,7 +197,24 @@ class MultiStepLR(Schedule):
 
 
 class ExponentialLR(Schedule):
-    """``torch.optim.lr_scheduler.ExponentialLR``: ``base_lr * gamma ** step``; ``gamma`` > 0."""
+    """``torch.optim.lr_scheduler.ExponentialLR``: ``base_lr * gamma ** step``; ``gamma`` > 0.
+
+    Parameters
+    ----------
+    gamma : float
+        The factor per step, > 0.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For ``gamma`` <= 0 or not a number.
+
+    Examples
+    --------
+    >>> from nanomlp.schedules import ExponentialLR
+    >>> ExponentialLR(0.5).values(1.0, 0, 4)
+    array([1.   , 0.5  , 0.25 , 0.125])
+    """
 
     name = "exponential"
 
@@ -151,6 +238,28 @@ class CosineAnnealingLR(Schedule):
     counts the steps after the warm-up, the rate reaching ``eta_min`` at step ``W + T_max``;
     past it the cosine goes on (rising again), as in PyTorch. ``T_max`` >= 1, ``eta_min`` >= 0,
     ``warmup_steps`` >= 0, ``warmup_start_factor`` in (0, 1] (LinearLR's default, 1/3).
+
+    Parameters
+    ----------
+    T_max : int
+        Steps of the cosine after the warm-up, >= 1.
+    eta_min : float, default 0.0
+        The lowest rate, >= 0.
+    warmup_steps : int, default 0
+        Steps of linear warm-up, >= 0.
+    warmup_start_factor : float, default 1/3
+        The warm-up's first rate as a fraction of the base rate, in (0, 1].
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a value out of range or of the wrong type, naming it.
+
+    Examples
+    --------
+    >>> from nanomlp.schedules import CosineAnnealingLR
+    >>> CosineAnnealingLR(T_max=4, warmup_steps=2, warmup_start_factor=0.5).values(1.0, 0, 7)
+    array([0.5       , 0.75      , 1.        , 0.85355339, 0.5       , 0.14644661, 0.        ])
     """
 
     name = "cosine"
@@ -202,6 +311,36 @@ class OneCycleLR(Schedule):
     PyTorch's momentum cycling (``cycle_momentum``) is not done: momentum or beta1 stay fixed.
     Stricter than PyTorch: every phase must span more than zero steps (PyTorch would divide by
     zero, or run a phase backwards, on the tiny ``total_steps`` this refuses).
+
+    Parameters
+    ----------
+    max_lr : float
+        The peak rate, > 0.
+    total_steps : int
+        The steps of the whole run, >= 1.
+    pct_start : float, default 0.3
+        The fraction of the steps spent rising, in (0, 1).
+    anneal_strategy : {"cos", "linear"}, default "cos"
+        The shape of each phase.
+    div_factor : float, default 25.0
+        The first rate is ``max_lr / div_factor``.
+    final_div_factor : float, default 1e4
+        The last rate is ``max_lr / div_factor / final_div_factor``.
+    three_phase : bool, default False
+        Come back to the first rate before the final descent.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a value out of range (a phase spanning no step among them), naming it; and from
+        ``values``, for a step past ``total_steps - 1``.
+
+    Examples
+    --------
+    >>> from nanomlp.schedules import OneCycleLR
+    >>> rates = OneCycleLR(max_lr=0.15, total_steps=10).values(0.01, 0, 10)
+    >>> float(rates.max()), int(rates.argmax()), bool(rates[-1] < rates[0])
+    (0.15, 2, True)
     """
 
     name = "onecycle"
@@ -288,9 +427,36 @@ SCHEDULES: dict[str, type[Schedule]] = {
 
 
 def get_schedule(name_or_obj: Any = "constant", **kwargs: Any) -> Schedule:
-    """A schedule from a name ("constant", "step", "multistep", "exponential", "cosine",
-    "onecycle"; any case) and its arguments, from a ``get_config`` dict, or a ``Schedule``
-    returned as is. ``None`` is the constant schedule."""
+    """A schedule from a name and its arguments, from a ``get_config`` dict, or as is.
+
+    Parameters
+    ----------
+    name_or_obj : str, dict, Schedule or None, default "constant"
+        "constant", "step", "multistep", "exponential", "cosine" or "onecycle" (any case); a
+        config dict; a schedule, returned as is; None for the constant schedule.
+    **kwargs
+        The schedule's arguments, with a name only.
+
+    Returns
+    -------
+    Schedule
+        The schedule.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, or a missing or bad argument.
+    TypeError
+        For keyword arguments given with a dict or an object, or another type.
+
+    Examples
+    --------
+    >>> from nanomlp.schedules import get_schedule
+    >>> get_schedule("step", step_size=100)
+    StepLR(step_size=100, gamma=0.1)
+    >>> get_schedule(None)
+    Constant()
+    """
     if name_or_obj is None:
         name_or_obj = "constant"
     if isinstance(name_or_obj, (Schedule, dict)):

@@ -23,6 +23,8 @@ from ._system import usable_cores
 from .model import MLP
 from .trainer import Trainer
 
+__all__ = ["grid", "run", "sweep", "format_record", "connect"]
+
 # The settings a run understands, with the classic notebook's defaults. None: the library's
 # default. ``lr``, ``momentum``, ``nesterov`` and ``weight_decay`` are SGD's defaults; the
 # other optimizers take their own (Adam's lr 1e-3, AdamW's weight decay 1e-2) unless given.
@@ -63,8 +65,31 @@ Data = tuple[
 def grid(**axes: Sequence[Any]) -> list[dict[str, Any]]:
     """Every combination of the given values, the first axis varying slowest.
 
+    Parameters
+    ----------
+    **axes : sequence
+        One list of values per sweep setting (``lr``, ``batch_size``, ``epochs``, ``hidden``,
+        ``seed``, ``optimizer``, ``schedule``, ``dropout``, ``clip_norm``, ...).
+
+    Returns
+    -------
+    list of dict
+        One settings dict per combination.
+
+    Raises
+    ------
+    ValueError
+        For an unknown setting.
+    TypeError
+        For values that are not a list (a string among them).
+
+    Examples
+    --------
+    >>> from nanomlp.sweep import grid
     >>> grid(lr=[0.1, 0.01], batch_size=[32, 64])[1]
     {'lr': 0.1, 'batch_size': 64}
+    >>> len(grid(lr=[0.1, 0.01, 0.001], batch_size=[32, 64, 128]))
+    9
     """
     for name, values in axes.items():
         if name not in DEFAULTS:
@@ -76,8 +101,39 @@ def grid(**axes: Sequence[Any]) -> list[dict[str, Any]]:
 
 
 def run(settings: dict[str, Any], data: Data, threads: int | None = 1) -> dict[str, Any]:
-    """Train one configuration; its record holds the settings, the final metrics, the history
-    and the seconds it took."""
+    """Train one configuration and return its record.
+
+    Parameters
+    ----------
+    settings : dict
+        One configuration, as ``grid`` makes them; the settings not given take the defaults.
+    data : tuple
+        ``((x_train, y_train), (x_val, y_val), (x_test, y_test))``.
+    threads : int or None, default 1
+        The engine's threads for this run.
+
+    Returns
+    -------
+    dict
+        The settings, the final ``train_*``, ``val_*`` and ``test_*`` metrics, the ``history``
+        and the ``seconds`` the run took.
+
+    Raises
+    ------
+    ValueError
+        For an unknown setting, or one that does not apply (a schedule's setting without it).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nanomlp.sweep import format_record, run
+    >>> x = np.random.default_rng(0).random((60, 4), dtype=np.float32)
+    >>> y = (x[:, 0] > 0.5).astype(np.int64)
+    >>> data = ((x[:40], y[:40]), (x[40:50], y[40:50]), (x[50:], y[50:]))
+    >>> record = run({"lr": 0.1, "epochs": 2, "hidden": [8]}, data)
+    >>> sorted(record["history"])
+    ['train_acc', 'train_loss', 'val_acc', 'val_loss']
+    """
     unknown = set(settings) - set(DEFAULTS)
     if unknown:
         raise ValueError(f"unknown sweep settings {sorted(unknown)}; known: {sorted(DEFAULTS)}")
@@ -113,7 +169,30 @@ def run(settings: dict[str, Any], data: Data, threads: int | None = 1) -> dict[s
 
 
 def format_record(record: dict[str, Any]) -> str:
-    """The notebook's summary line: ``LR=0.1, Batch Size=32 → Test Acc: 0.9805, Test Loss: 0.0692``."""
+    """The notebook's summary line of one record.
+
+    Parameters
+    ----------
+    record : dict
+        What ``run`` or ``sweep`` returns for one run.
+
+    Returns
+    -------
+    str
+        ``LR=0.1, Batch Size=32 → Test Acc: 0.9805, Test Loss: 0.0692``, with the other swept
+        settings (and the seed, when it is not 42) after the batch size.
+
+    Raises
+    ------
+    KeyError
+        When the record lacks ``test_acc`` or ``test_loss``.
+
+    Examples
+    --------
+    >>> from nanomlp.sweep import format_record
+    >>> format_record({"lr": 0.1, "batch_size": 32, "test_acc": 0.9805, "test_loss": 0.0692})
+    'LR=0.1, Batch Size=32 → Test Acc: 0.9805, Test Loss: 0.0692'
+    """
     # The seed is in every record; the line names it only when it is not the usual one.
     others = [
         f"{k}={record[k]}"
@@ -146,18 +225,60 @@ def sweep(
 ) -> list[dict[str, Any]]:
     """Run every configuration; records come back in the order of ``configs``.
 
-    ``jobs`` runs that many local worker processes; ``client`` (a ``dask.distributed.Client``)
-    sends the runs to a Dask cluster instead, the data sent to the cluster once. Each run
-    gets ``threads`` engine threads, by default the cores divided among the local jobs (one per
-    run on Dask). A worker lost at any moment costs only the runs it held: they run again on
-    the others; with no Dask worker for ``worker_wait`` seconds the sweep fails.
+    A worker lost at any moment costs only the runs it held: they run again on the others; with
+    no Dask worker for ``worker_wait`` seconds the sweep fails. Every run starts from its seed,
+    so a record does not depend on where or in which order its run executed. On Ctrl-C, pending
+    runs are cancelled and the finished ones have been seen, and saved, before
+    ``KeyboardInterrupt`` propagates.
 
-    ``out``: a folder where ``results.csv`` and ``results.json`` are rewritten (atomically)
-    after every finished run; runs already recorded there with equal settings, data
-    fingerprint and nanomlp version are not run again. ``about``: more fields for
-    ``results.json``. ``on_record(index, record)`` sees each record as it finishes (reused
-    ones included); on Ctrl-C, pending runs are cancelled and the finished ones have been
-    seen, and saved, before ``KeyboardInterrupt`` propagates.
+    Parameters
+    ----------
+    configs : sequence of dict
+        The configurations, as ``grid`` makes them.
+    data : tuple
+        ``((x_train, y_train), (x_val, y_val), (x_test, y_test))``.
+    jobs : int, default 1
+        Local worker processes.
+    client : dask.distributed.Client, optional
+        Sends the runs to a Dask cluster instead, the data sent to the cluster once.
+    threads : int, optional
+        Engine threads per run (default: the cores divided among the local jobs; one per run on
+        Dask).
+    on_record : callable, optional
+        ``on_record(index, record)`` sees each record as it finishes (reused ones included).
+    progress : bool, default False
+        Print a status line.
+    out : str or os.PathLike, optional
+        A folder where ``results.csv`` and ``results.json`` are rewritten (atomically) after
+        every finished run; runs already recorded there with equal settings, data fingerprint
+        and nanomlp version are not run again.
+    worker_wait : float, default 600
+        Seconds to wait for a Dask worker when none is left.
+    about : dict, optional
+        More fields for ``results.json``.
+
+    Returns
+    -------
+    list of dict
+        One record per configuration, as ``run`` makes them.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a bad configuration or argument.
+    RuntimeError
+        When a run takes down its worker five times, or no Dask worker comes back in time.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nanomlp import sweep
+    >>> x = np.random.default_rng(0).random((60, 4), dtype=np.float32)
+    >>> y = (x[:, 0] > 0.5).astype(np.int64)
+    >>> data = ((x[:40], y[:40]), (x[40:50], y[40:50]), (x[50:], y[50:]))
+    >>> records = sweep.sweep(sweep.grid(lr=[0.1, 0.01], epochs=[2]), data, threads=1)
+    >>> [(r["lr"], r["epochs"]) for r in records]
+    [(0.1, 2), (0.01, 2)]
     """
     jobs = check_int(jobs, "jobs", 1)
     configs = list(configs)
@@ -220,7 +341,34 @@ def _reuse(
 
 
 def connect(address: str) -> Any:
-    """A Dask client for the scheduler at ``address``, or an error that says how to install Dask."""
+    """A Dask client for the scheduler at ``address``.
+
+    Parameters
+    ----------
+    address : str
+        The scheduler's address, such as ``"tcp://scheduler:8786"``.
+
+    Returns
+    -------
+    distributed.Client
+        The client, for ``sweep(..., client=...)``.
+
+    Raises
+    ------
+    ImportError
+        Without Dask, saying how to install it (``pip install "nanomlp[distributed]"``).
+    OSError
+        When no scheduler answers at ``address`` (Dask's timeout).
+
+    Examples
+    --------
+    >>> from distributed import LocalCluster
+    >>> from nanomlp.sweep import connect
+    >>> with LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as cluster:
+    ...     with connect(cluster.scheduler_address) as client:
+    ...         print(len(client.scheduler_info()["workers"]))
+    1
+    """
     try:
         from distributed import Client
     except ImportError as err:

@@ -13,14 +13,44 @@ from typing import Any
 
 import numpy as np
 
+__all__ = ["check_sample_weight", "class_weight_to_sample_weight"]
+
 
 def check_sample_weight(
     sample_weight: Any, n_samples: int, name: str = "sample_weight"
 ) -> np.ndarray:
-    """Per-row weights as float64 of shape ``(n_samples,)``: real numbers, finite, >= 0, not all 0.
+    """Per-row weights as float64: real numbers, finite, >= 0, not all 0.
 
-    TypeError for a non-real dtype; ValueError for a wrong shape or length, NaN, infinity,
-    a negative weight or weights that are all zero.
+    Parameters
+    ----------
+    sample_weight : array-like
+        One weight per row.
+    n_samples : int
+        The number of rows.
+    name : str, default "sample_weight"
+        The argument's name, for the error messages.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_samples,)
+        The weights.
+
+    Raises
+    ------
+    TypeError
+        For a dtype that is not of real numbers.
+    ValueError
+        For a wrong shape or length, NaN, infinity, a negative weight, or weights all zero.
+
+    Examples
+    --------
+    >>> from nanomlp.weighting import check_sample_weight
+    >>> check_sample_weight([1, 0, 2], 3)
+    array([1., 0., 2.])
+    >>> check_sample_weight([1, -1], 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: sample_weight must be >= 0; sample_weight[1] is -1.0
     """
     arr = np.asarray(sample_weight)
     if arr.dtype.kind not in "fiub":
@@ -71,6 +101,33 @@ def class_weight_to_sample_weight(
     counts the classes present in ``y``. ``n_classes``, if given, bounds the class ids of
     ``y`` and of the dict. ValueError, naming the argument, for weights that are negative, NaN
     or infinite, class ids out of range, an unknown string, or rows whose weights are all 0.
+
+    Parameters
+    ----------
+    y : array-like of int
+        Class ids, one per row.
+    class_weight : dict, "balanced" or None
+        The classes' weights.
+    n_classes : int, optional
+        Bounds the class ids of ``y`` and of the dict.
+
+    Returns
+    -------
+    ndarray of float64, shape (len(y),)
+        The weight of each row.
+
+    Raises
+    ------
+    ValueError
+        As above, naming the argument.
+
+    Examples
+    --------
+    >>> from nanomlp.weighting import class_weight_to_sample_weight
+    >>> class_weight_to_sample_weight([0, 0, 0, 1], "balanced")
+    array([0.66666667, 0.66666667, 0.66666667, 2.        ])
+    >>> class_weight_to_sample_weight([0, 1], {1: 3.0})
+    array([1., 3.])
     """
     labels = _check_class_ids(y, n_classes)
     if class_weight is None:

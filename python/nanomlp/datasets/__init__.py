@@ -165,9 +165,46 @@ def load(
     timeout: float = DEFAULT_TIMEOUT,
     progress: ProgressArg = None,
 ) -> TrainTest:
-    """Load the dataset ``name``, one of ``ALL_DATASETS``: for "mnist" and "fashion-mnist" see
-    ``load_mnist``; "mnist-multilabel" takes the same arguments; the scikit-learn datasets
-    ("digits", "breast-cancer", "diabetes") take none of them, with their default split."""
+    """Load the dataset ``name``, one of ``ALL_DATASETS``.
+
+    "mnist", "fashion-mnist" and "mnist-multilabel" take the arguments of ``load_mnist``; the
+    scikit-learn datasets ("digits", "breast-cancer", "diabetes") take none of them and come
+    with their default split.
+
+    Parameters
+    ----------
+    name : str
+        The dataset, as ``describe`` spells it (any case, dashes or underscores).
+    path, dtype, flatten, download, mirrors, cache_dir, verify, timeout, progress
+        As in ``load_mnist``.
+
+    Returns
+    -------
+    TrainTest
+        ``(x_train, y_train), (x_test, y_test)``, knowing its task and target names.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, or ``path`` with a bundled dataset.
+    DatasetNotFoundError, DownloadError, DatasetFormatError, ChecksumError
+        As in ``load_mnist``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> path = os.path.join(tempfile.mkdtemp(), "tiny.npz")  # Keras's layout, 12 random images
+    >>> images = np.random.default_rng(0).integers(0, 256, (12, 28, 28), dtype=np.uint8)
+    >>> labels = np.arange(12, dtype=np.uint8) % 10
+    >>> np.savez(path, x_train=images[:8], y_train=labels[:8], x_test=images[8:], y_test=labels[8:])
+    >>> from nanomlp import datasets
+    >>> data = datasets.load("mnist-multilabel", path, verify=False)
+    >>> data.task, data[0][1][:3]
+    ('multilabel', array([[0., 0.],
+           [0., 1.],
+           [0., 0.]], dtype=float32))
+    """
     key = describe(name).name
     if key in _BUNDLED:
         if path is not None:
@@ -276,16 +313,63 @@ def load_mnist(
 
     x is float32 in [0, 1] of shape (N, 784), or uint8 with ``dtype="uint8"``, or (N, 28, 28)
     with ``flatten=False``; y is int64; all are C-contiguous and writable. Class names
-    "0".."9" (``.class_names`` of the result).
+    "0".."9" (``.class_names`` of the result). Without ``path``, the data is looked for in
+    ``$NANOMLP_DATA``, the cache, Keras's and torchvision's copies, then downloaded into the
+    cache (unless ``download=False`` or ``NANOMLP_OFFLINE=1``).
 
-    ``path``: a folder of the four IDX files (gzip or raw), a folder holding ``mnist/`` or
-    ``MNIST/raw/``, or a Keras-style ``mnist.npz``; only that place is read. Without it:
-    ``$NANOMLP_DATA``, the cache, Keras's and torchvision's copies, then a download into the cache
-    (unless ``download=False`` or ``NANOMLP_OFFLINE=1``) from ``mirrors`` (default:
-    ``$NANOMLP_MNIST_MIRROR``, else the mirror torchvision uses, then Keras's), each request with
-    ``timeout`` seconds. ``progress``: a bar on stderr (default: when it is a terminal), or a
-    callable ``(file_name, bytes_done, bytes_total_or_None)``. ``verify=False`` skips the SHA-256
-    check, for custom data.
+    Parameters
+    ----------
+    path : str or os.PathLike, optional
+        A folder of the four IDX files (gzip or raw), a folder holding ``mnist/`` or
+        ``MNIST/raw/``, or a Keras-style ``mnist.npz``; only that place is read.
+    dtype : {"float32", "float64", "uint8"}, default "float32"
+        The images' dtype: floats are scaled to [0, 1].
+    flatten : bool, default True
+        Rows of 784 values, else (N, 28, 28).
+    download : bool, default True
+        Download when the data is nowhere to be found.
+    mirrors : str or sequence of str, optional
+        Base URLs to download from (default: ``$NANOMLP_MNIST_MIRROR``, else the mirror
+        torchvision uses, then Keras's).
+    cache_dir : str or os.PathLike, optional
+        The cache (default: ``$NANOMLP_CACHE``, else ``$XDG_CACHE_HOME/nanomlp``, else
+        ``~/.cache/nanomlp``).
+    verify : bool, default True
+        Check every file against its published SHA-256; False for custom data.
+    timeout : float, default 30
+        Seconds allowed to each download request.
+    progress : bool or callable, optional
+        A bar on stderr (default: when it is a terminal), or a callable ``(file_name,
+        bytes_done, bytes_total_or_None)``.
+
+    Returns
+    -------
+    TrainTest
+        ``(x_train, y_train), (x_test, y_test)``, with ``.task`` and ``.class_names``.
+
+    Raises
+    ------
+    DatasetNotFoundError
+        When the data is nowhere and is not downloaded; the message lists the places searched.
+    DownloadError
+        When every mirror fails.
+    DatasetFormatError, ChecksumError
+        For a damaged file (both are ValueErrors).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> path = os.path.join(tempfile.mkdtemp(), "tiny.npz")  # Keras's layout, 12 random images
+    >>> images = np.random.default_rng(0).integers(0, 256, (12, 28, 28), dtype=np.uint8)
+    >>> labels = np.arange(12, dtype=np.uint8) % 10
+    >>> np.savez(path, x_train=images[:8], y_train=labels[:8], x_test=images[8:], y_test=labels[8:])
+    >>> from nanomlp.datasets import load_mnist
+    >>> (x_train, y_train), (x_test, y_test) = data = load_mnist(path, verify=False)
+    >>> x_train.shape, x_train.dtype, y_train.dtype, data.task
+    ((8, 784), dtype('float32'), dtype('int64'), 'classification')
+    >>> load_mnist(path, verify=False, dtype="uint8", flatten=False)[1][0].shape
+    (4, 28, 28)
     """
     return load(
         "mnist",
@@ -316,8 +400,36 @@ def load_fashion_mnist(
     """Fashion-MNIST as ``(x_train, y_train), (x_test, y_test)``, like ``load_mnist``.
 
     Also found in Keras's ``~/.keras/datasets/fashion-mnist`` and in Debian's
-    ``/usr/share/datasets/fashion-mnist``; downloaded from ``$NANOMLP_FASHION_MNIST_MIRROR``, else
-    the folder Keras uses. Class names: "T-shirt/top", "Trouser", ..., "Ankle boot".
+    ``/usr/share/datasets/fashion-mnist``; downloaded from ``$NANOMLP_FASHION_MNIST_MIRROR``,
+    else the folder Keras uses.
+
+    Parameters
+    ----------
+    path, dtype, flatten, download, mirrors, cache_dir, verify, timeout, progress
+        As in ``load_mnist``.
+
+    Returns
+    -------
+    TrainTest
+        The data, with the class names "T-shirt/top", "Trouser", ..., "Ankle boot".
+
+    Raises
+    ------
+    DatasetNotFoundError, DownloadError, DatasetFormatError, ChecksumError
+        As in ``load_mnist``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> path = os.path.join(tempfile.mkdtemp(), "tiny.npz")  # Keras's layout, 12 random images
+    >>> images = np.random.default_rng(0).integers(0, 256, (12, 28, 28), dtype=np.uint8)
+    >>> labels = np.arange(12, dtype=np.uint8) % 10
+    >>> np.savez(path, x_train=images[:8], y_train=labels[:8], x_test=images[8:], y_test=labels[8:])
+    >>> from nanomlp.datasets import load_fashion_mnist
+    >>> data = load_fashion_mnist(path, verify=False)
+    >>> data.class_names[:3], data[0][1][:3]
+    (('T-shirt/top', 'Trouser', 'Pullover'), array([0, 1, 2]))
     """
     return load(
         "fashion-mnist",
@@ -349,6 +461,35 @@ def load_mnist_multilabel(
 
     y is float32 (N, 2) of 0/1 indicators: column 0 "digit ≥ 5", column 1 "odd" (the
     ``.target_names``); ``multilabel_targets(y)`` makes them from digit labels.
+
+    Parameters
+    ----------
+    path, dtype, flatten, download, mirrors, cache_dir, verify, timeout, progress
+        As in ``load_mnist``.
+
+    Returns
+    -------
+    TrainTest
+        The images and their (N, 2) targets.
+
+    Raises
+    ------
+    DatasetNotFoundError, DownloadError, DatasetFormatError, ChecksumError
+        As in ``load_mnist``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> path = os.path.join(tempfile.mkdtemp(), "tiny.npz")  # Keras's layout, 12 random images
+    >>> images = np.random.default_rng(0).integers(0, 256, (12, 28, 28), dtype=np.uint8)
+    >>> labels = np.arange(12, dtype=np.uint8) % 10
+    >>> np.savez(path, x_train=images[:8], y_train=labels[:8], x_test=images[8:], y_test=labels[8:])
+    >>> from nanomlp.datasets import load_mnist_multilabel
+    >>> data = load_mnist_multilabel(path, verify=False)
+    >>> data.target_names, data[1][1][:2]
+    (('digit ≥ 5', 'odd'), array([[1., 0.],
+           [1., 1.]], dtype=float32))
     """
     return load(
         "mnist-multilabel",
@@ -376,8 +517,37 @@ def download(
 ) -> Path:
     """Fill nanomlp's cache with the dataset ``name`` and return its folder.
 
-    Nothing is fetched when the cache already holds it, unless ``force``. Raises ``DownloadError``
-    when every mirror fails, and when ``NANOMLP_OFFLINE=1``.
+    Nothing is fetched when the cache already holds it, unless ``force``.
+
+    Parameters
+    ----------
+    name : str, default "mnist"
+        "mnist" or "fashion-mnist".
+    mirrors, cache_dir, verify, timeout, progress
+        As in ``load_mnist``.
+    force : bool, default False
+        Download again even when the cache holds the files.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder holding the files.
+
+    Raises
+    ------
+    DownloadError
+        When every mirror fails, and when ``NANOMLP_OFFLINE=1``; nothing partial is left.
+    ValueError
+        For an unknown dataset.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from nanomlp.datasets import download
+    >>> download("mnist", mirrors=["http://127.0.0.1:9/"], cache_dir=tempfile.mkdtemp(), timeout=2)
+    Traceback (most recent call last):
+    ...
+    nanomlp.datasets.DownloadError: MNIST ...
     """
     spec = find_spec(name)
     if offline():

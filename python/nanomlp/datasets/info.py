@@ -13,7 +13,50 @@ from .specs import spec as find_spec
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """Where a dataset is on this machine: what ``nanomlp data info`` prints."""
+    """Where a dataset is on this machine: what ``nanomlp data info`` prints.
+
+    Parameters
+    ----------
+    name, title : str
+        The dataset's registry name and printed name.
+    found : bool
+        Whether it was found.
+    source : str or None
+        Where: "path", "NANOMLP_DATA", "nanomlp cache", "Keras cache", "torchvision folder" or
+        "system copy".
+    location : pathlib.Path or None
+        The folder or file found.
+    format : {"idx", "npz"} or None
+        The files' format.
+    files : tuple
+        The files found.
+    searched : tuple
+        (source, path or None, status) of each place, in search order.
+    cache_dir : pathlib.Path or None
+        nanomlp's cache folder.
+    mirrors : tuple
+        The download mirrors in force.
+    offline : bool
+        Whether ``NANOMLP_OFFLINE=1`` forbids downloads.
+
+    Raises
+    ------
+    TypeError
+        For a missing field (it is a dataclass).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> path = os.path.join(tempfile.mkdtemp(), "tiny.npz")  # Keras's layout, 12 random images
+    >>> images = np.random.default_rng(0).integers(0, 256, (12, 28, 28), dtype=np.uint8)
+    >>> labels = np.arange(12, dtype=np.uint8) % 10
+    >>> np.savez(path, x_train=images[:8], y_train=labels[:8], x_test=images[8:], y_test=labels[8:])
+    >>> from nanomlp.datasets import dataset_info
+    >>> info = dataset_info("mnist", path=path)
+    >>> info.found, info.source, info.format
+    (True, 'path', 'npz')
+    """
 
     name: str
     title: str
@@ -67,9 +110,36 @@ def dataset_info(
     path: str | os.PathLike[str] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
 ):
-    """Where ``name`` is found (a ``DatasetInfo``), or a dict of them for every dataset.
+    """Where ``name`` is found, or where every dataset is; looks only.
 
-    Looks only: nothing is read, verified or downloaded.
+    Nothing is read, verified or downloaded: this is what ``nanomlp data info`` prints.
+
+    Parameters
+    ----------
+    name : str, optional
+        A dataset; None for all of them.
+    path : str or os.PathLike, optional
+        A place to look first, as ``load_mnist``'s ``path``.
+    cache_dir : str or os.PathLike, optional
+        nanomlp's cache, as in ``load_mnist``.
+
+    Returns
+    -------
+    DatasetInfo or dict of str to DatasetInfo
+        One dataset's, or every downloadable dataset's by name.
+
+    Raises
+    ------
+    ValueError
+        For an unknown dataset.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from nanomlp.datasets import dataset_info
+    >>> info = dataset_info("mnist", path=tempfile.mkdtemp())
+    >>> info.found, info.searched[0][2]
+    (False, 'no dataset files')
     """
     if name is None:
         return {ds: dataset_info(ds, path=path, cache_dir=cache_dir) for ds in DATASETS}

@@ -12,7 +12,31 @@ LABEL_NAMES = MULTILABEL
 
 
 def multilabel_targets(y: Any) -> np.ndarray:
-    """Digit labels (N,) as float32 indicators (N, 2): column 0 "digit ≥ 5", column 1 "odd"."""
+    """Digit labels (N,) as float32 indicators (N, 2): column 0 "digit ≥ 5", column 1 "odd".
+
+    Parameters
+    ----------
+    y : array-like of int
+        Digit labels 0..9, 1-D.
+
+    Returns
+    -------
+    ndarray of float32, shape (N, 2)
+        The 0/1 targets.
+
+    Raises
+    ------
+    ValueError
+        For labels that are not 1-D integers in 0..9.
+
+    Examples
+    --------
+    >>> from nanomlp.datasets import multilabel_targets
+    >>> multilabel_targets([0, 5, 7])
+    array([[0., 0.],
+           [1., 1.],
+           [1., 1.]], dtype=float32)
+    """
     y = np.asarray(y)
     if y.ndim != 1 or y.dtype.kind not in "iu" or (y.size and (y.min() < 0 or y.max() > 9)):
         raise ValueError(

@@ -90,6 +90,32 @@ def load_digits(*, test_size: float = DEFAULT_TEST_SIZE, seed: int = DEFAULT_SEE
     x is float32 in [0, 1] of shape (N, 64): the pixel counts 0..16 divided by 16 (not
     standardized, so the rows still show as images, as MNIST's do); y is int64 in 0..9.
     ``test_size`` of each class (default 20%) is held out, chosen by ``seed``.
+
+    Parameters
+    ----------
+    test_size : float, default 0.2
+        The fraction of each class held out for testing, in (0, 1).
+    seed : int, default 0
+        Chooses the held-out rows.
+
+    Returns
+    -------
+    TrainTest
+        ``(x_train, y_train), (x_test, y_test)``.
+
+    Raises
+    ------
+    ImportError
+        Without scikit-learn (``pip install "nanomlp[sklearn]"``).
+    ValueError, TypeError
+        For a bad ``test_size`` or ``seed``.
+
+    Examples
+    --------
+    >>> from nanomlp.datasets import load_digits
+    >>> (x, y), (x_test, y_test) = data = load_digits()
+    >>> x.shape, x_test.shape, float(x.max()), data.task
+    ((1438, 64), (359, 64), 1.0, 'classification')
     """
     bunch = _sklearn_datasets().load_digits()
     train, test = split_indices(len(bunch.target), test_size, seed, strata=bunch.target)
@@ -106,6 +132,32 @@ def load_breast_cancer(
     x is float32 (N, 30), standardized with the training part's mean and standard deviation;
     y is int64: 0 "malignant", 1 "benign" (scikit-learn's coding). ``test_size`` of each class
     (default 20%) is held out, chosen by ``seed``.
+
+    Parameters
+    ----------
+    test_size : float, default 0.2
+        The fraction of each class held out for testing, in (0, 1).
+    seed : int, default 0
+        Chooses the held-out rows.
+
+    Returns
+    -------
+    TrainTest
+        ``(x_train, y_train), (x_test, y_test)``.
+
+    Raises
+    ------
+    ImportError
+        Without scikit-learn.
+    ValueError, TypeError
+        For a bad ``test_size`` or ``seed``.
+
+    Examples
+    --------
+    >>> from nanomlp.datasets import load_breast_cancer
+    >>> (x, y), (x_test, y_test) = data = load_breast_cancer()
+    >>> x.shape, data.task, data.class_names
+    ((456, 30), 'binary', ('malignant', 'benign'))
     """
     bunch = _sklearn_datasets().load_breast_cancer()
     train, test = split_indices(len(bunch.target), test_size, seed, strata=bunch.target)
@@ -120,6 +172,32 @@ def load_diabetes(*, test_size: float = DEFAULT_TEST_SIZE, seed: int = DEFAULT_S
     measurements) standardized with the training part's mean and standard deviation; y is
     float32 (N,), the disease progression one year later, unscaled (about 25..346).
     ``test_size`` (default 20%) is held out, chosen by ``seed``.
+
+    Parameters
+    ----------
+    test_size : float, default 0.2
+        The fraction held out for testing, in (0, 1).
+    seed : int, default 0
+        Chooses the held-out rows.
+
+    Returns
+    -------
+    TrainTest
+        ``(x_train, y_train), (x_test, y_test)``.
+
+    Raises
+    ------
+    ImportError
+        Without scikit-learn.
+    ValueError, TypeError
+        For a bad ``test_size`` or ``seed``.
+
+    Examples
+    --------
+    >>> from nanomlp.datasets import load_diabetes
+    >>> (x, y), (x_test, y_test) = data = load_diabetes(test_size=0.25)
+    >>> x.shape, y.dtype, data.task
+    ((332, 10), dtype('float32'), 'regression')
     """
     bunch = _sklearn_datasets().load_diabetes(scaled=False)
     train, test = split_indices(len(bunch.target), test_size, seed)

@@ -36,7 +36,35 @@ MULTILABEL = ("digit ≥ 5", "odd")
 @dataclass(frozen=True)
 class Description:
     """A dataset's task: ``target_names`` name the classes (classification, binary), the
-    labels (multilabel) or the predicted values (regression)."""
+    labels (multilabel) or the predicted values (regression).
+
+    Parameters
+    ----------
+    name : str
+        The registry's name ("mnist", "breast-cancer", ...).
+    title : str
+        The name to print ("MNIST").
+    task : {"classification", "binary", "multilabel", "regression"}
+        What the targets are.
+    target_names : tuple of str
+        The classes, the labels or the predicted values.
+    loader : str
+        The function of ``nanomlp.datasets`` that loads it.
+    source : {"download", "scikit-learn"}
+        Found or fetched as ``load_mnist`` does, or bundled with scikit-learn.
+
+    Raises
+    ------
+    TypeError
+        For a missing field (it is a frozen dataclass).
+
+    Examples
+    --------
+    >>> from nanomlp.datasets import describe
+    >>> d = describe("breast_cancer")
+    >>> d.name, d.task, d.target_names, d.source
+    ('breast-cancer', 'binary', ('malignant', 'benign'), 'scikit-learn')
+    """
 
     name: str
     title: str
@@ -102,7 +130,29 @@ def canonical(name: str) -> str:
 
 
 def describe(name: str) -> Description:
-    """The task type and target names of the dataset ``name``; loads nothing."""
+    """The task type and target names of the dataset ``name``; loads nothing.
+
+    Parameters
+    ----------
+    name : str
+        Any case, dashes or underscores ("fashion_mnist").
+
+    Returns
+    -------
+    Description
+        The dataset's task and names.
+
+    Raises
+    ------
+    ValueError
+        For an unknown dataset.
+
+    Examples
+    --------
+    >>> from nanomlp.datasets import describe
+    >>> describe("Fashion-MNIST").task
+    'classification'
+    """
     key = canonical(name)
     if key not in DESCRIPTIONS:
         raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DESCRIPTIONS)}")
@@ -110,7 +160,29 @@ def describe(name: str) -> Description:
 
 
 def class_names(name: str) -> tuple[str, ...] | None:
-    """The names of the dataset's class ids, in id order (None for regression and multi-label)."""
+    """The names of the dataset's class ids, in id order; loads nothing.
+
+    Parameters
+    ----------
+    name : str
+        Any case, dashes or underscores.
+
+    Returns
+    -------
+    tuple of str or None
+        None for regression and multi-label datasets.
+
+    Raises
+    ------
+    ValueError
+        For an unknown dataset.
+
+    Examples
+    --------
+    >>> from nanomlp.datasets import class_names
+    >>> class_names("fashion-mnist")[-1], class_names("diabetes")
+    ('Ankle boot', None)
+    """
     return describe(name).class_names
 
 
@@ -119,6 +191,32 @@ class TrainTest(tuple):
 
     It is a plain 2-tuple to unpack, index or compare; ``.description`` (and its shortcuts
     ``.task``, ``.target_names``, ``.class_names``) say what the targets are.
+
+    Parameters
+    ----------
+    train, test : pair of arrays
+        ``(x_train, y_train)`` and ``(x_test, y_test)``.
+    description : Description
+        What the targets mean.
+
+    Raises
+    ------
+    TypeError
+        When ``train`` or ``test`` is not iterable.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> path = os.path.join(tempfile.mkdtemp(), "tiny.npz")  # Keras's layout, 12 random images
+    >>> images = np.random.default_rng(0).integers(0, 256, (12, 28, 28), dtype=np.uint8)
+    >>> labels = np.arange(12, dtype=np.uint8) % 10
+    >>> np.savez(path, x_train=images[:8], y_train=labels[:8], x_test=images[8:], y_test=labels[8:])
+    >>> from nanomlp.datasets import load_mnist
+    >>> data = load_mnist(path, verify=False)
+    >>> (x_train, y_train), (x_test, y_test) = data  # a plain 2-tuple
+    >>> data.name, data.task, data.class_names[:3]
+    ('mnist', 'classification', ('0', '1', '2'))
     """
 
     description: Description

@@ -381,8 +381,37 @@ class _BaseMLP(BaseEstimator):
                 self.best_loss_ = loss
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> _BaseMLP:
-        """Train for up to ``max_iter`` epochs: from new weights, or with ``warm_start`` from
-        the current ones; ``sample_weight`` weighs each row's loss."""
+        """Train for up to ``max_iter`` epochs, from new weights or, with ``warm_start``, the current ones.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The training rows.
+        y : array-like
+            Class labels or a multi-label indicator matrix (``MLPClassifier``); the targets
+            (``MLPRegressor``).
+        sample_weight : array-like of shape (n_samples,), optional
+            Weighs each row's loss.
+
+        Returns
+        -------
+        self
+            The fitted estimator.
+
+        Raises
+        ------
+        ValueError, TypeError
+            For a bad parameter value or bad data.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from nanomlp import MLPClassifier
+        >>> X = np.random.default_rng(0).random((60, 3))
+        >>> clf = MLPClassifier(hidden_layer_sizes=(8,), tol=0.01, random_state=0)
+        >>> clf.fit(X, X[:, 0] > 0.5).n_iter_
+        12
+        """
         self._best_params = None
         return self._fit(X, y, sample_weight, incremental=False)
 

@@ -84,6 +84,33 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     ``classes_``; scikit-learn's MLPClassifier has none) weighs each row's loss, times its
     ``sample_weight``; ``threads`` is the engine's thread count (default: NANOMLP_NUM_THREADS,
     else the available cores), with bit-identical results for any count.
+
+    Parameters
+    ----------
+    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, max_fun
+        scikit-learn's, with its defaults; how each reaches the engine is above.
+    class_weight : dict, "balanced" or None, default None
+        Weights of the classes (an addition to scikit-learn's parameters), multiplied with
+        ``fit``'s ``sample_weight``.
+    threads : int or None, default None
+        The engine's thread count (default: NANOMLP_NUM_THREADS, else the available cores).
+
+    Raises
+    ------
+    ValueError, TypeError
+        From ``fit``, for a bad parameter value (as scikit-learn's ``InvalidParameterError``,
+        which both of these are) or bad data.
+
+    Examples
+    --------
+    >>> from nanomlp import MLPClassifier
+    >>> from sklearn.datasets import make_classification
+    >>> X, y = make_classification(n_samples=200, n_features=8, class_sep=2.0, random_state=0)
+    >>> clf = MLPClassifier(hidden_layer_sizes=(16,), max_iter=500, random_state=0, threads=1)
+    >>> clf.fit(X, y).score(X, y) > 0.9
+    True
+    >>> clf.predict_proba(X[:2]).shape, clf.classes_
+    ((2, 2), array([0, 1]))
     """
 
     def __init__(
@@ -265,8 +292,40 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def partial_fit(
         self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None
     ) -> MLPClassifier:
-        """One epoch on (X, y), continuing the optimizer's state; the first call needs
-        ``classes``, every label there may be."""
+        """One epoch on (X, y), continuing the optimizer's state.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The training rows.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or a multi-label indicator matrix.
+        sample_weight : array-like of shape (n_samples,), optional
+            One weight >= 0 per row.
+        classes : array-like, optional
+            Every label there may be; required on the first call.
+
+        Returns
+        -------
+        MLPClassifier
+            The estimator itself.
+
+        Raises
+        ------
+        ValueError
+            When ``classes`` is missing on the first call, a label is not in it, or the data is bad.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from nanomlp import MLPClassifier
+        >>> X = np.random.default_rng(0).random((60, 3))
+        >>> y = (X[:, 0] > 0.5).astype(int)
+        >>> clf = MLPClassifier(hidden_layer_sizes=(8,), random_state=0)
+        >>> clf = clf.partial_fit(X, y, classes=[0, 1]).partial_fit(X, y)
+        >>> len(clf.loss_curve_)
+        2
+        """
         self._best_params = None
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
@@ -290,8 +349,35 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     # -- inference -------------------------------------------------------------------------
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Probabilities of each class in ``classes_`` order, (n_samples, n_classes); for
-        multi-label y, of each label, (n_samples, n_labels)."""
+        """Probabilities of each class, in ``classes_`` order.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows to predict.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Each row sums to 1; for multi-label y, each label's probability, (n_samples, n_labels).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before ``fit``.
+        ValueError
+            For ``X`` of the wrong width, or holding NaN or infinity.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from nanomlp import MLPClassifier
+        >>> X = np.random.default_rng(0).random((60, 3))
+        >>> clf = MLPClassifier(hidden_layer_sizes=(8,), tol=0.01, random_state=0)
+        >>> proba = clf.fit(X, X[:, 0] > 0.5).predict_proba(X[:3])
+        >>> proba.shape, np.allclose(proba.sum(axis=1), 1)
+        ((3, 2), True)
+        """
         check_is_fitted(self, "model_")
         if not (
             type(X) is np.ndarray
@@ -308,14 +394,70 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self._predictor().predict_proba(X)
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
-        """``log(predict_proba(X))``."""
+        """``log(predict_proba(X))``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows to predict.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            The natural logarithm of ``predict_proba(X)``.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before ``fit``.
+        ValueError
+            For bad ``X``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from nanomlp import MLPClassifier
+        >>> X = np.random.default_rng(0).random((60, 3))
+        >>> clf = MLPClassifier(hidden_layer_sizes=(8,), tol=0.01, random_state=0)
+        >>> clf = clf.fit(X, X[:, 0] > 0.5)
+        >>> np.allclose(np.exp(clf.predict_log_proba(X[:3])), clf.predict_proba(X[:3]))
+        True
+        """
         proba = self.predict_proba(X)
         with np.errstate(divide="ignore"):
             return np.log(proba, out=proba)
 
     def predict(self, X: Any) -> np.ndarray:
-        """The most probable class of each row; for multi-label y, the indicator matrix of
-        the labels with probability ≥ 0.5."""
+        """The most probable class of each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows to predict.
+
+        Returns
+        -------
+        ndarray
+            Labels from ``classes_``, (n_samples,); for multi-label y, the indicator matrix of the
+            labels with probability ≥ 0.5.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before ``fit``.
+        ValueError
+            For bad ``X``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from nanomlp import MLPClassifier
+        >>> X = np.random.default_rng(0).random((60, 3))
+        >>> y = np.where(X[:, 0] > 0.5, "big", "small")
+        >>> clf = MLPClassifier(hidden_layer_sizes=(8,), tol=0.01, random_state=0).fit(X, y)
+        >>> clf.classes_.tolist(), clf.predict(X[:3]).tolist()
+        (['big', 'small'], ['big', 'big', 'big'])
+        """
         proba = self.predict_proba(X)
         if self._multilabel:
             return (proba >= 0.5).astype(np.int64)

@@ -38,6 +38,32 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     Differences from scikit-learn: as ``MLPClassifier``'s (no lbfgs, float32, loss curve
     measured after each epoch); ``loss="poisson"`` is not supported. ``threads`` is nanomlp's
     addition.
+
+    Parameters
+    ----------
+    loss : {"squared_error"}, default "squared_error"
+        scikit-learn's; "poisson" is not supported.
+    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, max_fun
+        scikit-learn's, with its defaults, as in ``MLPClassifier``.
+    threads : int or None, default None
+        The engine's thread count (default: NANOMLP_NUM_THREADS, else the available cores).
+
+    Raises
+    ------
+    ValueError, TypeError
+        From ``fit``, for a bad parameter value or bad data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nanomlp import MLPRegressor
+    >>> X = np.random.default_rng(0).random((200, 3))
+    >>> y = X @ [1.0, -2.0, 0.5]
+    >>> reg = MLPRegressor(hidden_layer_sizes=(16,), max_iter=300, random_state=0, threads=1)
+    >>> reg.fit(X, y).score(X, y) > 0.9
+    True
+    >>> reg.predict(X[:2]).shape
+    (2,)
     """
 
     _engine_loss = "mse"
@@ -154,14 +180,70 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return float(r2_score(y, pred, sample_weight=weights))
 
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
-        """One epoch on (X, y), continuing the optimizer's state."""
+        """One epoch on (X, y), continuing the optimizer's state.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The training rows.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The targets.
+        sample_weight : array-like of shape (n_samples,), optional
+            One weight >= 0 per row.
+
+        Returns
+        -------
+        MLPRegressor
+            The estimator itself.
+
+        Raises
+        ------
+        ValueError
+            For bad data or parameters.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from nanomlp import MLPRegressor
+        >>> X = np.random.default_rng(0).random((60, 3))
+        >>> reg = MLPRegressor(hidden_layer_sizes=(8,), random_state=0)
+        >>> reg.partial_fit(X, X.sum(axis=1)).n_iter_
+        1
+        """
         self._best_params = None
         return self._fit(X, y, sample_weight, incremental=True)
 
     # -- inference -------------------------------------------------------------------------
     def predict(self, X: Any) -> np.ndarray:
-        """The predicted values, float64 as scikit-learn's: (n_samples,) for one output, else
-        (n_samples, n_outputs)."""
+        """The predicted values, float64 as scikit-learn's.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows to predict.
+
+        Returns
+        -------
+        ndarray
+            (n_samples,) for one output, else (n_samples, n_outputs).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before ``fit``.
+        ValueError
+            For bad ``X``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from nanomlp import MLPRegressor
+        >>> X = np.random.default_rng(0).random((60, 3))
+        >>> Y = np.column_stack([X.sum(axis=1), X[:, 0]])
+        >>> reg = MLPRegressor(hidden_layer_sizes=(8,), max_iter=1000, random_state=0).fit(X, Y)
+        >>> reg.predict(X[:4]).shape, reg.predict(X[:4]).dtype
+        ((4, 2), dtype('float64'))
+        """
         check_is_fitted(self, "model_")
         X = validate_data(self, X, dtype=np.float32, order="C", reset=False)
         return self._predictor().predict(X).astype(np.float64)
