@@ -87,7 +87,9 @@ inline float madd(float a, float b, float c) {
 
 constexpr int kLanes = 4;
 
-#if defined(NANOMLP_GNU_LIKE)
+// NANOMLP_GENERIC_PLAIN: the struct with GCC or Clang too, to test it where MSVC is not at hand.
+#if defined(NANOMLP_GNU_LIKE) && !defined(NANOMLP_GENERIC_PLAIN)
+#define NANOMLP_GENERIC_VECTOR_EXTENSIONS 1
 typedef float Vec __attribute__((vector_size(kLanes * sizeof(float))));
 #else
 // What the vector extension gives, spelled out: element access and lane-wise arithmetic.
@@ -113,7 +115,7 @@ NANOMLP_ALWAYS_INLINE Vec vec_load(const float* p) {
 }
 
 NANOMLP_ALWAYS_INLINE Vec vec_set1(float x) {
-#if defined(NANOMLP_GNU_LIKE)
+#if defined(NANOMLP_GENERIC_VECTOR_EXTENSIONS)
   return Vec{x, x, x, x};
 #else
   return Vec{{x, x, x, x}};
