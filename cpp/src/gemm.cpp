@@ -57,10 +57,11 @@ void gemm_nt(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const
 // ---- The generic path: portable vectors, for any CPU -------------------------------------
 //
 // The kernel is written over Vec, four floats: a GCC/Clang vector extension (one SSE2 register
-// on baseline x86-64, one NEON register on AArch64, one VSX or RVV register elsewhere), or, for
-// compilers without the extension (MSVC), a plain struct of four floats that its optimiser may
-// vectorise. Each element of C is one chain over k in order, as the reference's: which the
-// arithmetic of that chain is, fused or not, is decided here.
+// on baseline x86-64, one NEON register on AArch64, what the target has elsewhere, scalar code
+// where it has none), or, for compilers without the extension (MSVC), a plain struct of four
+// floats that an optimiser can vectorise (GCC does, as fast as the extension here). Each element of
+// C is one chain over k in order, as the reference's: which the arithmetic of that chain is, fused
+// or not, is decided here.
 
 namespace {
 

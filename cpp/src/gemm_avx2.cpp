@@ -1,5 +1,6 @@
 // The AVX2 path, compiled for avx2 and fma through target attributes only: the rest of the
-// library stays baseline x86-64 and this code runs only where the CPU reports both.
+// library stays baseline x86-64 and this code runs only where the CPU reports both. (MSVC
+// needs no attribute for the intrinsics: portable.h.)
 #include "gemm_paths.h"
 #include "portable.h"
 

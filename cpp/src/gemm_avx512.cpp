@@ -1,5 +1,6 @@
 // The AVX-512 path, compiled for avx512f through target attributes only: the rest of the
-// library stays baseline x86-64 and this code runs only where the CPU reports avx512f.
+// library stays baseline x86-64 and this code runs only where the CPU reports avx512f. (MSVC
+// needs no attribute for the intrinsics: portable.h.)
 #include "gemm_paths.h"
 #include "portable.h"
 
