@@ -145,13 +145,13 @@ constexpr int64_t kGenericNr = kGenericNv * kLanes;
 // Speed, and its bound. Baseline x86-64 has SSE2 and no FMA, so the unfused form costs one
 // vector multiply and one vector add, each 4 wide, per 4 multiply-adds: 8 flops a cycle on a
 // core issuing two such operations a cycle (Intel Skylake to Ice Lake), up to 16 on one issuing
-// four (AMD Zen), against AVX2's 32 with FMA. 16.8 GFLOP/s at this machine's 2.1 GHz (a Xeon
-// with AVX-512, 2 cores shared): the product 256 × 784 · 784 × 128, one thread, ran at
-// 15.3 GFLOP/s of CPU time here (the scalar loop before: 6.6; the AVX2 path: 43), about 90% of
-// that bound if the core ran at its nominal clock. Faster needs wider vectors or FMA, which
-// baseline x86-64 cannot assume: the AVX2 and AVX-512 paths, chosen at run time. Where the target
-// has FMA (AArch64) each lane-wise std::fma becomes one vector FMA (fmla), and the same tile runs
-// at the FMA rate.
+// four (AMD Zen), against AVX2's 32 with FMA: 16.8 GFLOP/s at this machine's nominal 2.1 GHz
+// (a Xeon with AVX-512, 2 cores shared). The product 256 × 784 · 784 × 128 on one thread ran at
+// 17.4 GFLOP/s of CPU time here (the scalar loop before: 7.9; the AVX2 path: 46): at that
+// bound (the core runs above its nominal clock, or issues more than two such operations a
+// cycle). Faster needs wider vectors or FMA, which baseline x86-64 cannot assume: the AVX2 and
+// AVX-512 paths, chosen at run time. Where the target has FMA (AArch64) each lane-wise std::fma
+// becomes one vector FMA (fmla), and the same tile runs at the FMA rate.
 
 inline float finish(const Epilogue& ep, float c, int64_t i, int64_t j, const float* old) {
   if (ep.bias) c += ep.bias[j];
