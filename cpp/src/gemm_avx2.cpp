@@ -1,14 +1,16 @@
 // The AVX2 path, compiled for avx2 and fma through target attributes only: the rest of the
-// library stays baseline x86-64 and this code runs only where the CPU reports both.
+// library stays baseline x86-64 and this code runs only where the CPU reports both. (MSVC
+// needs no attribute for the intrinsics: portable.h.)
 #include "gemm_paths.h"
+#include "portable.h"
 
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#if defined(NANOMLP_X86_SIMD)
 #include <immintrin.h>
 
 #include <algorithm>
 
-#define NANOMLP_TARGET __attribute__((target("avx2,fma")))
-#define NANOMLP_VEC_INLINE __attribute__((target("avx2,fma"), always_inline)) static inline
+#define NANOMLP_TARGET NANOMLP_TARGET_ISA("avx2,fma")
+#define NANOMLP_VEC_INLINE NANOMLP_TARGET NANOMLP_ALWAYS_INLINE static
 
 namespace nanomlp {
 namespace {

@@ -1,8 +1,10 @@
 // The AVX-512 path, compiled for avx512f through target attributes only: the rest of the
-// library stays baseline x86-64 and this code runs only where the CPU reports avx512f.
+// library stays baseline x86-64 and this code runs only where the CPU reports avx512f. (MSVC
+// needs no attribute for the intrinsics: portable.h.)
 #include "gemm_paths.h"
+#include "portable.h"
 
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#if defined(NANOMLP_X86_SIMD)
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
 // GCC 12's AVX-512 intrinsics start from a deliberately undefined register and then warn that
 // it may be used uninitialised (GCC bug 105593, fixed in GCC 13).
@@ -13,8 +15,8 @@
 
 #include <algorithm>
 
-#define NANOMLP_TARGET __attribute__((target("avx512f,avx2,fma")))
-#define NANOMLP_VEC_INLINE __attribute__((target("avx512f,avx2,fma"), always_inline)) static inline
+#define NANOMLP_TARGET NANOMLP_TARGET_ISA("avx512f,avx2,fma")
+#define NANOMLP_VEC_INLINE NANOMLP_TARGET NANOMLP_ALWAYS_INLINE static
 
 namespace nanomlp {
 namespace {

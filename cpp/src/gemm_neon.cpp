@@ -20,15 +20,16 @@
 // the loads take on 2 ports: expect roughly 70–90 % of peak in the loop, less overall for the
 // small products of this library, whose epilogues and edges weigh more than the loop.
 #include "gemm_paths.h"
+#include "portable.h"
 
-#if defined(__aarch64__)
+#if defined(NANOMLP_ARM64)
 #include <arm_neon.h>
 
 #include <algorithm>
 #include <cstring>
 
 #define NANOMLP_TARGET
-#define NANOMLP_VEC_INLINE __attribute__((always_inline)) static inline
+#define NANOMLP_VEC_INLINE NANOMLP_ALWAYS_INLINE static
 
 namespace nanomlp {
 namespace {

@@ -8,7 +8,8 @@ formulas (PyTorch's definitions), for gradient checks.
 The engine's min and max are x86's: the second operand when either is NaN, written here as
 ``np.where(a < b, a, b)``. ``exp``, ``tanh`` and the normal CDF are the engine's polynomial and
 rational approximations (coefficients from ``cpp/tools/fit_activations.py``). NaN: ``relu`` gives 0,
-``identity`` and ``leaky_relu`` pass it through, the others return the default NaN 0x7FC00000.
+``identity`` and ``leaky_relu`` pass it through, the others (and ``leaky_relu``'s derivative, whose
+signalling NaNs compilers would quiet or not as they please) return the default NaN 0x7FC00000.
 """
 
 from __future__ import annotations
@@ -148,7 +149,7 @@ def _backward32(name: str, g: np.ndarray, saved: np.ndarray, slope: np.float32) 
     if name == "relu":
         return np.where(saved > f32(0), g, f32(0)).astype(np.float32)
     if name == "leaky_relu":
-        return np.where(saved > f32(0), g, g * slope).astype(np.float32)
+        return _canonical_nan(np.where(saved > f32(0), g, g * slope))
     if name == "tanh":
         return _canonical_nan(g * (f32(1) - saved * saved))
     if name == "sigmoid":
