@@ -103,7 +103,7 @@ def test_quick_run_writes_json_markdown_and_chart(
         assert row["native_vs_numpy64"] > 0 and row["native_vs_numpy32"] > 0
         assert 0 < row["native_of_peak"]
 
-    # The targets, each judged from the measured ratios of this report.
+    # The targets, each judged from the measured ratios of this report.
     checks = {t["target"]: t for t in report["targets"]}
     ratio = {(r["case"], r["batch_size"], r["threads"]): r for r in report["ratios"]}
     assert (

@@ -160,10 +160,25 @@ def test_chaos_workers_killed_at_random_moments(cluster, small_data, sequential,
                 except ProcessLookupError:  # died already, its nanny has not said so yet
                     pass
 
+    def kill_as_runs_finish(index, record):
+        # Timers alone can miss a sweep that a quiet machine finishes in a second or two:
+        # after every fourth record, a worker dies too, so that some deaths fall mid-sweep.
+        if index % 4 == 1 and len(kills) < 5:
+            pids = worker_pids(local)
+            if pids:
+                pid = rng.choice(pids)
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    kills.append(pid)
+                except ProcessLookupError:
+                    pass
+
     thread = threading.Thread(target=killer, daemon=True)
     thread.start()
     try:
-        records = sw.sweep(GRID, small_data, client=client, out=tmp_path / "out")
+        records = sw.sweep(
+            GRID, small_data, client=client, out=tmp_path / "out", on_record=kill_as_runs_finish
+        )
     finally:
         stop.set()
         thread.join()

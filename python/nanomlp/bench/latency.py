@@ -29,7 +29,7 @@ LATENCY_LABELS = {
     "sklearn": "scikit-learn",
     "torch": "PyTorch",
 }
-# The goals: µs per call by batch size, and scikit-learn's time over nanomlp's at one row.
+# The goals: µs per call by batch size, and scikit-learn's time over nanomlp's at one row.
 LATENCY_TARGETS = {"max_us": {"1": 10.0, "8": 15.0}, "sklearn_ratio_min": 20.0}
 Predict = Callable[[np.ndarray], np.ndarray]
 

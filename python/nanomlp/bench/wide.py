@@ -17,7 +17,7 @@ from .timing import library_threads, load_average
 
 WIDE_OUTPUT_NAMES = {"json": "bench_wide.json", "markdown": "bench_wide.md"}
 WIDE_LAYER_SIZES = (784, 1024, 1024, 10)
-# The goals for this network: of the peak on one thread, and ahead of both others.
+# The goals for this network: of the peak on one thread, and ahead of both others.
 WIDE_TARGETS = {"of_peak_min_1_thread": 0.85, "ahead_of": ("numpy32", "torch")}
 
 
