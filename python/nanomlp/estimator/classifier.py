@@ -378,7 +378,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         >>> proba.shape, np.allclose(proba.sum(axis=1), 1)
         ((3, 2), True)
         """
-        check_is_fitted(self, "model_")
+        if "model_" not in self.__dict__:  # scikit-learn's check costs more than the forward pass
+            check_is_fitted(self, "model_")
         if not (
             type(X) is np.ndarray
             and X.ndim == 2
