@@ -66,6 +66,7 @@ struct V {
 constexpr int kMr = 6;
 constexpr int kNv = 2;
 constexpr int kRegisters = 16;  // vector registers the tiles may fill
+constexpr bool kPack = true;    // packed panels: see "Packing" in gemm_simd.inc
 
 #include "gemm_simd.inc"
 

@@ -107,6 +107,8 @@ struct V {
 constexpr int kMr = 8;
 constexpr int kNv = 3;
 constexpr int kRegisters = 32;  // vector registers the tiles may fill
+// Not packed until measured on Arm hardware: an emulator tells nothing of cache behaviour.
+constexpr bool kPack = false;
 
 #include "gemm_simd.inc"
 
