@@ -330,6 +330,9 @@ constexpr int64_t kMinChunkFlops = int64_t{1} << 18;
 // that the work between two looks at Ctrl-C stays short.
 constexpr int64_t kMaxChunkFlops = int64_t{1} << 28;
 
+// Row blocks a chunk should hold at least, where the columns allow.
+constexpr int64_t kMinChunkRowBlocks = 4;
+
 GemmChunks gemm_chunks(const Kernels& kernels, const GemmOp& op, int threads) {
   GemmChunks c;
   c.rows = op.M;
@@ -347,8 +350,16 @@ GemmChunks gemm_chunks(const Kernels& kernels, const GemmOp& op, int threads) {
   // and in its update, and a whole band per chunk, so each row of A is read once per chunk.
   const int64_t row_blocks = (op.M + kernels.mr - 1) / kernels.mr;
   const int64_t col_blocks = (op.N + kernels.nr - 1) / kernels.nr;
-  const int64_t col_chunks = std::min<int64_t>(col_blocks, threads);
-  const int64_t row_chunks = std::min(row_blocks, (target + col_chunks - 1) / col_chunks);
+  int64_t col_chunks = std::min<int64_t>(col_blocks, threads);
+  int64_t row_chunks = std::min(row_blocks, (target + col_chunks - 1) / col_chunks);
+  // A product of few rows (a small batch's forward pass) is cut further across its columns
+  // rather than into chunks of a row block or two, each of which would pack the same panels of
+  // B again. The column chunks stay a multiple of the threads, so each thread keeps its band.
+  if (row_blocks < kMinChunkRowBlocks * row_chunks) {
+    row_chunks = std::max<int64_t>(1, row_blocks / kMinChunkRowBlocks);
+    const int64_t wanted = std::min(col_blocks, (target + row_chunks - 1) / row_chunks);
+    col_chunks = std::max(col_chunks, wanted / threads * threads);
+  }
   const int64_t row_blocks_per = (row_blocks + row_chunks - 1) / row_chunks;
   const int64_t col_blocks_per = (col_blocks + col_chunks - 1) / col_chunks;
   c.rows = row_blocks_per * kernels.mr;
