@@ -226,8 +226,9 @@ bool Network::step(float* grads, bool update, const float* x, const int32_t* lab
   // the last, its input gradient, its weight gradient (or update) and its bias gradient; with
   // clip_norm, the norm, then the update.
   int phases = 0;
-  // Packing is light: a few chunks, each for every packs-th layer.
-  const int64_t packs = backward ? std::min<int64_t>(L - 1, kChunksPerThread * T) : 0;
+  // Packing is light: a chunk per thread, each a share of every layer's columns, so that the
+  // threads finish it together (a chunk per layer would leave the others waiting on the widest).
+  const int64_t packs = backward && L > 1 ? T : 0;
   const int64_t row_chunk =
       std::max(kRowChunk, (B + kChunksPerThread * T - 1) / (kChunksPerThread * T));
   const int64_t row_chunks = (B + row_chunk - 1) / row_chunk;
@@ -321,8 +322,11 @@ bool Network::step(float* grads, bool update, const float* x, const int32_t* lab
     }
     if (phase == 0) {
       if (chunk < packs) {
-        for (int64_t l = 1 + chunk; l < L; l += packs)
-          transpose_rows(wt_[l].data(), w_[l], sizes_[l], sizes_[l + 1], ldw_[l], 0, sizes_[l + 1]);
+        for (int64_t l = 1; l < L; ++l) {
+          const int64_t N = sizes_[l + 1];
+          transpose_rows(wt_[l].data(), w_[l], sizes_[l], N, ldw_[l], N * chunk / packs,
+                         N * (chunk + 1) / packs);
+        }
         return;
       }
       // The masks of rows [r0, r1): each entry a function of (seed, layer, step, dataset row,
