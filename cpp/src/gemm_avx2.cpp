@@ -66,7 +66,8 @@ struct V {
 constexpr int kMr = 6;
 constexpr int kNv = 2;
 constexpr int kRegisters = 16;  // vector registers the tiles may fill
-constexpr bool kPack = true;    // packed panels: see "Packing" in gemm_simd.inc
+// Packs the panels of every deep product: see "Packing" in gemm_simd.inc.
+constexpr int64_t kPackStride = 1;
 
 #include "gemm_simd.inc"
 

@@ -108,7 +108,7 @@ constexpr int kMr = 8;
 constexpr int kNv = 3;
 constexpr int kRegisters = 32;  // vector registers the tiles may fill
 // Not packed until measured on Arm hardware: an emulator tells nothing of cache behaviour.
-constexpr bool kPack = false;
+constexpr int64_t kPackStride = 0;
 
 #include "gemm_simd.inc"
 
