@@ -154,7 +154,7 @@ _EXPORTS = {
     "max_weight_difference": "run",
     "fit_memory": "run",
     "ratios": "run",
-    "thread_scaling": "run",
+    "paired_scaling": "run",
     "markdown": "report",
     "chart_png": "report",
     "write_outputs": "report",

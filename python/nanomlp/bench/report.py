@@ -20,7 +20,6 @@ from .config import (
     RECIPE_LABELS,
 )
 from .machine import blas_kernels, openblas_kernel
-from .run import thread_scaling
 
 
 def _other_env(env: dict[str, Any]) -> str:
@@ -126,11 +125,12 @@ def markdown(report: dict[str, Any]) -> str:
         cells += [f"{row[f'native_vs_{b}']:.2f}×" for b in backends[1:]]
         cells += [f"{native['gflops_median']:.1f}", f"{100 * row['native_of_peak']:.1f}%"]
         lines.append("| " + " | ".join(cells) + " |")
-    scaling = thread_scaling(report["results"])
+    scaling = report.get("thread_scaling")
     if scaling:
         lines += [
             "",
-            "Native thread scaling (median time on 1 thread / on N threads): "
+            "Native thread scaling (1 and N threads timed back to back in each repeat; the "
+            "median of the per-repeat ratios time on 1 thread / on N): "
             + "; ".join(
                 f"{r['case']}{' batch ' + str(r['batch_size']) if r['batch_size'] else ''} "
                 f"×{r['speedup']:.2f} on {r['threads']}"

@@ -132,7 +132,8 @@ def wide_markdown(report: dict[str, Any]) -> str:
     if report["thread_scaling"]:
         lines += [
             "",
-            "Native thread scaling (median time on 1 thread / on N threads): "
+            "Native thread scaling (1 and N threads timed back to back in each repeat; the "
+            "median of the per-repeat ratios time on 1 thread / on N): "
             + "; ".join(
                 f"batch {r['batch_size']} ×{r['speedup']:.2f} on {r['threads']}"
                 for r in report["thread_scaling"]

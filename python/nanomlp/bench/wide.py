@@ -11,7 +11,7 @@ from typing import Any
 
 from .config import BenchConfig, Log, flop_counts, load_data, timing_stats
 from .machine import engine_kernel, machine_info, path_peak
-from .run import ratios, thread_scaling, time_case
+from .run import paired_scaling, ratios, time_case
 from .runners import NanomlpRunner, TorchRunner, import_torch
 from .timing import library_threads, load_average
 
@@ -105,7 +105,13 @@ def run_wide(config: WideBenchConfig, log: Log | None = None) -> dict[str, Any]:
                 )
     report["results"] = results
     report["ratios"] = ratios(results, report["peak"])
-    report["thread_scaling"] = thread_scaling(results)
+    report["thread_scaling"] = paired_scaling(
+        runners["native"],
+        [("train", b) for b in config.batch_sizes],
+        config.threads,
+        data,
+        config.repeats,
+    )
     report["load_average"]["end"] = load_average()
     report["wall_seconds"] = time.perf_counter() - wall_start
     return report
